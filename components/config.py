@@ -1,0 +1,653 @@
+"""The stack configuration: the contract users write in ``Pulumi.<stack>.yaml``.
+
+Parsed once, before any resource is registered, into frozen typed objects. Every rule lives
+here; a violation raises :class:`ConfigError` whose message names the key path and the rule,
+one line per problem, so ``pulumi preview`` shows all of them at once and nothing half-made.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from components import policies
+from components.policies import AccessMode
+
+MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
+PLACEHOLDER_VPC_ID = "vpc-0123456789abcdef0"  # longest VPC id form, for worst-case size checks
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = frozenset(
+    {1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+     3288, 3653}
+)  # fmt: skip
+
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+)
+
+
+class ConfigError(Exception):
+    """The stack configuration breaks a rule; the message names each key path and rule."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "invalid stack configuration:\n" + "\n".join(f"  {p}" for p in self.problems)
+        )
+
+
+def _rule(check: Callable[[str], bool], rule: str) -> Callable[[Any], Any]:
+    def validate(value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string ({rule})")
+        if not check(value):
+            raise ValueError(f"{value!r} {rule}")
+        return value
+
+    return validate
+
+
+def _matches(pattern: str) -> Callable[[str], bool]:
+    compiled = re.compile(pattern)
+    return lambda value: compiled.fullmatch(value) is not None
+
+
+def _is_access_point_name(name: str) -> bool:
+    return re.fullmatch(r"[a-z0-9][a-z0-9-]{1,48}[a-z0-9]", name) is not None and not name.endswith(
+        "-s3alias"
+    )
+
+
+def _is_bucket_name(name: str) -> bool:
+    return (
+        re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name) is not None
+        and ".." not in name
+        and not re.fullmatch(r"\d+\.\d+\.\d+\.\d+", name)
+        and not name.startswith("xn--")
+        and not name.endswith(("-s3alias", "--ol-s3"))
+    )
+
+
+def _is_prefix(prefix: str) -> bool:
+    if prefix == "":
+        return True
+    segments = prefix[:-1].split("/")
+    return (
+        prefix.endswith("/")
+        and not prefix.startswith("/")
+        and all(segment not in ("", ".", "..") for segment in segments)
+        and not any(ch in prefix for ch in "*?$\\")
+    )
+
+
+def _is_private_cidr(value: str) -> bool:
+    try:
+        network = ipaddress.IPv4Network(value, strict=True)
+    except ValueError:
+        return False
+    return 16 <= network.prefixlen <= 24 and any(
+        network.subnet_of(private) for private in PRIVATE_RANGES
+    )
+
+
+AccountId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"\d{12}"), "must be a 12-digit AWS account id, quoted in YAML")
+    ),
+]
+Region = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"(us|eu|ap|ca|sa|me|af|il|mx)-[a-z]+-\d"),
+            "must be a commercial AWS Region such as us-east-1 (the aws partition)",
+        )
+    ),
+]
+AccessPointName = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _is_access_point_name,
+            "must be 3-50 lowercase letters, digits or '-', start and end with a letter or "
+            "digit, and not end in '-s3alias'",
+        )
+    ),
+]
+BucketName = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_is_bucket_name, "must be a valid S3 bucket name (3-63 lowercase letters, digits, "
+              "'.' or '-', starting and ending with a letter or digit)")
+    ),
+]  # fmt: skip
+Prefix = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _is_prefix,
+            "must be a relative key prefix ending in '/' (or '' for the whole bucket), "
+            "without empty, '.' or '..' segments or wildcards",
+        )
+    ),
+]
+PrincipalArn = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"arn:aws:iam::\d{12}:(root|role/[\w+=,.@/-]+|user/[\w+=,.@/-]+)"),
+            "must be an IAM role, user or account-root ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+        )
+    ),
+]
+AdminPrincipalArn = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/*-]+"),
+            "must be an IAM role or user ARN; '*' may stand for a generated suffix, as in "
+            "arn:aws:iam::ACCOUNT:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
+        )
+    ),
+]
+RoleArn = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"arn:aws:iam::\d{12}:role/[\w+=,.@/-]+"), "must be an IAM role ARN")
+    ),
+]
+KmsKeyArn = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"arn:aws:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]+"),
+            "must be a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias",
+        )
+    ),
+]
+VpcId = Annotated[
+    str, BeforeValidator(_rule(_matches(r"vpc-[0-9a-f]{8}([0-9a-f]{9})?"), "must be a VPC id"))
+]
+ModelId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            lambda value: policies.parse_model_id(value) is not None,
+            "must be a Bedrock foundation-model id (amazon.nova-micro-v1:0) or a cross-Region "
+            "inference profile id (us.anthropic.claude-3-5-haiku-20241022-v1:0)",
+        )
+    ),
+]
+EndpointService = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"[a-z0-9][a-z0-9.-]*[a-z0-9]"),
+            "must be a short AWS service name such as bedrock-runtime or sts",
+        )
+    ),
+]
+
+
+def _retention(value: Any) -> Any:
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in sorted(LOG_RETENTION_DAYS))
+        raise ValueError(f"{value!r} is not a CloudWatch Logs retention period ({allowed})")
+    return value
+
+
+RetentionDays = Annotated[int, AfterValidator(_retention)]
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"lists {', '.join(duplicates)} more than once")
+    return values
+
+
+class _Schema(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
+    )
+
+
+class NetworkConfig(_Schema):
+    """``network``: the data-lake VPC."""
+
+    cidr_block: Annotated[
+        str,
+        BeforeValidator(
+            _rule(
+                _is_private_cidr,
+                "must be a private IPv4 block (within 10.0.0.0/8, 172.16.0.0/12 or "
+                "192.168.0.0/16) with a prefix from /16 to /24, so that it splits into 8 "
+                "subnets of at least /27",
+            )
+        ),
+    ]
+    availability_zones: int = Field(2, ge=1, le=6)
+    interface_endpoints: Annotated[tuple[EndpointService, ...], AfterValidator(_unique)] = (
+        "bedrock-runtime",
+    )
+    flow_logs: bool = True
+    flow_log_retention_days: RetentionDays = 365
+    extra_s3_buckets: Annotated[tuple[BucketName, ...], AfterValidator(_unique)] = ()
+
+
+class BucketConfig(_Schema):
+    """``bucket``: the shared data bucket."""
+
+    name: BucketName | None = None
+    kms_key_arn: KmsKeyArn | None = None
+    allowed_vpc_ids: Annotated[tuple[VpcId, ...], AfterValidator(_unique)] = ()
+    admin_role_arns: Annotated[tuple[AdminPrincipalArn, ...], AfterValidator(_unique)] = ()
+    restrict_to_vpcs: bool = True
+    noncurrent_version_expiration_days: int = Field(90, ge=1, le=36500)
+    access_logs: bool = True
+    access_log_retention_days: int = Field(365, ge=1, le=36500)
+    deletion_protection: bool = True
+
+
+class AccessPointConfig(_Schema):
+    """One entry of ``accessPoints``: an application's own door into the bucket."""
+
+    name: AccessPointName
+    prefix: Prefix = ""
+    access: AccessMode = "read"
+    principals: Annotated[tuple[PrincipalArn, ...], AfterValidator(_unique)] = ()
+    network: Literal["vpc", "internet"] = "vpc"
+    account_id: AccountId | None = None
+    role_arn: RoleArn | None = None
+    vpc_id: VpcId | None = None
+
+    @property
+    def is_cross_account(self) -> bool:
+        return self.account_id is not None
+
+
+class BedrockConfig(_Schema):
+    """``bedrock``: the models the function may call and where it reads documents."""
+
+    model_ids: Annotated[tuple[ModelId, ...], Field(min_length=1), AfterValidator(_unique)]
+    default_model_id: ModelId | None = None
+    access_point: AccessPointName
+    streaming: bool = False
+    max_tokens: int = Field(1024, ge=1, le=65536)
+    system_prompt: str = Field(
+        "Answer the question using only the supplied document. If the document does not "
+        "contain the answer, say so.",
+        max_length=8000,
+    )
+
+    @property
+    def model_id(self) -> str:
+        """The model the function calls when the event names none."""
+        return self.default_model_id or self.model_ids[0]
+
+
+class FunctionConfig(_Schema):
+    """``function``: the Lambda function that reads documents and calls Bedrock."""
+
+    memory_mb: int = Field(256, ge=128, le=10240)
+    timeout_seconds: int = Field(60, ge=3, le=900)
+    architecture: Literal["arm64", "x86_64"] = "arm64"
+    reserved_concurrency: int | None = Field(None, ge=1)
+    log_retention_days: RetentionDays = 90
+    max_document_bytes: int = Field(1_000_000, ge=1, le=50_000_000)
+
+
+class StackConfig(_Schema):
+    """The whole stack: the project namespace of ``Pulumi.<stack>.yaml`` plus ``aws:region``.
+
+    ``region``, ``project`` and ``stack`` are filled in by :func:`parse_stack_config`, not
+    written by users under the project namespace.
+    """
+
+    project: str
+    stack: str
+    region: Region
+    account_id: AccountId
+    network: NetworkConfig
+    bucket: BucketConfig = BucketConfig()
+    access_points: Annotated[
+        tuple[AccessPointConfig, ...], Field(min_length=1, max_length=MAX_ACCESS_POINTS)
+    ]
+    bedrock: BedrockConfig
+    function: FunctionConfig = FunctionConfig()
+
+    @property
+    def data_bucket_name(self) -> str:
+        return self.bucket.name or default_bucket_name(self.project, self.stack, self.account_id)
+
+    @property
+    def log_bucket_name(self) -> str:
+        return f"{self.data_bucket_name[: 63 - len('-logs')]}-logs"
+
+    def access_point_arn(self, access_point: AccessPointConfig) -> str:
+        return policies.access_point_arn(
+            self.region, access_point.account_id or self.account_id, access_point.name
+        )
+
+    def access_point_named(self, name: str) -> AccessPointConfig | None:
+        return next((ap for ap in self.access_points if ap.name == name), None)
+
+    @property
+    def own_access_points(self) -> tuple[AccessPointConfig, ...]:
+        return tuple(ap for ap in self.access_points if not ap.is_cross_account)
+
+    @property
+    def cross_account_access_points(self) -> tuple[AccessPointConfig, ...]:
+        return tuple(ap for ap in self.access_points if ap.is_cross_account)
+
+    @property
+    def function_access_point(self) -> AccessPointConfig:
+        access_point = self.access_point_named(self.bedrock.access_point)
+        assert access_point is not None, "checked by parse_stack_config"
+        return access_point
+
+    def cross_account_grants(self) -> list[policies.CrossAccountGrant]:
+        return [
+            policies.CrossAccountGrant(self.access_point_arn(ap), ap.prefix, ap.access)
+            for ap in self.cross_account_access_points
+        ]
+
+    def extra_allowed_vpc_ids(self) -> list[str]:
+        """VPCs besides the stack's own from which the data may be used."""
+        from_access_points = [ap.vpc_id for ap in self.access_points if ap.vpc_id]
+        return sorted({*self.bucket.allowed_vpc_ids, *from_access_points})
+
+
+# Keys of the project namespace that users write; the rest of StackConfig is filled in.
+INJECTED_KEYS = ("project", "stack", "region")
+USER_KEYS = tuple(
+    field.alias or name
+    for name, field in StackConfig.model_fields.items()
+    if name not in INJECTED_KEYS
+)
+
+
+def default_bucket_name(project: str, stack: str, account_id: str) -> str:
+    """Unique per project, stack and account; stable so that policies can name it up front."""
+    return f"{project}-{stack}-{account_id}".lower()
+
+
+def parse_stack_config(
+    values: Mapping[str, Any], *, project: str, stack: str, region: Any
+) -> StackConfig:
+    """Validate the project-namespace config values (already decoded from YAML/JSON).
+
+    Raises :class:`ConfigError` listing every problem; returns a fully checked StackConfig.
+    """
+    problems = [
+        f"{key}: is set by Pulumi (use aws:{key} for the Region), not under the project"
+        for key in INJECTED_KEYS
+        if key in values
+    ]
+    if problems:
+        raise ConfigError(problems)
+    if region is None:
+        raise ConfigError(["aws:region: is required (pulumi config set aws:region us-east-1)"])
+    try:
+        config = StackConfig.model_validate(
+            {**values, "project": project, "stack": stack, "region": region}
+        )
+    except ValidationError as error:
+        raise ConfigError(_describe(error)) from None
+    problems = _cross_field_problems(config) or _size_problems(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _describe(error: ValidationError) -> list[str]:
+    problems = []
+    for detail in error.errors():
+        loc = detail["loc"]
+        path = _key_path(loc)
+        kind = detail["type"]
+        if kind == "extra_forbidden":
+            message = "unknown key" + _did_you_mean(loc)
+        elif kind == "missing":
+            message = "is required"
+        else:
+            message = detail["msg"].removeprefix("Value error, ")
+        problems.append(f"{path}: {message}")
+    return problems
+
+
+def _key_path(loc: Sequence[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return path
+
+
+def _did_you_mean(loc: Sequence[int | str]) -> str:
+    """Suggest the schema key closest to a misspelt one (cidrBlok -> cidrBlock)."""
+    model: Any = StackConfig
+    for part in loc[:-1]:
+        model = _inner_type(model, part)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return ""
+    known = [
+        field.alias or name
+        for name, field in model.model_fields.items()
+        if model is not StackConfig or name not in INJECTED_KEYS
+    ]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"{hint} (allowed here: {', '.join(known)})"
+
+
+def _inner_type(model: Any, part: int | str) -> Any:
+    if isinstance(part, int):
+        args = [a for a in typing.get_args(model) if a is not Ellipsis]
+        return args[0] if args else Any
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        for name, field in model.model_fields.items():
+            if (field.alias or name) == part:
+                return _unwrap(field.annotation)
+    return Any
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional/Annotated so a tuple or model type is left."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+        else:
+            return annotation
+
+
+def _cross_field_problems(config: StackConfig) -> list[str]:
+    problems = []
+    first_index: dict[str, int] = {}
+    for index, ap in enumerate(config.access_points):
+        where = f"accessPoints[{index}]"
+        if ap.name in first_index:
+            problems.append(
+                f"{where}.name: '{ap.name}' is already used by accessPoints[{first_index[ap.name]}]"
+                "; access point names are unique per account and Region"
+            )
+        first_index.setdefault(ap.name, index)
+        problems += _access_point_problems(config, ap, where)
+
+    bedrock_ap = config.access_point_named(config.bedrock.access_point)
+    if bedrock_ap is None:
+        problems.append(
+            f"bedrock.accessPoint: '{config.bedrock.access_point}' is not one of accessPoints"
+        )
+    elif bedrock_ap.is_cross_account:
+        problems.append(
+            f"bedrock.accessPoint: '{bedrock_ap.name}' belongs to account {bedrock_ap.account_id}; "
+            "the function reads through an access point of the data account"
+        )
+    elif bedrock_ap.access == "write":
+        problems.append(
+            f"bedrock.accessPoint: '{bedrock_ap.name}' is write-only; the function needs read"
+        )
+    default_model = config.bedrock.default_model_id
+    if default_model is not None and default_model not in config.bedrock.model_ids:
+        problems.append(f"bedrock.defaultModelId: '{default_model}' is not one of bedrock.modelIds")
+    if "bedrock-runtime" not in config.network.interface_endpoints:
+        problems.append(
+            "network.interfaceEndpoints: must include 'bedrock-runtime'; the function has no "
+            "other route to Bedrock from the private subnets"
+        )
+    for index, service in enumerate(config.network.interface_endpoints):
+        if service in ("s3", "dynamodb"):
+            problems.append(
+                f"network.interfaceEndpoints[{index}]: '{service}' is already reached through "
+                "its gateway endpoint (free, on every route table)"
+            )
+    if config.bucket.name is None and not _is_bucket_name(config.log_bucket_name):
+        problems.append(
+            f"bucket.name: the default name '{config.data_bucket_name}' (project-stack-account) "
+            "is not a valid S3 bucket name for this stack; set bucket.name explicitly"
+        )
+    return problems
+
+
+def _access_point_problems(config: StackConfig, ap: AccessPointConfig, where: str) -> list[str]:
+    problems = []
+    if (ap.account_id is None) != (ap.role_arn is None):
+        problems.append(
+            f"{where}: a cross-account access point needs both accountId and roleArn "
+            "(the role Pulumi assumes in that account)"
+        )
+    if ap.account_id is not None and ap.account_id == config.account_id:
+        problems.append(
+            f"{where}.accountId: is the data account; omit accountId and roleArn for an access "
+            "point of the data account"
+        )
+    if (
+        ap.role_arn is not None
+        and ap.account_id is not None
+        and f":{ap.account_id}:" not in ap.role_arn
+    ):
+        problems.append(f"{where}.roleArn: must be a role in account {ap.account_id}")
+    if ap.network == "internet":
+        if ap.vpc_id is not None:
+            problems.append(f"{where}.vpcId: only applies to network: vpc")
+        if config.bucket.restrict_to_vpcs:
+            problems.append(
+                f"{where}.network: 'internet' could never be used while bucket.restrictToVpcs "
+                "is true (the bucket refuses requests from outside the allowed VPCs)"
+            )
+    elif ap.is_cross_account and ap.vpc_id is None:
+        problems.append(
+            f"{where}.vpcId: is required for a cross-account access point with network: vpc "
+            "(the VPC in account " + f"{ap.account_id} that reads through it)"
+        )
+    if not ap.principals and ap.name != config.bedrock.access_point:
+        problems.append(f"{where}.principals: must list at least one principal")
+    return problems
+
+
+def _size_problems(config: StackConfig) -> list[str]:
+    """Build each policy whose size depends on config and compare it with AWS's limit now,
+    instead of letting `pulumi up` fail halfway through."""
+    function_ap = config.function_access_point
+    checks: list[tuple[str, str, policies.PolicyDocument, int]] = [
+        (
+            "accessPoints",
+            "the bucket policy (it grows with cross-account access points, "
+            "bucket.allowedVpcIds and bucket.adminRoleArns)",
+            policies.bucket_policy(
+                bucket_name=config.data_bucket_name,
+                data_account_id=config.account_id,
+                cross_account_grants=config.cross_account_grants(),
+                allowed_vpc_ids=[PLACEHOLDER_VPC_ID, *config.extra_allowed_vpc_ids()],
+                admin_principal_arns=config.bucket.admin_role_arns,
+                restrict_to_vpcs=config.bucket.restrict_to_vpcs,
+            ),
+            policies.BUCKET_POLICY_LIMIT_BYTES,
+        ),
+        (
+            "network.extraS3Buckets",
+            "the S3 gateway endpoint policy",
+            policies.s3_gateway_endpoint_policy(
+                region=config.region,
+                data_account_id=config.account_id,
+                bucket_name=config.data_bucket_name,
+                extra_bucket_names=config.network.extra_s3_buckets,
+            ),
+            policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS,
+        ),
+        (
+            "bedrock.modelIds",
+            "the bedrock-runtime endpoint policy",
+            policies.bedrock_endpoint_policy(
+                region=config.region,
+                account_id=config.account_id,
+                model_ids=config.bedrock.model_ids,
+                streaming=config.bedrock.streaming,
+            ),
+            policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS,
+        ),
+        (
+            "bedrock.modelIds",
+            "the function role's inline policy",
+            policies.function_role_policy(
+                region=config.region,
+                account_id=config.account_id,
+                ap_arn=config.access_point_arn(function_ap),
+                prefix=function_ap.prefix,
+                model_ids=config.bedrock.model_ids,
+                streaming=config.bedrock.streaming,
+                log_group_arn=f"arn:aws:logs:{config.region}:{config.account_id}:log-group:"
+                + "x" * 512,
+                kms_key_arn=config.bucket.kms_key_arn
+                or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+            ),
+            policies.ROLE_INLINE_POLICY_LIMIT_CHARS,
+        ),
+    ]
+    checks += [
+        (
+            f"accessPoints[{index}].principals",
+            "the access point policy",
+            policies.access_point_policy(
+                config.access_point_arn(ap),
+                ap.prefix,
+                ap.access,
+                _worst_case_principals(config, ap),
+            ),
+            policies.ACCESS_POINT_POLICY_LIMIT_BYTES,
+        )
+        for index, ap in enumerate(config.access_points)
+    ]
+    problems = []
+    for key, what, document, limit in checks:
+        size = policies.policy_size(document)
+        if size > limit:
+            problems.append(f"{key}: {what} would be {size:,} bytes, over AWS's limit of {limit:,}")
+    return problems
+
+
+def _worst_case_principals(config: StackConfig, ap: AccessPointConfig) -> list[str]:
+    if ap.name != config.bedrock.access_point:
+        return list(ap.principals)
+    # The function's role is added to its access point; assume the longest role ARN.
+    return [*ap.principals, f"arn:aws:iam::{config.account_id}:role/{'x' * 64}"]

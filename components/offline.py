@@ -1,0 +1,279 @@
+"""Run the real Pulumi program in-process under Pulumi mocks: no CLI, credentials or network.
+
+The tests, the offline synth and the benchmarks all use :func:`run_stack`, which executes
+``__main__.py`` exactly as ``pulumi up`` would, with the config of ``Pulumi.<stack>.yaml``,
+and captures every resource registration (type, name, parent, provider, protect flags and
+inputs) and the stack outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_NAME = "private-datalake"
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+def stack_file(stack: str) -> Path:
+    return PROJECT_DIR / f"Pulumi.{stack}.yaml"
+
+
+def load_stack_values(stack: str) -> dict[str, Any]:
+    """The ``config:`` map of ``Pulumi.<stack>.yaml`` as YAML values."""
+    document = yaml.safe_load(stack_file(stack).read_text()) or {}
+    return dict(document.get("config") or {})
+
+
+def flatten_config(values: Mapping[str, Any]) -> dict[str, str]:
+    """Config as the Pulumi engine hands it to a program: strings, structured values as JSON."""
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in values.items()
+    }
+
+
+@dataclass(frozen=True)
+class CapturedResource:
+    """One resource registration as the engine would receive it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    """URN of the parent resource ('' for the stack itself)."""
+    provider: str
+    """Provider reference (URN::id), '' when the default provider would be used."""
+    custom: bool
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+@dataclass
+class StackRun:
+    """What a mocked run of the program registered and exported."""
+
+    stack: str
+    region: str
+    resources: list[CapturedResource] = field(default_factory=list)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    """(function token, provider reference) of every provider function call."""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[CapturedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def named(self, type_token: str, name: str) -> CapturedResource:
+        matches = [r for r in self.of_type(type_token) if r.name == name]
+        if len(matches) != 1:
+            raise LookupError(f"{len(matches)} resources of type {type_token} named {name}")
+        return matches[0]
+
+    def by_urn(self, urn: str) -> CapturedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def children_of(self, parent: CapturedResource) -> list[CapturedResource]:
+        return [r for r in self.resources if r.parent == parent.urn]
+
+    def provider_of(self, resource: CapturedResource) -> CapturedResource | None:
+        if not resource.provider:
+            return None
+        return self.by_urn(resource.provider.rsplit("::", maxsplit=1)[0])
+
+    def account_of(self, resource: CapturedResource) -> str:
+        """The account a resource lands in: its provider's only allowed account."""
+        provider = self.provider_of(resource)
+        if provider is None:
+            return ""
+        allowed = provider.inputs.get("allowedAccountIds") or []
+        if isinstance(allowed, str):
+            allowed = json.loads(allowed)
+        return str(allowed[0]) if allowed else ""
+
+
+def _short_hash(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+class StackMocks(pulumi.runtime.Mocks):
+    """Plausible, deterministic computed values (ids, ARNs, names) for the AWS resources the
+    program creates, so that Outputs resolve the way they would after `pulumi up`."""
+
+    def __init__(self, region: str, account_id: str) -> None:
+        self.region = region
+        self.account_id = account_id
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abcdef"
+            return {
+                "names": [f"{self.region}{letter}" for letter in letters],
+                "zoneIds": [f"use1-az{index}" for index in range(1, len(letters) + 1)],
+                "id": self.region,
+            }
+        return {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == PROVIDER_TYPE:
+            return f"{args.name}-provider-id", inputs
+        generated_name = f"{args.name}-{_short_hash(args.typ, args.name, length=7)}"
+        account = str(inputs.get("accountId") or self.account_id)
+        service = args.typ.split(":")[1].split("/")[0]
+        state: dict[str, Any] = {
+            "arn": f"arn:aws:{service}:{self.region}:{account}:{args.name}",
+            **inputs,
+        }
+        resource_id = f"{args.name}-id"
+        match args.typ:
+            case "aws:s3/bucket:Bucket":
+                bucket = inputs.get("bucket") or generated_name
+                state |= {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+                resource_id = bucket
+            case "aws:s3/accessPoint:AccessPoint":
+                name = inputs["name"]
+                state |= {
+                    "arn": f"arn:aws:s3:{self.region}:{account}:accesspoint/{name}",
+                    "alias": f"{name}-{_short_hash(name, length=26)}-s3alias",
+                    "networkOrigin": "VPC" if inputs.get("vpcConfiguration") else "Internet",
+                }
+            case "aws:kms/key:Key":
+                key_id = _short_hash(args.name, length=32)
+                state |= {
+                    "keyId": key_id,
+                    "arn": f"arn:aws:kms:{self.region}:{account}:key/{key_id}",
+                }
+                resource_id = key_id
+            case "aws:iam/role:Role":
+                state |= {
+                    "name": generated_name,
+                    "arn": f"arn:aws:iam::{account}:role/{generated_name}",
+                }
+                resource_id = generated_name
+            case "aws:cloudwatch/logGroup:LogGroup":
+                name = inputs.get("name") or generated_name
+                state |= {
+                    "name": name,
+                    "arn": f"arn:aws:logs:{self.region}:{account}:log-group:{name}",
+                }
+                resource_id = name
+            case "aws:lambda/function:Function":
+                name = inputs.get("name") or generated_name
+                state |= {
+                    "name": name,
+                    "arn": f"arn:aws:lambda:{self.region}:{account}:function:{name}",
+                }
+                resource_id = name
+            case "aws:ec2/vpc:Vpc":
+                resource_id = f"vpc-{_short_hash(args.name)}"
+            case "aws:ec2/subnet:Subnet":
+                resource_id = f"subnet-{_short_hash(args.name)}"
+            case "aws:ec2/routeTable:RouteTable":
+                resource_id = f"rtb-{_short_hash(args.name)}"
+            case (
+                "aws:ec2/securityGroup:SecurityGroup"
+                | "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+            ):
+                resource_id = f"sg-{_short_hash(args.name)}"
+            case "aws:ec2/vpcEndpoint:VpcEndpoint":
+                resource_id = f"vpce-{_short_hash(args.name)}"
+                if inputs.get("vpcEndpointType") == "Gateway":
+                    state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
+        return resource_id, state
+
+
+class CapturingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, also recording what each registration asked for."""
+
+    def __init__(self, mocks: StackMocks, run: StackRun) -> None:
+        super().__init__(mocks)
+        self.run = run
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            registration = self.resources[response.urn]
+            self.run.resources.append(
+                CapturedResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    provider=request.provider,
+                    custom=request.custom,
+                    protect=request.protect,
+                    retain_on_delete=request.retainOnDelete,
+                    inputs=_plain(pulumi.runtime.rpc.deserialize_properties(request.object)),
+                    outputs=_plain(dict(registration.state)),
+                )
+            )
+        return response
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        self.run.calls.append((request.tok, request.provider))
+        return super().Invoke(request)
+
+
+def _plain(value: Any) -> Any:
+    """Drop the SDK's unknown/secret sentinels so captured values are plain JSON data."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def run_stack(
+    stack: str,
+    *,
+    values: Mapping[str, Any] | None = None,
+    program: Path = PROJECT_DIR / "__main__.py",
+) -> StackRun:
+    """Run ``__main__.py`` under mocks with the stack's config (or ``values`` instead).
+
+    Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
+    """
+    config_values = dict(load_stack_values(stack) if values is None else values)
+    region = str(config_values.get("aws:region", "us-east-1"))
+    account = str(config_values.get(f"{PROJECT_NAME}:accountId", "000000000000"))
+    run = StackRun(stack=stack, region=region)
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        pulumi_settings.ROOT.set(None)
+        mocks = StackMocks(region, account)
+        pulumi.runtime.set_mocks(
+            mocks,
+            project=PROJECT_NAME,
+            stack=stack,
+            preview=False,
+            monitor=CapturingMonitor(mocks, run),
+        )
+        pulumi.runtime.set_all_config(flatten_config(config_values))
+
+        @pulumi.runtime.test  # type: ignore[misc]
+        def execute() -> pulumi.Output[None]:
+            runpy.run_path(str(program), run_name="__main__")
+            root = pulumi_settings.get_root_resource()
+            exported = dict(getattr(root, "outputs", {}))
+            return pulumi.Output.from_input(exported).apply(run.outputs.update)
+
+        execute()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return run

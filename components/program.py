@@ -1,0 +1,233 @@
+"""The Pulumi program: read the stack config once, build the components, export outputs.
+
+``__main__.py`` calls :func:`main`; the tests and the offline synth run that same file.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi.runtime import config as runtime_config
+
+from components import policies
+from components.access_points import AccessPoints, AccessPointsArgs, AccessPointSpec
+from components.bedrock import BedrockFunction, BedrockFunctionArgs
+from components.config import USER_KEYS, ConfigError, StackConfig, parse_stack_config
+from components.network import DataLakeNetwork, DataLakeNetworkArgs, InterfaceEndpointSpec
+from components.storage import DataBucket, DataBucketArgs
+
+
+def main() -> None:
+    try:
+        config = load_stack_config()
+    except ConfigError as error:
+        # RunError prints the message alone, without a Python trace.
+        raise pulumi.RunError(str(error)) from None
+    for key, value in build(config).items():
+        pulumi.export(key, value)
+
+
+def load_stack_config() -> StackConfig:
+    """The one place that reads ``pulumi.Config``; everything downstream takes StackConfig."""
+    project = pulumi.get_project()
+    settings = pulumi.Config()
+    unknown = sorted(set(_project_config_keys(project)) - set(USER_KEYS))
+    if unknown:
+        raise ConfigError(
+            [f"{project}:{key}: unknown key (allowed: {', '.join(USER_KEYS)})" for key in unknown]
+        )
+    values = {key: _decode(settings.get(key)) for key in USER_KEYS}
+    return parse_stack_config(
+        {key: value for key, value in values.items() if value is not None},
+        project=project,
+        stack=pulumi.get_stack(),
+        region=pulumi.Config("aws").get("region"),
+    )
+
+
+def _decode(raw: str | None) -> Any:
+    """Structured config arrives as JSON text; plain strings (account ids) stay strings, so a
+    quoted "011111111111" keeps its leading zero."""
+    if raw is not None and raw.lstrip().startswith(("{", "[")):
+        return json.loads(raw)
+    return raw
+
+
+def _project_config_keys(project: str) -> list[str]:
+    # The SDK exposes single lookups only; the full map is needed to reject misspelt top-level
+    # keys, which pulumi.Config would otherwise silently ignore.
+    names = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    prefix = f"{project}:"
+    return [name.removeprefix(prefix) for name in names if name.startswith(prefix)]
+
+
+def build(config: StackConfig) -> dict[str, Any]:
+    """Register every resource of the stack; returns the stack outputs."""
+    provider = aws.Provider(
+        "data-account",
+        region=config.region,
+        # Refuses to deploy when the credentials belong to any other account.
+        allowed_account_ids=[config.account_id],
+        default_tags=aws.ProviderDefaultTagsArgs(
+            tags={"project": config.project, "stack": config.stack, "managed-by": "pulumi"}
+        ),
+    )
+    in_data_account = pulumi.ResourceOptions(providers=[provider])
+    bucket_name = config.data_bucket_name
+    function_ap = config.function_access_point
+
+    network = DataLakeNetwork(
+        "datalake",
+        DataLakeNetworkArgs(
+            region=config.region,
+            account_id=config.account_id,
+            cidr_block=config.network.cidr_block,
+            availability_zone_count=config.network.availability_zones,
+            s3_endpoint_policy=policies.to_json(
+                policies.s3_gateway_endpoint_policy(
+                    region=config.region,
+                    data_account_id=config.account_id,
+                    bucket_name=bucket_name,
+                    extra_bucket_names=config.network.extra_s3_buckets,
+                )
+            ),
+            dynamodb_endpoint_policy=policies.to_json(
+                policies.dynamodb_gateway_endpoint_policy(
+                    region=config.region, data_account_id=config.account_id
+                )
+            ),
+            interface_endpoints=[
+                InterfaceEndpointSpec(service, _interface_endpoint_policy(config, service))
+                for service in config.network.interface_endpoints
+            ],
+            flow_logs=config.network.flow_logs,
+            flow_log_retention_days=config.network.flow_log_retention_days,
+        ),
+        opts=in_data_account,
+    )
+
+    data = DataBucket(
+        "data",
+        DataBucketArgs(
+            account_id=config.account_id,
+            bucket_name=bucket_name,
+            bucket_policy=network.vpc_id.apply(
+                lambda vpc_id: policies.to_json(
+                    policies.bucket_policy(
+                        bucket_name=bucket_name,
+                        data_account_id=config.account_id,
+                        cross_account_grants=config.cross_account_grants(),
+                        allowed_vpc_ids=[vpc_id, *config.extra_allowed_vpc_ids()],
+                        admin_principal_arns=config.bucket.admin_role_arns,
+                        restrict_to_vpcs=config.bucket.restrict_to_vpcs,
+                    )
+                )
+            ),
+            key_policy=policies.to_json(
+                policies.data_key_policy(
+                    region=config.region,
+                    data_account_id=config.account_id,
+                    bucket_name=bucket_name,
+                    cross_account_access={
+                        ap.account_id: ap.access
+                        for ap in config.cross_account_access_points
+                        if ap.account_id is not None
+                    },
+                )
+            ),
+            kms_key_arn=config.bucket.kms_key_arn,
+            log_bucket_name=config.log_bucket_name if config.bucket.access_logs else None,
+            noncurrent_version_expiration_days=config.bucket.noncurrent_version_expiration_days,
+            access_log_retention_days=config.bucket.access_log_retention_days,
+            deletion_protection=config.bucket.deletion_protection,
+        ),
+        opts=in_data_account,
+    )
+
+    function = BedrockFunction(
+        "bedrock",
+        BedrockFunctionArgs(
+            region=config.region,
+            account_id=config.account_id,
+            vpc_id=network.vpc_id,
+            subnet_ids=network.subnet_ids,
+            endpoint_security_group_ids=list(network.endpoint_security_group_ids.values()),
+            s3_prefix_list_id=network.s3_prefix_list_id,
+            access_point_arn=config.access_point_arn(function_ap),
+            document_prefix=function_ap.prefix,
+            kms_key_arn=data.kms_key_arn,
+            model_ids=config.bedrock.model_ids,
+            default_model_id=config.bedrock.model_id,
+            streaming=config.bedrock.streaming,
+            max_tokens=config.bedrock.max_tokens,
+            system_prompt=config.bedrock.system_prompt,
+            max_document_bytes=config.function.max_document_bytes,
+            memory_mb=config.function.memory_mb,
+            timeout_seconds=config.function.timeout_seconds,
+            architecture=config.function.architecture,
+            reserved_concurrency=config.function.reserved_concurrency,
+            log_retention_days=config.function.log_retention_days,
+        ),
+        opts=in_data_account,
+    )
+
+    access_points = AccessPoints(
+        "access-points",
+        AccessPointsArgs(
+            region=config.region,
+            data_account_id=config.account_id,
+            bucket_name=data.bucket_name,
+            access_points=[
+                AccessPointSpec(
+                    name=ap.name,
+                    prefix=ap.prefix,
+                    access=ap.access,
+                    principals=[
+                        *ap.principals,
+                        *([function.role_arn] if ap.name == function_ap.name else []),
+                    ],
+                    vpc_id=None
+                    if ap.network == "internet"
+                    else (ap.vpc_id if ap.vpc_id is not None else network.vpc_id),
+                    account_id=ap.account_id,
+                    role_arn=ap.role_arn,
+                )
+                for ap in config.access_points
+            ],
+        ),
+        opts=in_data_account,
+    )
+
+    return {
+        "region": config.region,
+        "vpcId": network.vpc_id,
+        "subnetIds": network.subnet_ids,
+        "s3GatewayEndpointId": network.s3_endpoint_id,
+        "interfaceEndpointIds": network.interface_endpoint_ids,
+        "bucketName": data.bucket_name,
+        "kmsKeyArn": data.kms_key_arn,
+        "accessPoints": {
+            name: outputs.as_dict() for name, outputs in access_points.access_points.items()
+        },
+        "functionName": function.function_name,
+        "functionArn": function.function_arn,
+        "invokeCommand": function.invoke_command,
+    }
+
+
+def _interface_endpoint_policy(config: StackConfig, service: str) -> str:
+    if service == "bedrock-runtime":
+        return policies.to_json(
+            policies.bedrock_endpoint_policy(
+                region=config.region,
+                account_id=config.account_id,
+                model_ids=config.bedrock.model_ids,
+                streaming=config.bedrock.streaming,
+            )
+        )
+    return policies.to_json(
+        policies.interface_endpoint_policy(service=service, data_account_id=config.account_id)
+    )
