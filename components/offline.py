@@ -108,6 +108,16 @@ def _short_hash(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
+_EC2_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+}
+
+
 class StackMocks(pulumi.runtime.Mocks):
     """Plausible, deterministic computed values (ids, ARNs, names) for the AWS resources the
     program creates, so that Outputs resolve the way they would after `pulumi up`."""
@@ -116,15 +126,17 @@ class StackMocks(pulumi.runtime.Mocks):
         self.region = region
         self.account_id = account_id
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             letters = "abcdef"
             return {
                 "names": [f"{self.region}{letter}" for letter in letters],
                 "zoneIds": [f"use1-az{index}" for index in range(1, len(letters) + 1)],
                 "id": self.region,
-            }
-        return {}
+            }, []
+        return {}, []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         inputs = dict(args.inputs)
@@ -177,21 +189,10 @@ class StackMocks(pulumi.runtime.Mocks):
                     "arn": f"arn:aws:lambda:{self.region}:{account}:function:{name}",
                 }
                 resource_id = name
-            case "aws:ec2/vpc:Vpc":
-                resource_id = f"vpc-{_short_hash(args.name)}"
-            case "aws:ec2/subnet:Subnet":
-                resource_id = f"subnet-{_short_hash(args.name)}"
-            case "aws:ec2/routeTable:RouteTable":
-                resource_id = f"rtb-{_short_hash(args.name)}"
-            case (
-                "aws:ec2/securityGroup:SecurityGroup"
-                | "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
-            ):
-                resource_id = f"sg-{_short_hash(args.name)}"
-            case "aws:ec2/vpcEndpoint:VpcEndpoint":
-                resource_id = f"vpce-{_short_hash(args.name)}"
-                if inputs.get("vpcEndpointType") == "Gateway":
-                    state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
+            case "aws:ec2/vpcEndpoint:VpcEndpoint" if inputs.get("vpcEndpointType") == "Gateway":
+                state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
+        if args.typ in _EC2_ID_PREFIXES:
+            resource_id = f"{_EC2_ID_PREFIXES[args.typ]}-{_short_hash(args.name)}"
         return resource_id, state
 
 
@@ -202,8 +203,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.run = run
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             registration = self.resources[response.urn]
             self.run.resources.append(
@@ -222,9 +223,9 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             )
         return response
 
-    def Invoke(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def Invoke(self, request: Any) -> Any:
         self.run.calls.append((request.tok, request.provider))
-        return super().Invoke(request)
+        return super().Invoke(request)  # type: ignore[no-untyped-call]
 
 
 def _plain(value: Any) -> Any:
@@ -265,7 +266,7 @@ def run_stack(
         )
         pulumi.runtime.set_all_config(flatten_config(config_values))
 
-        @pulumi.runtime.test  # type: ignore[misc]
+        @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def execute() -> pulumi.Output[None]:
             runpy.run_path(str(program), run_name="__main__")
             root = pulumi_settings.get_root_resource()
