@@ -418,15 +418,29 @@ def parse_stack_config(
 
 
 def _describe(error: ValidationError) -> list[str]:
+    details = error.errors()
     problems = []
-    for detail in error.errors():
+    for detail in details:
         loc = detail["loc"]
+        if detail["type"] == "too_short" and any(
+            other["loc"][: len(loc)] == loc and len(other["loc"]) > len(loc) for other in details
+        ):
+            # Pydantic counts only the valid items; the invalid ones are reported already.
+            continue
         path = _key_path(loc)
         kind = detail["type"]
         if kind == "extra_forbidden":
             message = "unknown key" + _did_you_mean(loc)
         elif kind == "missing":
             message = "is required"
+        elif kind in ("too_short", "too_long"):
+            context = detail.get("ctx", {})
+            bound = context.get("min_length" if kind == "too_short" else "max_length")
+            message = (
+                f"must list at least {bound}"
+                if kind == "too_short"
+                else f"lists {context.get('actual_length')}, at most {bound} allowed"
+            )
         else:
             message = detail["msg"].removeprefix("Value error, ")
         problems.append(f"{path}: {message}")

@@ -1,0 +1,53 @@
+"""Shared fixtures: the real program run under Pulumi mocks (components.offline)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from components.offline import StackRun, load_stack_values, run_stack
+
+PROJECT = "private-datalake"
+
+
+@pytest.fixture(scope="session")
+def dev_run() -> StackRun:
+    """Pulumi.dev.yaml through __main__.py, once per session (runs are read-only)."""
+    return run_stack("dev")
+
+
+@pytest.fixture(scope="session")
+def prod_run() -> StackRun:
+    return run_stack("prod")
+
+
+@pytest.fixture(params=["dev", "prod"])
+def example_run(request: pytest.FixtureRequest) -> StackRun:
+    """Each example stack in turn."""
+    return request.getfixturevalue(f"{request.param}_run")
+
+
+@pytest.fixture
+def dev_values() -> dict[str, Any]:
+    """A private copy of the dev stack's config values (YAML-decoded), free to modify."""
+    return copy.deepcopy(load_stack_values("dev"))
+
+
+@pytest.fixture
+def run_with() -> Callable[[dict[str, Any]], StackRun]:
+    """Run the program with modified config values (a fresh mocked engine each time)."""
+
+    def run(values: dict[str, Any]) -> StackRun:
+        return run_stack("test", values=values)
+
+    return run
+
+
+def policy(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str, Any]:
+    """A policy document captured as JSON text in a resource's inputs, parsed."""
+    document: dict[str, Any] = json.loads(resource_inputs[key])
+    return document

@@ -1,0 +1,333 @@
+"""The access-point layer: per-application access points and the policies around them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components import policies
+from components.offline import CapturedResource, StackRun
+from tests.conftest import policy
+
+ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
+REGION, DATA_ACCOUNT, PARTNER = "us-east-1", "111111111111", "222222222222"
+AP_ARN = f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/analytics"
+ROLE = f"arn:aws:iam::{DATA_ACCOUNT}:role/analytics"
+
+
+def statements_by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+# --- The access point policy, per access mode ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("access", "object_actions", "can_list"),
+    [
+        ("read", {"s3:GetObject", "s3:GetObjectVersion"}, True),
+        (
+            "write",
+            {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"},
+            False,
+        ),
+        (
+            "readwrite",
+            {
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:PutObject",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+                "s3:DeleteObject",
+            },
+            True,
+        ),
+    ],
+)
+def test_access_point_policy_grants_exactly_the_mode_within_the_prefix(
+    access: policies.AccessMode, object_actions: set[str], can_list: bool
+) -> None:
+    document = policies.access_point_policy(AP_ARN, "curated/", access, [ROLE])
+    statements = statements_by_sid(document)
+    objects = statements["ObjectsWithinPrefix"]
+    assert objects["Effect"] == "Allow"
+    assert objects["Principal"] == {"AWS": ROLE}
+    assert set(as_list(objects["Action"])) == object_actions
+    assert objects["Resource"] == f"{AP_ARN}/object/curated/*"
+    assert "Condition" not in objects
+    if can_list:
+        listing = statements["ListWithinPrefix"]
+        assert listing["Action"] == "s3:ListBucket"
+        assert listing["Resource"] == AP_ARN
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": "curated/*"}}
+    else:
+        assert "ListWithinPrefix" not in statements
+    granted = {a for s in document["Statement"] for a in as_list(s["Action"])}
+    assert "s3:DeleteObjectVersion" not in granted, "permanent deletion is never delegated"
+    assert not any("*" in a for a in granted)
+
+
+def test_whole_bucket_access_point_lists_without_a_prefix_condition() -> None:
+    statements = statements_by_sid(policies.access_point_policy(AP_ARN, "", "read", [ROLE]))
+    assert statements["ObjectsWithinPrefix"]["Resource"] == f"{AP_ARN}/object/*"
+    assert "Condition" not in statements["ListWithinPrefix"]
+
+
+def test_access_point_principals_are_deduplicated_and_sorted() -> None:
+    other = f"arn:aws:iam::{DATA_ACCOUNT}:role/bi"
+    document = policies.access_point_policy(AP_ARN, "", "read", [ROLE, other, ROLE])
+    assert document["Statement"][0]["Principal"] == {"AWS": sorted([ROLE, other])}
+
+
+# --- The bucket policy -------------------------------------------------------------------
+
+
+def bucket_policy(**overrides: Any) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "bucket_name": "data",
+        "data_account_id": DATA_ACCOUNT,
+        "cross_account_grants": [],
+        "allowed_vpc_ids": ["vpc-0aaaaaaaaaaaaaaaa"],
+        "admin_principal_arns": [],
+        "restrict_to_vpcs": True,
+    }
+    return policies.bucket_policy(**(arguments | overrides))
+
+
+def test_bucket_policy_delegates_to_the_data_accounts_access_points() -> None:
+    delegate = statements_by_sid(bucket_policy())["DelegateToDataAccountAccessPoints"]
+    assert delegate["Effect"] == "Allow"
+    assert delegate["Principal"] == {"AWS": "*"}
+    assert delegate["Action"] == "*"
+    assert delegate["Resource"] == ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]
+    assert delegate["Condition"] == {"StringEquals": {"s3:DataAccessPointAccount": DATA_ACCOUNT}}
+
+
+def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_and_mode() -> None:
+    partner_ap = f"arn:aws:s3:{REGION}:{PARTNER}:accesspoint/partner-share"
+    grant = policies.CrossAccountGrant(partner_ap, "shared/partner/", "read")
+    statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
+    objects = statements["CrossAccountAccessPoint0Objects"]
+    assert objects["Effect"] == "Allow"
+    assert set(as_list(objects["Action"])) == {"s3:GetObject", "s3:GetObjectVersion"}
+    assert objects["Resource"] == "arn:aws:s3:::data/shared/partner/*"
+    assert objects["Condition"] == {"StringEquals": {"s3:DataAccessPointArn": partner_ap}}
+    listing = statements["CrossAccountAccessPoint0List"]
+    assert listing["Resource"] == "arn:aws:s3:::data"
+    assert listing["Condition"] == {
+        "StringEquals": {"s3:DataAccessPointArn": partner_ap},
+        "StringLike": {"s3:prefix": "shared/partner/*"},
+    }
+    # Never the whole bucket for the partner: only the delegation statement is bucket-wide,
+    # and it is bound to the data account.
+    wide = [
+        s for s in statements.values() if s["Effect"] == "Allow" and "data/*" in str(s["Resource"])
+    ]
+    assert [s["Sid"] for s in wide] == ["DelegateToDataAccountAccessPoints"]
+
+
+def test_write_only_cross_account_grant_cannot_list() -> None:
+    grant = policies.CrossAccountGrant(
+        "arn:aws:s3:us-east-1:222222222222:accesspoint/drop", "in/", "write"
+    )
+    statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
+    assert "CrossAccountAccessPoint0List" not in statements
+    assert "s3:GetObject" not in as_list(statements["CrossAccountAccessPoint0Objects"]["Action"])
+
+
+def test_bucket_policy_denies_data_access_from_outside_the_allowed_vpcs() -> None:
+    deny = statements_by_sid(
+        bucket_policy(allowed_vpc_ids=["vpc-0bbbbbbbbbbbbbbbb", "vpc-0aaaaaaaaaaaaaaaa"])
+    )["DenyDataAccessOutsideAllowedVpcs"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == "*"
+    assert deny["Condition"] == {
+        "StringNotEquals": {"aws:SourceVpc": ["vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"]}
+    }
+    actions = as_list(deny["Action"])
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"):
+        assert any(
+            pattern == action or (pattern.endswith("*") and action.startswith(pattern[:-1]))
+            for pattern in actions
+        )
+    # Configuration stays reachable so that a locked-out operator can repair the policy.
+    assert not any(a.startswith(("s3:PutBucketPolicy", "s3:*")) for a in actions)
+
+
+def test_admin_roles_are_exempt_from_the_vpc_rule_but_not_from_tls() -> None:
+    admins = ["arn:aws:iam::111111111111:role/platform-admin"]
+    statements = statements_by_sid(bucket_policy(admin_principal_arns=admins))
+    deny = statements["DenyDataAccessOutsideAllowedVpcs"]
+    assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": admins[0]}
+    assert "Condition" in statements["DenyInsecureTransport"]
+    assert "ArnNotLike" not in statements["DenyInsecureTransport"]["Condition"]
+
+
+def test_vpc_rule_can_be_turned_off() -> None:
+    assert "DenyDataAccessOutsideAllowedVpcs" not in statements_by_sid(
+        bucket_policy(restrict_to_vpcs=False)
+    )
+
+
+# --- The S3 gateway endpoint policy ------------------------------------------------------
+
+
+def test_s3_endpoint_allows_only_our_access_points_the_bucket_behind_them_and_extras() -> None:
+    document = policies.s3_gateway_endpoint_policy(
+        region=REGION, data_account_id=DATA_ACCOUNT, bucket_name="data", extra_bucket_names=["repo"]
+    )
+    statements = statements_by_sid(document)
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    assert statements["DataAccountAccessPoints"]["Resource"] == (
+        f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/*"
+    )
+    bucket = statements["DataBucketOnlyThroughAccessPoints"]
+    assert bucket["Resource"] == ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]
+    assert bucket["Condition"] == {"StringEquals": {"s3:DataAccessPointAccount": DATA_ACCOUNT}}
+    extras = statements["ReadNamedExtraBuckets"]
+    assert extras["Action"] == ["s3:GetObject", "s3:ListBucket"]
+    assert extras["Resource"] == ["arn:aws:s3:::repo", "arn:aws:s3:::repo/*"]
+    resources = [r for s in statements.values() for r in as_list(s["Resource"])]
+    assert "*" not in resources, "nothing else in S3 is reachable (exfiltration)"
+
+
+# --- Sizes at AWS's quota ----------------------------------------------------------------
+
+
+def test_policies_stay_within_aws_limits_at_ten_thousand_access_points() -> None:
+    names = [f"app-{i:05d}" for i in range(10_000)]
+    endpoint = policies.s3_gateway_endpoint_policy(
+        region=REGION, data_account_id=DATA_ACCOUNT, bucket_name="data", extra_bucket_names=[]
+    )
+    bucket = bucket_policy(admin_principal_arns=["arn:aws:iam::111111111111:role/admin"])
+    # Neither document mentions individual access points of the data account: constant size.
+    assert not any(
+        name in policies.to_json(endpoint) + policies.to_json(bucket) for name in names[:10]
+    )
+    assert policies.policy_size(endpoint) <= policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS
+    assert policies.policy_size(bucket) <= policies.BUCKET_POLICY_LIMIT_BYTES
+    largest = max(
+        policies.policy_size(
+            policies.access_point_policy(
+                policies.access_point_arn(REGION, DATA_ACCOUNT, name),
+                f"apps/{name}/",
+                "readwrite",
+                [ROLE],
+            )
+        )
+        for name in names
+    )
+    assert largest <= policies.ACCESS_POINT_POLICY_LIMIT_BYTES
+
+
+# --- What the program registers ----------------------------------------------------------
+
+
+def access_points(run: StackRun) -> dict[str, CapturedResource]:
+    return {ap.inputs["name"]: ap for ap in run.of_type(ACCESS_POINT)}
+
+
+def test_one_access_point_per_entry_on_the_shared_bucket(example_run: StackRun) -> None:
+    expected = {
+        "dev": {"analytics", "ingest"},
+        "prod": {"analytics", "ingest", "curation", "partner-share"},
+    }[example_run.stack]
+    points = access_points(example_run)
+    assert set(points) == expected
+    bucket = example_run.named("aws:s3/bucket:Bucket", "data").outputs["bucket"]
+    for ap in points.values():
+        assert ap.inputs["bucket"] == bucket
+        assert ap.inputs["bucketAccountId"] == DATA_ACCOUNT
+        block = ap.inputs["publicAccessBlockConfiguration"]
+        assert all(block[k] is True for k in block)
+        assert len(block) == 4
+
+
+def test_access_points_are_vpc_only_by_default_bound_to_the_stack_vpc(
+    example_run: StackRun,
+) -> None:
+    vpc_id = example_run.outputs["vpcId"]
+    for name, ap in access_points(example_run).items():
+        expected = "vpc-0123456789abcdef0" if name == "partner-share" else vpc_id
+        assert ap.inputs["vpcConfiguration"] == {"vpcId": expected}
+        assert example_run.outputs["accessPoints"][name]["networkOrigin"] == "VPC"
+
+
+def test_each_access_point_policy_is_its_own_prefix_mode_and_principals(prod_run: StackRun) -> None:
+    for name, ap in access_points(prod_run).items():
+        document = policy(ap.inputs)
+        owner = ap.inputs["accountId"]
+        arn = f"arn:aws:s3:{REGION}:{owner}:accesspoint/{name}"
+        for statement in document["Statement"]:
+            for resource in as_list(statement["Resource"]):
+                assert resource.startswith(arn), (name, resource)
+    curation = statements_by_sid(policy(access_points(prod_run)["curation"].inputs))
+    assert "s3:DeleteObject" in curation["ObjectsWithinPrefix"]["Action"]
+    assert curation["ObjectsWithinPrefix"]["Principal"] == {
+        "AWS": "arn:aws:iam::111111111111:role/curation-jobs"
+    }
+
+
+def test_cross_account_access_point_is_created_in_the_partner_account(prod_run: StackRun) -> None:
+    partner = access_points(prod_run)["partner-share"]
+    assert partner.inputs["accountId"] == PARTNER
+    assert prod_run.account_of(partner) == PARTNER
+    provider = prod_run.provider_of(partner)
+    assert provider is not None
+    # Provider settings reach the engine as JSON text.
+    [assumed] = json.loads(provider.inputs["assumeRoles"])
+    assert assumed["roleArn"] == "arn:aws:iam::222222222222:role/deployer"
+    for name, ap in access_points(prod_run).items():
+        if name != "partner-share":
+            assert prod_run.account_of(ap) == DATA_ACCOUNT
+
+
+def test_bucket_policy_of_prod_bounds_the_partner_and_allows_every_vpc(prod_run: StackRun) -> None:
+    [bucket_policy_resource] = [
+        r for r in prod_run.of_type("aws:s3/bucketPolicy:BucketPolicy") if r.name == "data"
+    ]
+    statements = statements_by_sid(policy(bucket_policy_resource.inputs))
+    assert statements["CrossAccountAccessPoint0Objects"]["Condition"] == {
+        "StringEquals": {
+            "s3:DataAccessPointArn": "arn:aws:s3:us-east-1:222222222222:accesspoint/partner-share"
+        }
+    }
+    vpcs = statements["DenyDataAccessOutsideAllowedVpcs"]["Condition"]["StringNotEquals"][
+        "aws:SourceVpc"
+    ]
+    assert set(vpcs) == {
+        prod_run.outputs["vpcId"],
+        "vpc-0a1b2c3d4e5f67890",
+        "vpc-0123456789abcdef0",
+    }
+    admins = statements["DenyDataAccessOutsideAllowedVpcs"]["Condition"]["ArnNotLike"][
+        "aws:PrincipalArn"
+    ]
+    assert "arn:aws:iam::111111111111:role/ci-deployer" in admins
+
+
+def test_internet_access_point_when_the_vpc_rule_is_off(
+    dev_values: dict[str, Any], run_with: Any
+) -> None:
+    dev_values["private-datalake:bucket"]["restrictToVpcs"] = False
+    dev_values["private-datalake:accessPoints"][1]["network"] = "internet"
+    run = run_with(dev_values)
+    ingest = access_points(run)["ingest"]
+    assert "vpcConfiguration" not in ingest.inputs
+    assert run.outputs["accessPoints"]["ingest"]["networkOrigin"] == "Internet"
+
+
+def test_access_point_outputs_carry_ready_to_run_commands(dev_run: StackRun) -> None:
+    analytics = dev_run.outputs["accessPoints"]["analytics"]
+    assert analytics["arn"] == AP_ARN
+    assert analytics["alias"].endswith("-s3alias")
+    assert analytics["listCommand"] == f"aws s3 ls s3://{analytics['alias']}/curated/"
+    assert analytics["copyCommand"] == f"aws s3 cp s3://{AP_ARN}/curated/KEY ."
+    assert analytics["accountId"] == DATA_ACCOUNT

@@ -1,0 +1,193 @@
+"""The shared data bucket, its key and its log bucket, as the program registers them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.offline import CapturedResource, StackRun
+from tests.conftest import policy
+
+BUCKET = "aws:s3/bucket:Bucket"
+
+
+def bucket_settings(run: StackRun, bucket: CapturedResource, type_token: str) -> dict[str, Any]:
+    [setting] = [
+        r for r in run.of_type(type_token) if r.inputs["bucket"] == bucket.outputs["bucket"]
+    ]
+    return setting.inputs
+
+
+def data_bucket(run: StackRun) -> CapturedResource:
+    return run.named(BUCKET, "data")
+
+
+def log_bucket(run: StackRun) -> CapturedResource:
+    return run.named(BUCKET, "data-access-logs")
+
+
+def test_both_buckets_are_private_versioned_acl_free_and_tls_only(example_run: StackRun) -> None:
+    for bucket in (data_bucket(example_run), log_bucket(example_run)):
+        block = bucket_settings(
+            example_run, bucket, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+        )
+        assert all(
+            block[key] is True
+            for key in (
+                "blockPublicAcls",
+                "blockPublicPolicy",
+                "ignorePublicAcls",
+                "restrictPublicBuckets",
+            )
+        )
+        ownership = bucket_settings(
+            example_run, bucket, "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+        )
+        assert ownership["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+        versioning = bucket_settings(
+            example_run, bucket, "aws:s3/bucketVersioning:BucketVersioning"
+        )
+        assert versioning["versioningConfiguration"]["status"] == "Enabled"
+        statements = policy(
+            bucket_settings(example_run, bucket, "aws:s3/bucketPolicy:BucketPolicy")
+        )["Statement"]
+        [tls] = [s for s in statements if s["Sid"] == "DenyInsecureTransport"]
+        assert tls["Effect"] == "Deny"
+        assert tls["Action"] == "s3:*"
+        assert tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert sorted(tls["Resource"]) == sorted(
+            [bucket.outputs["arn"], bucket.outputs["arn"] + "/*"]
+        )
+
+
+def encryption_of(run: StackRun, bucket: CapturedResource) -> dict[str, Any]:
+    settings = bucket_settings(
+        run,
+        bucket,
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    )
+    [rule] = settings["rules"]
+    return dict(rule)
+
+
+def test_data_bucket_uses_sse_kms_with_bucket_keys_on_a_rotating_key(dev_run: StackRun) -> None:
+    rule = encryption_of(dev_run, data_bucket(dev_run))
+    [key] = dev_run.of_type("aws:kms/key:Key")
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key.outputs["arn"],
+    }
+    assert rule["bucketKeyEnabled"] is True
+    assert key.inputs["enableKeyRotation"] is True
+
+
+def test_an_existing_key_is_used_instead_of_creating_one(prod_run: StackRun) -> None:
+    assert prod_run.of_type("aws:kms/key:Key") == []
+    rule = encryption_of(prod_run, data_bucket(prod_run))
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == (
+        "arn:aws:kms:us-east-1:111111111111:key/0f3c6d2e-7a51-4e8b-9d2a-5b7c1e9f4a10"
+    )
+
+
+def test_log_bucket_uses_sse_s3_because_log_delivery_requires_it(example_run: StackRun) -> None:
+    rule = encryption_of(example_run, log_bucket(example_run))
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+
+
+def test_access_logs_go_to_the_log_bucket_which_only_s3_logging_may_write(
+    example_run: StackRun,
+) -> None:
+    data, logs = data_bucket(example_run), log_bucket(example_run)
+    [logging] = example_run.of_type("aws:s3/bucketLogging:BucketLogging")
+    assert logging.inputs["bucket"] == data.outputs["bucket"]
+    assert logging.inputs["targetBucket"] == logs.outputs["bucket"]
+    statements = policy(bucket_settings(example_run, logs, "aws:s3/bucketPolicy:BucketPolicy"))[
+        "Statement"
+    ]
+    [delivery] = [s for s in statements if s["Effect"] == "Allow"]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Action"] == "s3:PutObject"
+    assert delivery["Condition"]["ArnLike"] == {"aws:SourceArn": data.outputs["arn"]}
+    assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": "111111111111"}
+
+
+def test_access_logs_can_be_turned_off(dev_values: dict[str, Any], run_with: Any) -> None:
+    dev_values["private-datalake:bucket"]["accessLogs"] = False
+    run = run_with(dev_values)
+    assert [b.name for b in run.of_type(BUCKET)] == ["data"]
+    assert run.of_type("aws:s3/bucketLogging:BucketLogging") == []
+
+
+def lifecycle_rules(run: StackRun, bucket: CapturedResource) -> dict[str, Any]:
+    settings = bucket_settings(
+        run, bucket, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    )
+    return {rule["id"]: rule for rule in settings["rules"]}
+
+
+def test_lifecycle_aborts_uploads_and_expires_old_versions(dev_run: StackRun) -> None:
+    rules = lifecycle_rules(dev_run, data_bucket(dev_run))
+    assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {
+        "daysAfterInitiation": 7
+    }
+    versions = rules["expire-old-versions"]
+    assert versions["noncurrentVersionExpiration"]["noncurrentDays"] == 30
+    # Current data never expires; only the markers left by deletes are cleaned up.
+    assert versions["expiration"] == {"expiredObjectDeleteMarker": True}
+    log_rules = lifecycle_rules(dev_run, log_bucket(dev_run))
+    assert log_rules["expire-old-versions"]["expiration"]["days"] == 90
+
+
+@pytest.mark.parametrize(("stack", "protected"), [("dev", False), ("prod", True)])
+def test_deletion_protection_follows_the_stack_config(
+    stack: str, protected: bool, request: Any
+) -> None:
+    run: StackRun = request.getfixturevalue(f"{stack}_run")
+    kept = [data_bucket(run), log_bucket(run), *run.of_type("aws:kms/key:Key")]
+    for resource in kept:
+        assert (resource.protect, resource.retain_on_delete) == (protected, protected), (
+            resource.name
+        )
+    for bucket in (data_bucket(run), log_bucket(run)):
+        assert bucket.inputs["forceDestroy"] is (not protected)
+
+
+def test_protection_is_the_default(dev_values: dict[str, Any], run_with: Any) -> None:
+    del dev_values["private-datalake:bucket"]["deletionProtection"]
+    run = run_with(dev_values)
+    [key] = run.of_type("aws:kms/key:Key")
+    assert data_bucket(run).protect
+    assert data_bucket(run).retain_on_delete
+    assert key.protect
+    assert key.retain_on_delete
+    assert key.inputs["deletionWindowInDays"] == 30
+
+
+def test_key_policy_lets_cross_account_owners_use_it_only_through_s3_for_this_bucket(
+    dev_values: dict[str, Any], run_with: Any
+) -> None:
+    dev_values["private-datalake:accessPoints"].append(
+        {
+            "name": "partner-share",
+            "prefix": "shared/",
+            "principals": ["arn:aws:iam::222222222222:role/reader"],
+            "accountId": "222222222222",
+            "roleArn": "arn:aws:iam::222222222222:role/deployer",
+            "vpcId": "vpc-0123456789abcdef0",
+        }
+    )
+    run = run_with(dev_values)
+    [key] = run.of_type("aws:kms/key:Key")
+    statements = {s["Sid"]: s for s in policy(key.inputs)["Statement"]}
+    assert statements["DataAccountAdministersThroughIam"]["Principal"] == {
+        "AWS": "arn:aws:iam::111111111111:root"
+    }
+    partner = statements["CrossAccountAccessPointOwnersDecrypt"]
+    assert partner["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}
+    assert partner["Action"] == "kms:Decrypt"
+    assert partner["Condition"]["StringEquals"] == {
+        "kms:ViaService": "s3.us-east-1.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": data_bucket(run).outputs["arn"],
+    }
+    assert "CrossAccountAccessPointOwnersEncrypt" not in statements, "read-only partner"

@@ -1,0 +1,199 @@
+"""The data-lake VPC guarantees, asserted on what the program registers."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+import pytest
+
+from components.network import subnet_cidrs
+from components.offline import StackRun
+from tests.conftest import policy
+
+VPC = "aws:ec2/vpc:Vpc"
+SUBNET = "aws:ec2/subnet:Subnet"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def expected_azs(run: StackRun) -> int:
+    return {"dev": 2, "prod": 3}[run.stack]
+
+
+def test_vpc_has_dns_support_and_hostnames_for_private_dns(example_run: StackRun) -> None:
+    [vpc] = example_run.of_type(VPC)
+    assert vpc.inputs["enableDnsSupport"] is True
+    assert vpc.inputs["enableDnsHostnames"] is True
+
+
+def test_nothing_reaches_the_internet(example_run: StackRun) -> None:
+    forbidden = {
+        "aws:ec2/internetGateway:InternetGateway",
+        "aws:ec2/natGateway:NatGateway",
+        "aws:ec2/egressOnlyInternetGateway:EgressOnlyInternetGateway",
+        "aws:ec2/route:Route",
+        "aws:ec2/eip:Eip",
+        "aws:ec2/internetGatewayAttachment:InternetGatewayAttachment",
+    }
+    assert not [r.name for r in example_run.resources if r.type in forbidden]
+    for route_table in example_run.of_type(ROUTE_TABLE):
+        assert route_table.inputs.get("routes", []) == []
+
+
+def test_one_private_subnet_per_az_carved_from_the_vpc_block(example_run: StackRun) -> None:
+    [vpc] = example_run.of_type(VPC)
+    block = ipaddress.IPv4Network(vpc.inputs["cidrBlock"])
+    subnets = sorted(example_run.of_type(SUBNET), key=lambda s: s.name)
+    assert len(subnets) == expected_azs(example_run)
+    assert len({s.inputs["availabilityZone"] for s in subnets}) == len(subnets)
+    for subnet in subnets:
+        assert subnet.inputs["mapPublicIpOnLaunch"] is False
+        assert ipaddress.IPv4Network(subnet.inputs["cidrBlock"]).subnet_of(block)
+    cidrs = [ipaddress.IPv4Network(s.inputs["cidrBlock"]) for s in subnets]
+    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1 :])
+
+
+def test_subnet_layout_is_stable_when_azs_are_added() -> None:
+    assert subnet_cidrs("10.40.0.0/16", 2) == ["10.40.0.0/19", "10.40.32.0/19"]
+    assert subnet_cidrs("10.40.0.0/16", 3)[:2] == subnet_cidrs("10.40.0.0/16", 2)
+    assert subnet_cidrs("10.0.0.0/24", 6)[-1] == "10.0.0.160/27"
+    with pytest.raises(ValueError, match="between 1 and 8"):
+        subnet_cidrs("10.0.0.0/16", 9)
+
+
+def test_every_subnet_has_its_own_route_table(example_run: StackRun) -> None:
+    associations = example_run.of_type(ASSOCIATION)
+    assert len(associations) == expected_azs(example_run)
+    assert len({a.inputs["routeTableId"] for a in associations}) == len(associations)
+    assert len({a.inputs["subnetId"] for a in associations}) == len(associations)
+
+
+def test_default_security_group_is_emptied(example_run: StackRun) -> None:
+    [default_sg] = example_run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+    assert default_sg.inputs.get("ingress", []) == []
+    assert default_sg.inputs.get("egress", []) == []
+
+
+def gateway(run: StackRun, service: str) -> Any:
+    [endpoint] = [
+        e
+        for e in run.of_type(ENDPOINT)
+        if e.inputs["serviceName"] == f"com.amazonaws.{run.region}.{service}"
+    ]
+    return endpoint
+
+
+@pytest.mark.parametrize("service", ["s3", "dynamodb"])
+def test_gateway_endpoints_sit_on_every_route_table_with_a_policy(
+    example_run: StackRun, service: str
+) -> None:
+    endpoint = gateway(example_run, service)
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    associations = example_run.of_type(ASSOCIATION)
+    assert sorted(endpoint.inputs["routeTableIds"]) == sorted(
+        a.inputs["routeTableId"] for a in associations
+    )
+    statements = policy(endpoint.inputs)["Statement"]
+    assert statements
+    assert all(s["Resource"] not in ("*", ["*"]) for s in statements)
+
+
+def test_dynamodb_endpoint_reaches_only_the_data_accounts_tables(example_run: StackRun) -> None:
+    [statement] = policy(gateway(example_run, "dynamodb").inputs)["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == "arn:aws:dynamodb:us-east-1:111111111111:table/*"
+
+
+def interface_endpoints(run: StackRun) -> dict[str, Any]:
+    prefix = f"com.amazonaws.{run.region}."
+    return {
+        e.inputs["serviceName"].removeprefix(prefix): e
+        for e in run.of_type(ENDPOINT)
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
+
+
+def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
+    example_run: StackRun,
+) -> None:
+    endpoints = interface_endpoints(example_run)
+    expected = {"dev": {"bedrock-runtime"}, "prod": {"bedrock-runtime", "sts", "logs"}}
+    assert set(endpoints) == expected[example_run.stack]
+    subnet_ids = set(example_run.outputs["subnetIds"])
+    security_groups = set()
+    for endpoint in endpoints.values():
+        assert endpoint.inputs["privateDnsEnabled"] is True
+        assert set(endpoint.inputs["subnetIds"]) == subnet_ids
+        assert len(endpoint.inputs["securityGroupIds"]) == 1
+        security_groups.add(endpoint.inputs["securityGroupIds"][0])
+        assert policy(endpoint.inputs)["Statement"]
+    assert len(security_groups) == len(endpoints), "each endpoint has its own security group"
+
+
+def test_endpoint_security_groups_accept_https_from_the_vpc_only(example_run: StackRun) -> None:
+    [vpc] = example_run.of_type(VPC)
+    endpoint_groups = [
+        g for g in example_run.of_type(SECURITY_GROUP) if g.name.endswith("-endpoint")
+    ]
+    assert len(endpoint_groups) == len(interface_endpoints(example_run))
+    for group in endpoint_groups:
+        [rule] = group.inputs["ingress"]
+        assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+        assert rule["cidrBlocks"] == [vpc.inputs["cidrBlock"]]
+        assert group.inputs["egress"] == []
+
+
+def test_generic_interface_endpoint_policy_is_limited_to_its_service_and_account(
+    prod_run: StackRun,
+) -> None:
+    [statement] = policy(interface_endpoints(prod_run)["sts"].inputs)["Statement"]
+    assert statement["Action"] == "sts:*"
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "111111111111"}}
+
+
+def test_flow_logs_capture_all_traffic_with_retention(example_run: StackRun) -> None:
+    [flow_log] = example_run.of_type("aws:ec2/flowLog:FlowLog")
+    assert flow_log.inputs["trafficType"] == "ALL"
+    log_groups = {
+        g.outputs["arn"]: g for g in example_run.of_type("aws:cloudwatch/logGroup:LogGroup")
+    }
+    destination = log_groups[flow_log.inputs["logDestination"]]
+    assert destination.inputs["retentionInDays"] == {"dev": 30, "prod": 365}[example_run.stack]
+    trust = policy(
+        next(
+            r for r in example_run.of_type("aws:iam/role:Role") if r.name.endswith("flow-logs")
+        ).inputs,
+        "assumeRolePolicy",
+    )
+    [statement] = trust["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "111111111111"}}
+
+
+def test_flow_logs_can_be_turned_off(dev_values: dict[str, Any], run_with: Any) -> None:
+    dev_values["private-datalake:network"]["flowLogs"] = False
+    run = run_with(dev_values)
+    assert run.of_type("aws:ec2/flowLog:FlowLog") == []
+
+
+def test_network_outputs(example_run: StackRun) -> None:
+    network = example_run.named("datalake:index:Network", "datalake")
+    children = example_run.children_of(network)
+    assert {c.type for c in children} >= {VPC, SUBNET, ROUTE_TABLE, ENDPOINT, SECURITY_GROUP}
+    outputs = example_run.outputs
+    assert outputs["vpcId"].startswith("vpc-")
+    assert len(outputs["subnetIds"]) == expected_azs(example_run)
+    assert outputs["s3GatewayEndpointId"].startswith("vpce-")
+    assert set(outputs["interfaceEndpointIds"]) == set(interface_endpoints(example_run))
+
+
+def test_availability_zones_come_from_the_region_without_local_zones(
+    example_run: StackRun,
+) -> None:
+    [(token, _provider)] = example_run.calls
+    assert token == "aws:index/getAvailabilityZones:getAvailabilityZones"
+    zones = sorted(s.inputs["availabilityZone"] for s in example_run.of_type(SUBNET))
+    assert zones == [f"us-east-1{c}" for c in "abc"[: expected_azs(example_run)]]
