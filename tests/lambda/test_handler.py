@@ -1,0 +1,445 @@
+"""Behaviour of lambda_src/handler.py with moto S3 (via an access point) and a stubbed Bedrock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType, SimpleNamespace
+from typing import Any
+from unittest.mock import Mock
+
+import botocore.session
+import pytest
+from botocore.exceptions import BotoCoreError, EndpointConnectionError, ReadTimeoutError
+from botocore.response import StreamingBody
+from botocore.stub import Stubber
+
+from .conftest import (
+    DEFAULT_MODEL,
+    MAX_DOCUMENT_BYTES,
+    MAX_TOKENS,
+    OTHER_MODEL,
+    PREFIX,
+    SECRET_PROMPT,
+    SYSTEM_PROMPT,
+    AwsCall,
+    Lake,
+)
+
+Logs = Callable[[], list[Any]]
+
+USAGE = {"inputTokens": 40, "outputTokens": 7, "totalTokens": 47}
+CONVERSE = ("bedrock-runtime", "Converse")
+GET_OBJECT = ("s3", "GetObject")
+
+
+def converse_response(text: str = "It was 7731 million.") -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+        "stopReason": "end_turn",
+        "usage": USAGE,
+        "metrics": {"latencyMs": 321},
+    }
+
+
+def expected_request(
+    texts: list[str], model_id: str = DEFAULT_MODEL, system: str | None = SYSTEM_PROMPT
+) -> dict[str, Any]:
+    request: dict[str, Any] = {
+        "modelId": model_id,
+        "messages": [{"role": "user", "content": [{"text": text} for text in texts]}],
+        "inferenceConfig": {"maxTokens": MAX_TOKENS},
+    }
+    if system is not None:
+        request["system"] = [{"text": system}]
+    return request
+
+
+def called(calls: list[AwsCall]) -> list[tuple[str, str]]:
+    return [(call.service, call.operation) for call in calls]
+
+
+def error_log(logs: Logs) -> Any:
+    lines = logs()
+    assert len(lines) == 1
+    assert lines[0]["event"] == "request_failed"
+    return lines[0]
+
+
+# --- success ------------------------------------------------------------------------------
+
+
+def test_answers_without_document_using_default_model(
+    handler: ModuleType, bedrock: Stubber, aws_calls: list[AwsCall], logs: Logs
+) -> None:
+    bedrock.add_response("converse", converse_response(), expected_request([SECRET_PROMPT]))
+
+    result = handler.lambda_handler(
+        {"prompt": SECRET_PROMPT}, SimpleNamespace(aws_request_id="lambda-req-1")
+    )
+
+    assert result == {
+        "response": "It was 7731 million.",
+        "modelId": DEFAULT_MODEL,
+        "stopReason": "end_turn",
+        "usage": USAGE,
+    }
+    assert called(aws_calls) == [CONVERSE]
+    assert logs() == [
+        {
+            "level": "INFO",
+            "event": "request_succeeded",
+            "lambdaRequestId": "lambda-req-1",
+            "modelId": DEFAULT_MODEL,
+            "documentKey": None,
+            "stopReason": "end_turn",
+            "usage": USAGE,
+        }
+    ]
+
+
+def test_reads_document_through_access_point_with_allowed_model(
+    handler: ModuleType, lake: Lake, bedrock: Stubber, aws_calls: list[AwsCall], logs: Logs
+) -> None:
+    document_block = f'<document key="{lake.document_key}">\n{lake.document_text}\n</document>'
+    bedrock.add_response(
+        "converse",
+        converse_response(),
+        expected_request([document_block, SECRET_PROMPT], model_id=OTHER_MODEL),
+    )
+
+    result = handler.lambda_handler(
+        {"prompt": SECRET_PROMPT, "documentKey": lake.document_key, "modelId": OTHER_MODEL}, None
+    )
+
+    assert result["modelId"] == OTHER_MODEL
+    assert result["response"] == "It was 7731 million."
+    # The document text in the Converse request came from moto through this exact ARN.
+    assert aws_calls[0] == AwsCall(
+        "s3", "GetObject", {"Bucket": lake.access_point_arn, "Key": lake.document_key}
+    )
+    assert called(aws_calls) == [GET_OBJECT, CONVERSE]
+    (line,) = logs()
+    assert line["documentKey"] == lake.document_key
+    assert line["modelId"] == OTHER_MODEL
+    assert line["usage"] == USAGE
+
+
+def test_joins_text_blocks_and_skips_other_content(handler: ModuleType, bedrock: Stubber) -> None:
+    response = converse_response()
+    response["output"]["message"]["content"] = [
+        {"reasoningContent": {"reasoningText": {"text": "thinking"}}},
+        {"text": "Part one. "},
+        {"text": "Part two."},
+    ]
+    response["stopReason"] = "max_tokens"
+    bedrock.add_response("converse", response)
+
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT}, None)
+
+    assert result["response"] == "Part one. Part two."
+    assert result["stopReason"] == "max_tokens"
+
+
+@pytest.mark.parametrize("env_overrides", [{"SYSTEM_PROMPT": ""}])
+def test_empty_system_prompt_sends_no_system_block(handler: ModuleType, bedrock: Stubber) -> None:
+    bedrock.add_response(
+        "converse", converse_response(), expected_request([SECRET_PROMPT], system=None)
+    )
+
+    assert "response" in handler.lambda_handler({"prompt": SECRET_PROMPT}, None)
+
+
+@pytest.mark.parametrize("env_overrides", [{"DOCUMENT_PREFIX": ""}])
+def test_empty_prefix_allows_the_whole_access_point(
+    handler: ModuleType, lake: Lake, bedrock: Stubber, aws_calls: list[AwsCall]
+) -> None:
+    bedrock.add_response("converse", converse_response())
+    event = {"prompt": SECRET_PROMPT, "documentKey": lake.outside_prefix_key}
+
+    assert "response" in handler.lambda_handler(event, None)
+    assert called(aws_calls) == [GET_OBJECT, CONVERSE]
+
+    event["documentKey"] = "/" + lake.outside_prefix_key
+    assert handler.lambda_handler(event, None)["error"]["code"] == "BadRequest"
+
+
+# --- bad input: rejected before any AWS call ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        pytest.param("prompt", "JSON object", id="not-a-dict"),
+        pytest.param(None, "JSON object", id="none"),
+        pytest.param({}, "prompt", id="missing-prompt"),
+        pytest.param({"prompt": ""}, "prompt", id="empty-prompt"),
+        pytest.param({"prompt": "   \n"}, "prompt", id="blank-prompt"),
+        pytest.param({"prompt": 42}, "prompt", id="prompt-not-string"),
+        pytest.param({"prompt": ["a"]}, "prompt", id="prompt-list"),
+        pytest.param({"prompt": "x" * 20_001}, "20000", id="prompt-too-long"),
+        pytest.param({"prompt": SECRET_PROMPT, "temperature": 1}, "temperature", id="unknown"),
+        pytest.param({"prompt": SECRET_PROMPT, "documentKey": 7}, "documentKey", id="key-int"),
+        pytest.param({"prompt": SECRET_PROMPT, "documentKey": None}, "documentKey", id="key-none"),
+        pytest.param({"prompt": SECRET_PROMPT, "documentKey": ""}, "documentKey", id="key-empty"),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKey": "raw/notes.txt"}, PREFIX, id="outside-prefix"
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKey": PREFIX}, PREFIX, id="key-is-the-prefix"
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKey": f"{PREFIX}../raw/notes.txt"},
+            "..",
+            id="dot-dot",
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKey": f"/{PREFIX}a.txt"}, "relative", id="slash"
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKey": PREFIX + "k" * 1_100}, "1024", id="key-long"
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "modelId": "anthropic.claude-v2"},
+            DEFAULT_MODEL,
+            id="disallowed-model",
+        ),
+        pytest.param({"prompt": SECRET_PROMPT, "modelId": 3}, "modelId", id="model-not-string"),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "modelId": [DEFAULT_MODEL]}, "modelId", id="model-list"
+        ),
+    ],
+)
+def test_rejects_bad_input_before_calling_aws(
+    handler: ModuleType, aws_calls: list[AwsCall], logs: Logs, event: object, message: str
+) -> None:
+    result = handler.lambda_handler(event, None)
+
+    assert result["error"]["code"] == "BadRequest"
+    assert message in result["error"]["message"]
+    assert aws_calls == []
+    line = error_log(logs)
+    assert line["level"] == "WARNING"
+    assert line["code"] == "BadRequest"
+
+
+# --- document problems: S3 is read, Bedrock is not -----------------------------------------
+
+
+def test_refuses_oversized_document_without_reading_it(
+    handler: ModuleType,
+    lake: Lake,
+    aws_calls: list[AwsCall],
+    logs: Logs,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read = Mock(side_effect=AssertionError("the oversized body was read"))
+    monkeypatch.setattr(StreamingBody, "read", read)
+
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": lake.large_key}, None)
+
+    assert result["error"]["code"] == "DocumentTooLarge"
+    assert f"{MAX_DOCUMENT_BYTES + 1} bytes" in result["error"]["message"]
+    read.assert_not_called()
+    assert called(aws_calls) == [GET_OBJECT]
+    assert error_log(logs)["documentKey"] == lake.large_key
+
+
+def test_rejects_document_that_is_not_utf8(
+    handler: ModuleType, lake: Lake, aws_calls: list[AwsCall], logs: Logs
+) -> None:
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": lake.binary_key}, None)
+
+    assert result["error"] == {
+        "code": "BadRequest",
+        "message": f"Document {lake.binary_key} is not UTF-8 text",
+    }
+    assert called(aws_calls) == [GET_OBJECT]
+    assert error_log(logs)["documentKey"] == lake.binary_key
+
+
+def test_reports_missing_document(
+    handler: ModuleType, aws_calls: list[AwsCall], logs: Logs
+) -> None:
+    key = f"{PREFIX}does-not-exist.txt"
+
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": key}, None)
+
+    assert result["error"]["code"] == "DocumentNotFound"
+    assert called(aws_calls) == [GET_OBJECT]
+    line = error_log(logs)
+    assert line["awsErrorCode"] == "NoSuchKey"
+    assert line["documentKey"] == key
+
+
+# --- AWS errors -----------------------------------------------------------------------------
+
+
+def test_s3_access_denied(
+    handler: ModuleType, lake: Lake, aws_calls: list[AwsCall], logs: Logs
+) -> None:
+    # moto does not enforce access point policies, so the denial itself is stubbed; the stub
+    # still checks that the handler asked for the object through the access point ARN.
+    with Stubber(handler.S3_CLIENT) as s3:
+        s3.add_client_error(
+            "get_object",
+            service_error_code="AccessDenied",
+            service_message="Access Denied",
+            http_status_code=403,
+            expected_params={"Bucket": lake.access_point_arn, "Key": lake.document_key},
+            response_meta={"RequestId": "s3-req-1"},
+        )
+        result = handler.lambda_handler(
+            {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}, None
+        )
+        s3.assert_no_pending_responses()
+
+    assert result["error"]["code"] == "AccessDenied"
+    assert called(aws_calls) == [GET_OBJECT]
+    line = error_log(logs)
+    assert line["level"] == "ERROR"
+    assert line["awsErrorCode"] == "AccessDenied"
+    assert line["awsRequestId"] == "s3-req-1"
+    assert line["modelId"] == DEFAULT_MODEL
+    assert line["documentKey"] == lake.document_key
+
+
+@pytest.mark.parametrize(
+    ("aws_code", "status", "code"),
+    [
+        ("AccessDeniedException", 403, "AccessDenied"),
+        ("ThrottlingException", 429, "Throttled"),
+        ("ServiceQuotaExceededException", 400, "Throttled"),
+        ("ValidationException", 400, "ModelError"),
+        ("ModelErrorException", 424, "ModelError"),
+        ("ModelNotReadyException", 429, "ModelError"),
+        ("InternalServerException", 500, "InternalError"),
+    ],
+)
+def test_bedrock_errors_map_to_codes(
+    handler: ModuleType,
+    lake: Lake,
+    bedrock: Stubber,
+    aws_calls: list[AwsCall],
+    logs: Logs,
+    *,
+    aws_code: str,
+    status: int,
+    code: str,
+) -> None:
+    # AWS messages can quote the input: the caller may see them, the log must not.
+    bedrock.add_client_error(
+        "converse",
+        service_error_code=aws_code,
+        service_message=f"Rejected input {SECRET_PROMPT}",
+        http_status_code=status,
+        response_meta={"RequestId": "bedrock-req-1"},
+    )
+
+    result = handler.lambda_handler(
+        {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}, None
+    )
+
+    assert result["error"]["code"] == code
+    assert aws_code in result["error"]["message"]
+    assert SECRET_PROMPT in result["error"]["message"]
+    assert called(aws_calls) == [GET_OBJECT, CONVERSE]
+    assert error_log(logs) == {
+        "level": "ERROR",
+        "event": "request_failed",
+        "code": code,
+        "message": f"Amazon Bedrock returned {aws_code}",
+        "awsErrorCode": aws_code,
+        "awsRequestId": "bedrock-req-1",
+        "lambdaRequestId": None,
+        "modelId": DEFAULT_MODEL,
+        "documentKey": lake.document_key,
+    }
+
+
+@pytest.mark.parametrize(
+    ("client_attr", "operation", "error", "endpoint"),
+    [
+        ("BEDROCK_CLIENT", "bedrock-runtime.Converse", ReadTimeoutError, "bedrock-runtime"),
+        ("S3_CLIENT", "s3.GetObject", EndpointConnectionError, "s3"),
+    ],
+)
+def test_network_failures_point_at_vpc_endpoints(
+    handler: ModuleType,
+    lake: Lake,
+    logs: Logs,
+    *,
+    client_attr: str,
+    operation: str,
+    error: type[BotoCoreError],
+    endpoint: str,
+) -> None:
+    def fail(**_: Any) -> None:
+        raise error(endpoint_url=f"https://{endpoint}.us-east-1.amazonaws.com/")
+
+    # Raised where botocore's HTTP layer would raise it, minus the retries' backoff sleeps.
+    getattr(handler, client_attr).meta.events.register(f"before-call.{operation}", fail)
+
+    result = handler.lambda_handler(
+        {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}, None
+    )
+
+    assert result["error"]["code"] == "Timeout"
+    assert f"VPC endpoint for {endpoint}" in result["error"]["message"]
+    assert error_log(logs)["awsErrorCode"] == error.__name__
+
+
+# --- execution environment -----------------------------------------------------------------
+
+
+def test_clients_are_reused_across_invocations(
+    handler: ModuleType, lake: Lake, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clients = (handler.S3_CLIENT, handler.BEDROCK_CLIENT)
+    # Every boto3/botocore client, however obtained, is built by this method.
+    create_client = Mock(side_effect=AssertionError("client created during an invocation"))
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    event = {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}
+
+    for _ in range(2):
+        bedrock.add_response("converse", converse_response())
+        assert "response" in handler.lambda_handler(event, None)
+
+    create_client.assert_not_called()
+    assert clients == (handler.S3_CLIENT, handler.BEDROCK_CLIENT)
+
+
+def test_clients_have_explicit_timeouts_and_retries(handler: ModuleType) -> None:
+    for client in (handler.S3_CLIENT, handler.BEDROCK_CLIENT):
+        config = client.meta.config
+        assert client.meta.region_name == "us-east-1"
+        assert config.connect_timeout <= 5
+        assert config.retries["mode"] in {"standard", "adaptive"}
+        assert config.retries["total_max_attempts"] >= 2
+    # Below the function's default 60 s timeout, so a hung model call is reported, not killed.
+    assert 10 <= handler.BEDROCK_CLIENT.meta.config.read_timeout < 60
+
+
+@pytest.mark.parametrize(
+    ("env_overrides", "message"),
+    [
+        pytest.param({"ACCESS_POINT_ARN": None}, "ACCESS_POINT_ARN", id="no-arn"),
+        pytest.param({"DOCUMENT_PREFIX": None}, "DOCUMENT_PREFIX", id="no-prefix"),
+        pytest.param({"MODEL_ID": None}, "MODEL_ID", id="no-model"),
+        pytest.param({"ALLOWED_MODEL_IDS": " , "}, "ALLOWED_MODEL_IDS", id="no-allowed"),
+        pytest.param({"MAX_TOKENS": None}, "MAX_TOKENS", id="no-max-tokens"),
+        pytest.param({"MAX_DOCUMENT_BYTES": ""}, "MAX_DOCUMENT_BYTES", id="empty-max-bytes"),
+        pytest.param({"AWS_REGION": None}, "AWS_REGION", id="no-region"),
+        pytest.param({"MAX_TOKENS": "lots"}, "MAX_TOKENS must be an integer", id="nan"),
+        pytest.param({"MAX_DOCUMENT_BYTES": "0"}, "must be positive", id="zero-bytes"),
+        pytest.param(
+            {"ACCESS_POINT_ARN": "arn:aws:s3:::datalake-test-bucket"}, "access point", id="bucket"
+        ),
+        pytest.param({"AWS_REGION": "eu-west-1"}, "runs in eu-west-1", id="arn-other-region"),
+        pytest.param({"MODEL_ID": "amazon.titan-text-lite-v1"}, "not listed", id="default"),
+    ],
+)
+def test_import_fails_fast_on_bad_configuration(
+    load_handler: Callable[[], ModuleType], message: str
+) -> None:
+    with pytest.raises(RuntimeError, match=message):
+        load_handler()
