@@ -130,7 +130,11 @@ class BedrockFunction(pulumi.ComponentResource):
             runtime=aws.lambda_.Runtime.PYTHON3D14,
             architectures=[args.architecture],
             handler="handler.lambda_handler",
-            code=pulumi.FileArchive(str(FUNCTION_SOURCE)),
+            # Only the handler: no __pycache__ or editor files, so the archive hash changes only
+            # when the code does.
+            code=pulumi.AssetArchive(
+                {"handler.py": pulumi.FileAsset(str(FUNCTION_SOURCE / "handler.py"))}
+            ),
             role=role.arn,
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,

@@ -173,7 +173,11 @@ def _prefix_pattern(prefix: str) -> str:
 
 
 def _prefix_listing_statement(
-    sid: str, resource: str, prefix: str, principal: Any, extra: Mapping[str, Mapping[str, Any]]
+    sid: str,
+    resource: str,
+    prefix: str,
+    principal: str | Mapping[str, Any] | None,
+    extra: Mapping[str, Mapping[str, Any]],
 ) -> Statement:
     conditions: dict[str, dict[str, Any]] = {op: dict(v) for op, v in extra.items()}
     if prefix:
@@ -531,6 +535,9 @@ def function_role_policy(
             list(READ_OBJECT_ACTIONS),
             [f"{ap_arn}/object/{_prefix_pattern(prefix)}"],
         ),
+        # Without list permission S3 answers AccessDenied instead of NoSuchKey for a missing
+        # key, and the function could not tell the caller which one it was.
+        _prefix_listing_statement("ListDocumentsWithinPrefix", ap_arn, prefix, None, {}),
         *bedrock_invoke_statements(
             region=region, account_id=account_id, model_ids=model_ids, streaming=streaming
         ),

@@ -1,0 +1,298 @@
+"""The private Bedrock path: endpoint policy, function wiring and least-privilege role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components import policies
+from components.offline import CapturedResource, StackRun
+from tests.conftest import policy
+
+REGION, ACCOUNT = "us-east-1", "111111111111"
+NOVA = "amazon.nova-micro-v1:0"
+HAIKU_PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
+HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
+NOVA_ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
+PROFILE_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{HAIKU_PROFILE}"
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+@pytest.mark.parametrize(
+    ("model_id", "expected"),
+    [
+        (NOVA, policies.ModelRef(NOVA, NOVA, False)),
+        (HAIKU_PROFILE, policies.ModelRef(HAIKU_PROFILE, HAIKU, True)),
+        (
+            "global.anthropic.claude-sonnet-4-20250514-v1:0",
+            policies.ModelRef(
+                "global.anthropic.claude-sonnet-4-20250514-v1:0",
+                "anthropic.claude-sonnet-4-20250514-v1:0",
+                True,
+            ),
+        ),
+        ("no-dot", None),
+        ("us.", None),
+    ],
+)
+def test_model_ids_are_parsed_into_foundation_model_and_profile(
+    model_id: str, expected: policies.ModelRef | None
+) -> None:
+    assert policies.parse_model_id(model_id) == expected
+
+
+def test_endpoint_policy_for_a_foundation_model_allows_only_invoke_on_it() -> None:
+    document = policies.bedrock_endpoint_policy(
+        region=REGION, account_id=ACCOUNT, model_ids=[NOVA], streaming=False
+    )
+    [statement] = document["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == "*"
+    assert statement["Action"] == "bedrock:InvokeModel"
+    assert statement["Resource"] == NOVA_ARN
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}
+
+
+def test_streaming_adds_only_the_stream_action() -> None:
+    [statement] = policies.bedrock_endpoint_policy(
+        region=REGION, account_id=ACCOUNT, model_ids=[NOVA], streaming=True
+    )["Statement"]
+    assert statement["Action"] == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+
+def test_inference_profile_allows_the_profile_and_its_routed_foundation_models() -> None:
+    statements = by_sid(
+        policies.bedrock_endpoint_policy(
+            region=REGION, account_id=ACCOUNT, model_ids=[HAIKU_PROFILE, NOVA], streaming=False
+        )
+    )
+    assert sorted(as_list(statements["InvokeConfiguredModels"]["Resource"])) == sorted(
+        [NOVA_ARN, PROFILE_ARN]
+    )
+    routed = statements["InvokeFoundationModelsBehindProfiles"]
+    # Every Region the profile routes to, but only through the configured profile.
+    assert routed["Resource"] == f"arn:aws:bedrock:*::foundation-model/{HAIKU}"
+    assert routed["Condition"] == {
+        "StringEquals": {
+            "aws:PrincipalAccount": ACCOUNT,
+            "bedrock:InferenceProfileArn": PROFILE_ARN,
+        }
+    }
+
+
+def bedrock_endpoint(run: StackRun) -> CapturedResource:
+    [endpoint] = [
+        e
+        for e in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["serviceName"] == f"com.amazonaws.{REGION}.bedrock-runtime"
+    ]
+    return endpoint
+
+
+def test_stacks_wire_the_endpoint_policy_for_their_models(example_run: StackRun) -> None:
+    statements = by_sid(policy(bedrock_endpoint(example_run).inputs))
+    resources = as_list(statements["InvokeConfiguredModels"]["Resource"])
+    if example_run.stack == "dev":
+        assert resources == [NOVA_ARN]
+        assert "InvokeFoundationModelsBehindProfiles" not in statements
+    else:
+        assert sorted(resources) == sorted([NOVA_ARN, PROFILE_ARN])
+        assert "InvokeFoundationModelsBehindProfiles" in statements
+    actions = {a for s in statements.values() for a in as_list(s["Action"])}
+    assert actions == {"bedrock:InvokeModel"}
+
+
+def function_of(run: StackRun) -> CapturedResource:
+    [function] = run.of_type("aws:lambda/function:Function")
+    return function
+
+
+def test_function_runs_in_every_private_subnet_with_its_own_security_group(
+    example_run: StackRun,
+) -> None:
+    function = function_of(example_run)
+    vpc_config = function.inputs["vpcConfig"]
+    assert sorted(vpc_config["subnetIds"]) == sorted(example_run.outputs["subnetIds"])
+    [group_id] = vpc_config["securityGroupIds"]
+    [group] = [
+        g
+        for g in example_run.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if g.name == "bedrock-function"
+    ]
+    assert group_id == "sg-" + group_id.removeprefix("sg-")
+    assert group.inputs["ingress"] == []
+    assert group.inputs["vpcId"] == example_run.outputs["vpcId"]
+
+
+def test_function_egress_is_https_to_the_endpoints_and_s3_only(example_run: StackRun) -> None:
+    [group] = [
+        g
+        for g in example_run.of_type("aws:ec2/securityGroup:SecurityGroup")
+        if g.name == "bedrock-function"
+    ]
+    endpoint_groups = {
+        e.inputs["securityGroupIds"][0]
+        for e in example_run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["vpcEndpointType"] == "Interface"
+    }
+    [s3_gateway] = [
+        e
+        for e in example_run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if e.inputs["serviceName"].endswith(".s3")
+    ]
+    rules = group.inputs["egress"]
+    for rule in rules:
+        assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
+        assert not rule.get("cidrBlocks")
+        assert not rule.get("ipv6CidrBlocks")
+    assert {g for r in rules for g in r.get("securityGroups", [])} == endpoint_groups
+    assert [p for r in rules for p in r.get("prefixListIds", [])] == [
+        s3_gateway.outputs["prefixListId"]
+    ]
+
+
+def test_function_settings_come_from_config(prod_run: StackRun) -> None:
+    function = function_of(prod_run)
+    assert function.inputs["runtime"] == "python3.14"
+    assert function.inputs["architectures"] == ["arm64"]
+    assert function.inputs["handler"] == "handler.lambda_handler"
+    assert function.inputs["memorySize"] == 512
+    assert function.inputs["timeout"] == 120
+    assert function.inputs["reservedConcurrentExecutions"] == 20
+    variables = function.inputs["environment"]["variables"]
+    assert variables == {
+        "ACCESS_POINT_ARN": "arn:aws:s3:us-east-1:111111111111:accesspoint/analytics",
+        "DOCUMENT_PREFIX": "curated/",
+        "MODEL_ID": HAIKU_PROFILE,
+        "ALLOWED_MODEL_IDS": f"{HAIKU_PROFILE},{NOVA}",
+        "MAX_TOKENS": "2048",
+        "SYSTEM_PROMPT": variables["SYSTEM_PROMPT"],
+        "MAX_DOCUMENT_BYTES": "1000000",
+    }
+    assert variables["SYSTEM_PROMPT"]
+
+
+def test_unreserved_concurrency_by_default(dev_run: StackRun) -> None:
+    assert function_of(dev_run).inputs["reservedConcurrentExecutions"] == -1
+
+
+def test_function_logs_to_its_own_group_with_retention(example_run: StackRun) -> None:
+    function = function_of(example_run)
+    logging = function.inputs["loggingConfig"]
+    assert logging["logFormat"] == "JSON"
+    [group] = [
+        g
+        for g in example_run.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g.outputs["name"] == logging["logGroup"]
+    ]
+    assert group.name == "bedrock-logs"
+    assert group.inputs["retentionInDays"] == {"dev": 30, "prod": 365}[example_run.stack]
+
+
+def role_policy(run: StackRun) -> dict[str, dict[str, Any]]:
+    [role_policy_resource] = [
+        p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "bedrock-role"
+    ]
+    return by_sid(policy(role_policy_resource.inputs))
+
+
+def test_role_reads_only_its_prefix_through_its_access_point(example_run: StackRun) -> None:
+    read = role_policy(example_run)["ReadDocumentsThroughAccessPoint"]
+    assert read["Effect"] == "Allow"
+    assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert read["Resource"] == (
+        "arn:aws:s3:us-east-1:111111111111:accesspoint/analytics/object/curated/*"
+    )
+    listing = role_policy(example_run)["ListDocumentsWithinPrefix"]
+    assert listing["Action"] == "s3:ListBucket"
+    assert listing["Resource"] == "arn:aws:s3:us-east-1:111111111111:accesspoint/analytics"
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": "curated/*"}}
+
+
+def test_role_invokes_only_the_configured_models(example_run: StackRun) -> None:
+    statements = role_policy(example_run)
+    invoke = statements["InvokeConfiguredModels"]
+    assert invoke["Action"] == "bedrock:InvokeModel"
+    expected = [NOVA_ARN] if example_run.stack == "dev" else [NOVA_ARN, PROFILE_ARN]
+    assert sorted(as_list(invoke["Resource"])) == sorted(expected)
+    bedrock_statements = [
+        s
+        for s in statements.values()
+        if any(a.startswith("bedrock:") for a in as_list(s["Action"]))
+    ]
+    assert len(bedrock_statements) == (1 if example_run.stack == "dev" else 2)
+
+
+def test_role_writes_only_its_own_logs_and_manages_enis(example_run: StackRun) -> None:
+    statements = role_policy(example_run)
+    [group] = [
+        g
+        for g in example_run.of_type("aws:cloudwatch/logGroup:LogGroup")
+        if g.name == "bedrock-logs"
+    ]
+    assert statements["WriteOwnLogs"]["Resource"] == f"{group.outputs['arn']}:*"
+    assert set(statements["ManageVpcNetworkInterfaces"]["Action"]) == set(
+        policies.LAMBDA_VPC_ACTIONS
+    )
+    for statement in statements.values():
+        assert statement["Action"] != "*"
+        assert not (statement["Resource"] == "*" and "ec2:" not in str(statement["Action"]))
+
+
+def test_role_decrypts_with_the_data_key_only_through_s3(example_run: StackRun) -> None:
+    decrypt = role_policy(example_run)["DecryptDataThroughS3"]
+    assert decrypt["Action"] == "kms:Decrypt"
+    key_arn = example_run.outputs["kmsKeyArn"]
+    assert decrypt["Resource"] == key_arn
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    }
+
+
+def test_role_trusts_only_lambda_for_this_account(example_run: StackRun) -> None:
+    [role] = [r for r in example_run.of_type("aws:iam/role:Role") if r.name == "bedrock-role"]
+    [trust] = policy(role.inputs, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert function_of(example_run).inputs["role"] == role.outputs["arn"]
+
+
+def test_access_point_grants_the_function_role_automatically(example_run: StackRun) -> None:
+    [role] = [r for r in example_run.of_type("aws:iam/role:Role") if r.name == "bedrock-role"]
+    [analytics] = [
+        a
+        for a in example_run.of_type("aws:s3/accessPoint:AccessPoint")
+        if a.inputs["name"] == "analytics"
+    ]
+    objects = by_sid(policy(analytics.inputs))["ObjectsWithinPrefix"]
+    assert role.outputs["arn"] in as_list(objects["Principal"]["AWS"])
+    [ingest] = [
+        a
+        for a in example_run.of_type("aws:s3/accessPoint:AccessPoint")
+        if a.inputs["name"] == "ingest"
+    ]
+    assert role.outputs["arn"] not in str(policy(ingest.inputs))
+
+
+def test_function_is_created_after_its_permissions(example_run: StackRun) -> None:
+    function = function_of(example_run)
+    bedrock = example_run.named("datalake:index:BedrockFunction", "bedrock")
+    assert function.parent == bedrock.urn
+    assert example_run.outputs["functionName"] == function.outputs["name"]
+    assert example_run.outputs["invokeCommand"].startswith(
+        f"aws lambda invoke --region us-east-1 --function-name {function.outputs['name']} "
+    )
+
+
+def test_function_package_is_the_handler_alone(dev_run: StackRun) -> None:
+    code = function_of(dev_run).inputs["code"]
+    assert list(code.assets) == ["handler.py"]
+    assert code.assets["handler.py"].path.endswith("lambda_src/handler.py")
