@@ -1,0 +1,75 @@
+"""Program-wide guarantees: account guard, component structure, stack outputs."""
+
+from __future__ import annotations
+
+import json
+
+from components.offline import StackRun
+
+COMPONENTS = {
+    "datalake:index:Network",
+    "datalake:index:DataBucket",
+    "datalake:index:AccessPoints",
+    "datalake:index:BedrockFunction",
+}
+
+
+def test_every_resource_goes_through_a_provider_pinned_to_its_account(
+    example_run: StackRun,
+) -> None:
+    partner_access_points = {"partner-share"}
+    for resource in example_run.resources:
+        if not resource.custom or resource.type == "pulumi:providers:aws":
+            continue
+        # No default provider: credentials for another account stop the deployment.
+        assert resource.provider, resource.name
+        expected = (
+            "222222222222"
+            if resource.inputs.get("name") in partner_access_points
+            else "111111111111"
+        )
+        assert example_run.account_of(resource) == expected, resource.name
+
+
+def test_the_data_account_provider_is_guarded_and_tags_everything(dev_run: StackRun) -> None:
+    provider = dev_run.named("pulumi:providers:aws", "data-account")
+    assert json.loads(provider.inputs["allowedAccountIds"]) == ["111111111111"]
+    assert provider.inputs["region"] == "us-east-1"
+    tags = json.loads(provider.inputs["defaultTags"])["tags"]
+    assert tags == {"project": "private-datalake", "stack": "dev", "managed-by": "pulumi"}
+
+
+def test_provider_function_calls_use_the_guarded_provider(example_run: StackRun) -> None:
+    provider = example_run.named("pulumi:providers:aws", "data-account")
+    assert [ref.rsplit("::", 1)[0] for _token, ref in example_run.calls] == [provider.urn]
+
+
+def test_each_concern_is_a_component_and_owns_its_resources(example_run: StackRun) -> None:
+    components = [r for r in example_run.resources if not r.custom]
+    assert {c.type for c in components} == COMPONENTS
+    component_urns = {c.urn for c in components}
+    stack_children = [
+        r.name
+        for r in example_run.resources
+        if r.custom and r.parent not in component_urns and r.type != "pulumi:providers:aws"
+    ]
+    assert stack_children == []
+
+
+def test_stack_outputs_are_small_and_useful(example_run: StackRun) -> None:
+    outputs = example_run.outputs
+    assert set(outputs) == {
+        "region",
+        "vpcId",
+        "subnetIds",
+        "s3GatewayEndpointId",
+        "interfaceEndpointIds",
+        "bucketName",
+        "kmsKeyArn",
+        "accessPoints",
+        "functionName",
+        "functionArn",
+        "invokeCommand",
+    }
+    assert outputs["bucketName"] == f"private-datalake-{example_run.stack}-111111111111"
+    assert outputs["functionArn"].endswith(":function:" + outputs["functionName"])
