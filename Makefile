@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: install synth test lint check
+.PHONY: install system-deps synth test lint check
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -11,8 +11,22 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
+# Graphviz's `dot` draws the synth's architecture picture. It comes from the distribution's
+# packages, installed only when missing (with sudo unless root); without apt-get, say so and go
+# on: the synth writes everything but the picture and names what is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing graphviz (dot) with apt-get"; \
+	    $(SUDO) apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
+	  else \
+	    echo "warning: install Graphviz (dot) for the synth's picture, e.g. brew install graphviz"; \
+	  fi; }
+
 # Everything the program, the synth and the tests need, Python packages and the rest.
-install: $(VENV)/.installed
+install: system-deps $(VENV)/.installed
 
 # The main job, offline: what the stack would build, without AWS credentials.
 synth: install

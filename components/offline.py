@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,9 +199,12 @@ class StackMocks(pulumi.runtime.Mocks):
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also recording what each registration asked for."""
 
-    def __init__(self, mocks: StackMocks, run: StackRun) -> None:
+    def __init__(
+        self, mocks: StackMocks, run: StackRun, progress: Callable[[int], None] | None = None
+    ) -> None:
         super().__init__(mocks)
         self.run = run
+        self.progress = progress
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
@@ -221,6 +224,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     outputs=_plain(dict(registration.state)),
                 )
             )
+            if self.progress is not None:
+                self.progress(len(self.run.resources))
         return response
 
     def Invoke(self, request: Any) -> Any:
@@ -242,8 +247,12 @@ def run_stack(
     *,
     values: Mapping[str, Any] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
+    progress: Callable[[int], None] | None = None,
 ) -> StackRun:
     """Run ``__main__.py`` under mocks with the stack's config (or ``values`` instead).
+
+    ``progress``, if given, is called after each captured registration with the number
+    captured so far (long runs report progress through it).
 
     Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
     """
@@ -262,7 +271,7 @@ def run_stack(
             project=PROJECT_NAME,
             stack=stack,
             preview=False,
-            monitor=CapturingMonitor(mocks, run),
+            monitor=CapturingMonitor(mocks, run, progress),
         )
         pulumi.runtime.set_all_config(flatten_config(config_values))
 

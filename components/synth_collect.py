@@ -1,0 +1,524 @@
+"""Collect what a mocked run of the program registered into the offline synth's records.
+
+Pure functions of a :class:`~components.offline.StackRun`: no files and no printing, so the
+same records feed ``resources.json``, ``policies/``, ``summary.md``, the picture and the tests.
+Everything is read from the captured registrations, never from the config a second time: the
+synth shows what ``pulumi up`` would be asked to create.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, Literal
+
+import pulumi
+
+from components import policies
+from components.offline import PROJECT_DIR, PROJECT_NAME, CapturedResource, StackRun
+
+ACCESS_POINT_TYPE = "aws:s3/accessPoint:AccessPoint"
+SUBNET_TYPE = "aws:ec2/subnet:Subnet"
+VPC_TYPE = "aws:ec2/vpc:Vpc"
+VPC_ENDPOINT_TYPE = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+# AWS limits not in components.policies (that module holds the ones the config validator
+# checks before anything is registered).
+TRUST_POLICY_LIMIT_CHARS = 2_048  # IAM role trust policy: the default quota (adjustable)
+KMS_KEY_POLICY_LIMIT_BYTES = 32 * 1024
+MANAGED_POLICY_LIMIT_CHARS = 6_144
+
+Unit = Literal["bytes", "characters"]
+
+
+@dataclass(frozen=True)
+class PolicyLimit:
+    """What kind of policy a resource input holds and the AWS limit its size is held to."""
+
+    kind: str
+    limit: int
+    unit: Unit
+
+
+_BUCKET = PolicyLimit("bucket policy", policies.BUCKET_POLICY_LIMIT_BYTES, "bytes")
+_ACCESS_POINT = PolicyLimit(
+    "access point policy", policies.ACCESS_POINT_POLICY_LIMIT_BYTES, "bytes"
+)
+_ENDPOINT = PolicyLimit(
+    "VPC endpoint policy", policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS, "characters"
+)
+
+# (resource type, input path) -> limit. Inputs are keyed by their camelCase engine names.
+POLICY_LIMITS: Mapping[tuple[str, str], PolicyLimit] = {
+    ("aws:s3/bucketPolicy:BucketPolicy", "policy"): _BUCKET,
+    ("aws:s3/bucket:Bucket", "policy"): _BUCKET,
+    (ACCESS_POINT_TYPE, "policy"): _ACCESS_POINT,
+    ("aws:s3control/accessPointPolicy:AccessPointPolicy", "policy"): _ACCESS_POINT,
+    (VPC_ENDPOINT_TYPE, "policy"): _ENDPOINT,
+    ("aws:ec2/vpcEndpointPolicy:VpcEndpointPolicy", "policy"): _ENDPOINT,
+    ("aws:iam/rolePolicy:RolePolicy", "policy"): PolicyLimit(
+        "role inline policy", policies.ROLE_INLINE_POLICY_LIMIT_CHARS, "characters"
+    ),
+    ("aws:iam/role:Role", "assumeRolePolicy"): PolicyLimit(
+        "trust policy", TRUST_POLICY_LIMIT_CHARS, "characters"
+    ),
+    ("aws:kms/key:Key", "policy"): PolicyLimit(
+        "KMS key policy", KMS_KEY_POLICY_LIMIT_BYTES, "bytes"
+    ),
+    ("aws:iam/policy:Policy", "policy"): PolicyLimit(
+        "managed policy", MANAGED_POLICY_LIMIT_CHARS, "characters"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ResourceRecord:
+    """One registration as ``resources.json`` lists it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    provider: str | None
+    custom: bool
+    account: str | None
+    """The account it lands in (its provider's only allowed account); None for components and
+    for resources on the default provider, whose account is whatever the credentials are."""
+    region: str | None
+    protect: bool
+    retain_on_delete: bool
+    inputs: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "provider": self.provider,
+            "custom": self.custom,
+            "account": self.account,
+            "region": self.region,
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "inputs": self.inputs,
+        }
+
+
+@dataclass(frozen=True)
+class PolicyRecord:
+    """One policy document found in a resource's inputs."""
+
+    file_name: str
+    urn: str
+    resource_type: str
+    resource_name: str
+    input_path: str
+    kind: str
+    size: int
+    """Length of the JSON text sent to AWS, in ``unit``."""
+    limit: int | None
+    unit: Unit
+    document: dict[str, Any]
+
+    @property
+    def share(self) -> float | None:
+        return None if self.limit is None else self.size / self.limit
+
+
+@dataclass(frozen=True)
+class AccessPointRecord:
+    name: str
+    arn: str
+    bucket: str
+    prefix: str | None
+    """The key prefix its policy grants ('' for the whole bucket; None without a policy)."""
+    access: str
+    """read, write or readwrite as defined in components.policies; 'custom' otherwise."""
+    principals: int
+    origin: Literal["VPC", "Internet"]
+    vpc_id: str | None
+    stack_vpc: str | None
+    """Name of this stack's VPC when the origin is that VPC; None for another VPC."""
+    account: str | None
+
+
+@dataclass(frozen=True)
+class ComponentCount:
+    name: str
+    type: str
+    resources: int
+    """AWS resources under it (providers and nested components not counted)."""
+
+
+@dataclass(frozen=True)
+class ProviderRecord:
+    name: str
+    account: str | None
+    region: str | None
+    resources: int
+    """AWS resources created through it."""
+
+
+@dataclass(frozen=True)
+class InterfaceEndpoint:
+    service: str
+    availability_zones: int
+
+
+@dataclass(frozen=True)
+class NetworkShape:
+    """What the network path's cost depends on."""
+
+    availability_zones: tuple[str, ...]
+    interface_endpoints: tuple[InterfaceEndpoint, ...]
+    gateway_endpoints: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SynthModel:
+    project: str
+    stack: str
+    region: str
+    resources: tuple[ResourceRecord, ...]
+    policies: tuple[PolicyRecord, ...]
+    access_points: tuple[AccessPointRecord, ...]
+    components: tuple[ComponentCount, ...]
+    stack_level_resources: int
+    """AWS resources registered directly under the stack, outside any component."""
+    providers: tuple[ProviderRecord, ...]
+    network: NetworkShape
+
+    @property
+    def aws_resource_count(self) -> int:
+        return sum(1 for r in self.resources if _is_aws_resource(r.type, r.custom))
+
+
+def collect(run: StackRun) -> SynthModel:
+    # Registration order under mocks depends on when Outputs resolve: sort by URN, which is
+    # stable and also groups each component's children together.
+    providers = {r.urn: r for r in run.resources if is_provider(r.type)}
+    records = (_record(r, providers, run.region) for r in run.resources)
+    resources = tuple(sorted(records, key=lambda r: r.urn))
+    components, stack_level = component_counts(resources)
+    return SynthModel(
+        project=PROJECT_NAME,
+        stack=run.stack,
+        region=run.region,
+        resources=resources,
+        policies=find_policies(resources),
+        access_points=access_points(resources),
+        components=components,
+        stack_level_resources=stack_level,
+        providers=provider_records(resources),
+        network=network_shape(resources),
+    )
+
+
+def is_provider(type_token: str) -> bool:
+    return type_token.startswith("pulumi:providers:")
+
+
+def _is_aws_resource(type_token: str, custom: bool) -> bool:
+    return custom and not is_provider(type_token)
+
+
+def _record(
+    resource: CapturedResource, providers: Mapping[str, CapturedResource], stack_region: str
+) -> ResourceRecord:
+    """The account and Region come from the resource's provider, as StackRun.account_of reads
+    them (looked up in a dict here: stacks have thousands of resources)."""
+    provider_urn = resource.provider.rsplit("::", maxsplit=1)[0] if resource.provider else None
+    provider = providers.get(provider_urn) if provider_urn else None
+    account: str | None = None
+    region: str | None = None
+    if is_provider(resource.type):
+        account = _provider_account(resource.inputs)
+        region = _str_or_none(resource.inputs, "region")
+    elif resource.custom:
+        # Without an explicit provider, the default one: the stack's Region and whatever
+        # account the credentials belong to.
+        account = _provider_account(provider.inputs) if provider is not None else None
+        region = (_str_or_none(provider.inputs, "region") if provider else None) or stack_region
+    return ResourceRecord(
+        urn=resource.urn,
+        type=resource.type,
+        name=resource.name,
+        parent=resource.parent,
+        # The provider reference ends in the provider's mocked id: keep the URN only.
+        provider=provider_urn,
+        custom=resource.custom,
+        account=account,
+        region=region,
+        protect=resource.protect,
+        retain_on_delete=resource.retain_on_delete,
+        inputs=to_json_value(resource.inputs),
+    )
+
+
+def _provider_account(inputs: Mapping[str, Any]) -> str | None:
+    allowed = inputs.get("allowedAccountIds") or []
+    if isinstance(allowed, str):  # provider inputs reach the engine JSON-encoded
+        allowed = json.loads(allowed)
+    return str(allowed[0]) if allowed else None
+
+
+def _str_or_none(inputs: Mapping[str, Any], key: str) -> str | None:
+    value = inputs.get(key)
+    return str(value) if value else None
+
+
+def to_json_value(value: Any) -> Any:
+    """Inputs as plain JSON data. Assets and archives become their kind and path, the path
+    relative to the project so that two machines' synths compare equal."""
+    if isinstance(value, Mapping):
+        return {str(k): to_json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_value(v) for v in value]
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return _asset_json(value)
+    if isinstance(value, float) and value.is_integer():
+        # The engine carries every number as a double: 256 arrives as 256.0.
+        return int(value)
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def _asset_json(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        kind = "fileArchive" if isinstance(value, pulumi.FileArchive) else "fileAsset"
+        return {kind: _project_relative(str(value.path))}
+    if isinstance(value, pulumi.RemoteArchive | pulumi.RemoteAsset):
+        kind = "remoteArchive" if isinstance(value, pulumi.RemoteArchive) else "remoteAsset"
+        return {kind: value.uri}
+    if isinstance(value, pulumi.StringAsset):
+        return {"stringAsset": value.text}
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assetArchive": to_json_value(dict(value.assets))}
+    return {type(value).__name__: str(value)}
+
+
+def _project_relative(path: str) -> str:
+    pure = PurePath(path)
+    return pure.relative_to(PROJECT_DIR).as_posix() if pure.is_relative_to(PROJECT_DIR) else path
+
+
+# --- policies ------------------------------------------------------------------------------
+
+
+def parse_policy(text: Any) -> dict[str, Any] | None:
+    """The document if ``text`` is a policy (a JSON object with a Statement list), else None."""
+    if not isinstance(text, str) or '"Statement"' not in text:
+        return None
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and isinstance(document.get("Statement"), list):
+        return document
+    return None
+
+
+def _policy_texts(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+    """(input path, JSON text) of every policy anywhere in a resource's inputs."""
+    if isinstance(value, str):
+        if parse_policy(value) is not None:
+            yield ".".join(path), value
+    elif isinstance(value, Mapping):
+        for key in sorted(value):
+            yield from _policy_texts(value[key], (*path, str(key)))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _policy_texts(item, (*path, str(index)))
+
+
+def find_policies(resources: Sequence[ResourceRecord]) -> tuple[PolicyRecord, ...]:
+    found = [
+        (resource, path, text)
+        for resource in resources
+        for path, text in _policy_texts(resource.inputs)
+    ]
+    names = [policy_file_stem(r.type, r.name, path) for r, path, _ in found]
+    repeated = {name for name, count in Counter(names).items() if count > 1}
+    records = []
+    for (resource, path, text), name in zip(found, names, strict=True):
+        stem = name
+        if name in repeated:
+            # Same type and name under different parents: the URN tells them apart.
+            stem += "--" + hashlib.sha256(f"{resource.urn}#{path}".encode()).hexdigest()[:8]
+        limit = POLICY_LIMITS.get((resource.type, path))
+        unit: Unit = limit.unit if limit is not None else "bytes"
+        records.append(
+            PolicyRecord(
+                file_name=f"{stem}.json",
+                urn=resource.urn,
+                resource_type=resource.type,
+                resource_name=resource.name,
+                input_path=path,
+                kind=limit.kind if limit is not None else "policy",
+                size=len(text.encode()) if unit == "bytes" else len(text),
+                limit=limit.limit if limit is not None else None,
+                unit=unit,
+                document=parse_policy(text) or {},
+            )
+        )
+    return tuple(sorted(records, key=lambda p: p.file_name))
+
+
+def policy_file_stem(type_token: str, name: str, input_path: str) -> str:
+    """``aws:s3/accessPoint:AccessPoint``, ``access-points-analytics``, ``policy`` ->
+    ``aws-s3-accesspoint--access-points-analytics``; other inputs than ``policy`` are appended
+    (``aws-iam-role--bedrock-role--assume-role-policy``)."""
+    package, module, kind = [*type_token.split(":"), "", ""][:3]
+    parts = [f"{package}-{module.split('/')[0]}-{kind}", name]
+    if input_path != "policy":
+        parts.append(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", input_path))
+    return "--".join(_slug(part) for part in parts)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-") or "unnamed"
+
+
+# --- access points -------------------------------------------------------------------------
+
+
+def access_points(resources: Sequence[ResourceRecord]) -> tuple[AccessPointRecord, ...]:
+    stack_vpcs = stack_vpc_names(resources)
+    records = []
+    for resource in resources:
+        if resource.type != ACCESS_POINT_TYPE:
+            continue
+        inputs = resource.inputs
+        document = parse_policy(inputs.get("policy"))
+        prefix, access, principals = _grant(document)
+        vpc_id = (inputs.get("vpcConfiguration") or {}).get("vpcId")
+        account = resource.account or str(inputs.get("accountId") or "") or None
+        records.append(
+            AccessPointRecord(
+                name=str(inputs.get("name", resource.name)),
+                arn=policies.access_point_arn(
+                    resource.region or "", account or "", str(inputs.get("name", resource.name))
+                ),
+                bucket=str(inputs.get("bucket", "")),
+                prefix=prefix,
+                access=access,
+                principals=principals,
+                origin="VPC" if vpc_id else "Internet",
+                vpc_id=vpc_id,
+                stack_vpc=stack_vpcs.get(vpc_id) if vpc_id else None,
+                account=account,
+            )
+        )
+    return tuple(sorted(records, key=lambda ap: (ap.name, ap.account or "")))
+
+
+def _grant(document: Mapping[str, Any] | None) -> tuple[str | None, str, int]:
+    """(prefix, access mode, number of principals) an access point policy grants."""
+    if document is None:
+        return None, "none", 0
+    object_actions: set[str] = set()
+    prefix = None
+    principals: set[str] = set()
+    for statement in document["Statement"]:
+        if statement.get("Effect") != "Allow":
+            continue
+        principals.update(_as_list((statement.get("Principal") or {}).get("AWS")))
+        object_resources = [r for r in _as_list(statement.get("Resource")) if "/object/" in r]
+        if object_resources:
+            object_actions.update(_as_list(statement.get("Action")))
+            prefix = object_resources[0].split("/object/", maxsplit=1)[1].removesuffix("*")
+    modes: tuple[policies.AccessMode, ...] = ("read", "write", "readwrite")
+    access = next(
+        (mode for mode in modes if set(policies.object_actions(mode)) == object_actions),
+        "custom",
+    )
+    return prefix, access, len(principals)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def stack_vpc_names(resources: Sequence[ResourceRecord]) -> dict[str, str]:
+    """VPC id -> name of this stack's VPC. Captured resources carry no ids, so a VPC's id is
+    read from its subnets' ``vpcId``: the VPC registered beside them under the same parent."""
+    vpcs_by_parent: dict[str, list[ResourceRecord]] = {}
+    for resource in resources:
+        if resource.type == VPC_TYPE:
+            vpcs_by_parent.setdefault(resource.parent, []).append(resource)
+    names: dict[str, str] = {}
+    for resource in resources:
+        siblings = vpcs_by_parent.get(resource.parent, [])
+        vpc_id = resource.inputs.get("vpcId")
+        if resource.type == SUBNET_TYPE and len(siblings) == 1 and isinstance(vpc_id, str):
+            names[vpc_id] = siblings[0].name
+    return names
+
+
+# --- counts and network shape --------------------------------------------------------------
+
+
+def component_counts(
+    resources: Sequence[ResourceRecord],
+) -> tuple[tuple[ComponentCount, ...], int]:
+    """AWS resources per top-level component, and those directly under the stack."""
+    by_urn = {r.urn: r for r in resources}
+    counts: Counter[str] = Counter()
+    for resource in resources:
+        if not _is_aws_resource(resource.type, resource.custom):
+            continue
+        top = resource
+        while top.parent in by_urn:
+            top = by_urn[top.parent]
+        counts["" if top.custom else top.urn] += 1
+    components = tuple(
+        ComponentCount(name=r.name, type=r.type, resources=counts[r.urn])
+        for r in resources
+        if not r.custom and r.parent not in by_urn
+    )
+    return components, counts[""]
+
+
+def provider_records(resources: Sequence[ResourceRecord]) -> tuple[ProviderRecord, ...]:
+    through: Counter[str] = Counter(
+        r.provider for r in resources if r.provider and _is_aws_resource(r.type, r.custom)
+    )
+    return tuple(
+        ProviderRecord(r.name, r.account, r.region, through[r.urn])
+        for r in resources
+        if is_provider(r.type)
+    )
+
+
+def network_shape(resources: Sequence[ResourceRecord]) -> NetworkShape:
+    zones = sorted({str(r.inputs["availabilityZone"]) for r in resources if r.type == SUBNET_TYPE})
+    interface = []
+    gateway = []
+    for resource in resources:
+        if resource.type != VPC_ENDPOINT_TYPE:
+            continue
+        service = endpoint_service(str(resource.inputs.get("serviceName", "")))
+        if resource.inputs.get("vpcEndpointType") == "Interface":
+            interface.append(
+                InterfaceEndpoint(service, len(resource.inputs.get("subnetIds") or []))
+            )
+        elif resource.inputs.get("vpcEndpointType", "Gateway") == "Gateway":
+            gateway.append(service)
+    return NetworkShape(
+        availability_zones=tuple(zones),
+        interface_endpoints=tuple(sorted(interface, key=lambda e: e.service)),
+        gateway_endpoints=tuple(sorted(gateway)),
+    )
+
+
+def endpoint_service(service_name: str) -> str:
+    """``com.amazonaws.us-east-1.ecr.api`` -> ``ecr.api``."""
+    parts = service_name.split(".", maxsplit=3)
+    return parts[3] if len(parts) == 4 else service_name
