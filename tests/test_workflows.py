@@ -1,0 +1,270 @@
+"""The GitHub Actions workflows, checked offline: against GitHub's workflow JSON schema (the copy
+vendored in check-jsonschema, no network) and for what our delivery promises (checks before
+previews, a preview per stack with the policy pack, OIDC instead of keys, least privilege,
+prod behind a protected environment)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
+STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+
+PINNED_TO_MAJOR = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+$")
+OFFICIAL_ACTIONS = {
+    "actions/checkout",
+    "actions/setup-python",
+    "aws-actions/configure-aws-credentials",
+    "pulumi/actions",
+}
+
+
+def load(name: str) -> dict[str, Any]:
+    document: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
+    # YAML 1.1 reads the bare key `on` as True.
+    return {"on" if key is True else str(key): value for key, value in document.items()}
+
+
+def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job.get("steps", []))
+
+
+def step_using(job: dict[str, Any], action: str) -> dict[str, Any]:
+    matches = [s for s in steps(job) if str(s.get("uses", "")).split("@")[0] == action]
+    assert len(matches) == 1, f"{len(matches)} steps use {action}"
+    return matches[0]
+
+
+def all_jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path in WORKFLOW_FILES:
+        for job_id, job in load(path.name)["jobs"].items():
+            yield path.name, job_id, job
+
+
+def runs(job: dict[str, Any]) -> str:
+    return "\n".join(str(s.get("run", "")) for s in steps(job))
+
+
+# --- Schema validation (offline) --------------------------------------------------------------
+
+
+def _check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
+    if importlib.util.find_spec("check_jsonschema") is None:
+        if os.environ.get("CI"):
+            pytest.fail("check-jsonschema is not installed (requirements.txt)")
+        pytest.skip("check-jsonschema is not installed")
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.github-workflows",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_workflows_exist() -> None:
+    assert {p.name for p in WORKFLOW_FILES} == {"checks.yml", "pull-request.yml", "deploy.yml"}
+
+
+def test_workflows_match_the_github_workflow_schema() -> None:
+    result = _check_jsonschema(*WORKFLOW_FILES)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        (WORKFLOWS / "pull-request.yml")
+        .read_text()
+        .replace("id-token: write", "id-token: writ")
+        .replace("runs-on:", "run-on:", 1)
+    )
+    result = _check_jsonschema(broken)
+    assert result.returncode != 0
+    assert "writ" in result.stdout
+
+
+# --- Hygiene of every workflow ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_actions_are_official_and_pinned_to_a_major_version(path: Path) -> None:
+    used = [
+        str(step["uses"])
+        for job in load(path.name)["jobs"].values()
+        for step in steps(job)
+        if "uses" in step
+    ]
+    assert used, f"{path.name} uses no action"
+    for ref in used:
+        assert PINNED_TO_MAJOR.match(ref), f"{path.name}: {ref} is not pinned to a major version"
+        assert ref.split("@")[0] in OFFICIAL_ACTIONS, f"{path.name}: unexpected action {ref}"
+
+
+@pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
+def test_workflow_permissions_are_least_privilege(path: Path) -> None:
+    workflow = load(path.name)
+    assert workflow["permissions"] in ({}, {"contents": "read"}), "top-level permissions"
+    for job_id, job in workflow["jobs"].items():
+        permissions = job.get("permissions")
+        assert isinstance(permissions, dict), f"{job_id}: explicit permissions"
+        assert set(permissions.values()) <= {"read", "write", "none"}
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        assert writes <= {"id-token", "pull-requests"}, f"{job_id}: writes {writes}"
+        if "id-token" in writes:
+            step_using(job, "aws-actions/configure-aws-credentials")
+        if "pull-requests" in writes:
+            assert step_using(job, "pulumi/actions")["with"]["comment-on-pr"] is True
+
+
+def test_no_long_lived_aws_keys_anywhere() -> None:
+    for path in WORKFLOW_FILES:
+        text = path.read_text().lower()
+        for needle in ("aws-access-key-id", "aws_access_key_id", "aws-secret-access-key"):
+            assert needle not in text, f"{path.name} mentions {needle}"
+
+
+def test_every_aws_login_assumes_a_role_through_oidc() -> None:
+    for name, job_id, job in all_jobs():
+        for step in steps(job):
+            if str(step.get("uses", "")).startswith("aws-actions/configure-aws-credentials@"):
+                assert step["with"]["role-to-assume"] == "${{ vars.AWS_ROLE_ARN }}", job_id
+                assert job["permissions"]["id-token"] == "write", f"{name}:{job_id}"
+                assert "environment" in job, f"{name}:{job_id}: the role comes from an environment"
+
+
+def test_python_setup_caches_pip() -> None:
+    for _, job_id, job in all_jobs():
+        if "steps" not in job:
+            continue
+        setup = step_using(job, "actions/setup-python")["with"]
+        assert setup["cache"] == "pip", job_id
+        assert "requirements.txt" in setup["cache-dependency-path"], job_id
+
+
+def test_every_pulumi_run_uses_the_policy_pack_and_the_token_secret() -> None:
+    pulumi_steps = [
+        (job_id, job, step)
+        for _, job_id, job in all_jobs()
+        for step in steps(job)
+        if str(step.get("uses", "")).startswith("pulumi/actions@")
+    ]
+    assert len(pulumi_steps) == 3
+    for job_id, job, step in pulumi_steps:
+        assert step["with"]["policyPacks"] == "policy_pack", job_id
+        assert (ROOT / step["with"]["policyPacks"] / "PulumiPolicy.yaml").is_file()
+        json.loads((ROOT / step["with"]["policyPackConfigs"]).read_text())
+        assert step["env"] == {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"}
+        assert step["with"]["stack-name"].startswith("${{ vars.PULUMI_ORG }}/"), job_id
+        # The program's .venv (Pulumi.yaml) and the pack's venv (PulumiPolicy.yaml) exist first.
+        assert "make .venv/.installed" in runs(job), job_id
+        assert "policy_pack/venv/bin/pip install" in runs(job), job_id
+
+
+# --- Pull requests: checks, then a preview of every stack -------------------------------------
+
+
+def test_checks_run_the_same_make_targets_as_ci() -> None:
+    checks = load("checks.yml")
+    assert "workflow_call" in checks["on"]
+    (job,) = checks["jobs"].values()
+    commands = [str(s["run"]) for s in steps(job) if "run" in s]
+    assert commands == ["make lint", "make test"]
+    ci_script = (ROOT / ".ci" / "run").read_text()
+    assert "make lint" in ci_script
+    assert "make test" in ci_script
+
+
+def test_pull_requests_preview_every_stack_after_the_checks() -> None:
+    workflow = load("pull-request.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    jobs = workflow["jobs"]
+    assert jobs["checks"]["uses"] == "./.github/workflows/checks.yml"
+
+    preview = jobs["preview"]
+    assert preview["needs"] == "checks"
+    assert sorted(preview["strategy"]["matrix"]["stack"]) == STACKS == ["dev", "prod"]
+    assert preview["strategy"]["fail-fast"] is False
+    # Previews never use the deploy environments (no approval, read-only role).
+    assert preview["environment"] == "preview-${{ matrix.stack }}"
+    assert preview["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+    }
+    pulumi = step_using(preview, "pulumi/actions")["with"]
+    assert pulumi["command"] == "preview"
+    assert pulumi["stack-name"] == "${{ vars.PULUMI_ORG }}/${{ matrix.stack }}"
+    assert pulumi["comment-on-pr"] is True
+    assert "head.repo.full_name == github.repository" in preview["if"]
+
+
+# --- main: up dev, then prod behind a protected environment ----------------------------------
+
+
+def test_main_deploys_dev_then_prod_behind_approval() -> None:
+    workflow = load("deploy.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    jobs = workflow["jobs"]
+    assert jobs["checks"]["uses"] == "./.github/workflows/checks.yml"
+
+    dev, prod = jobs["up-dev"], jobs["up-prod"]
+    assert dev["needs"] == "checks"
+    assert prod["needs"] == "up-dev"
+    assert dev["environment"] == "dev"
+    assert prod["environment"] == "production"
+    for job, stack in ((dev, "dev"), (prod, "prod")):
+        pulumi = step_using(job, "pulumi/actions")["with"]
+        assert pulumi["command"] == "up"
+        assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORG }}}}/{stack}"
+        assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+# --- Bootstrap documentation ------------------------------------------------------------------
+
+
+def test_the_documented_trust_policy_binds_the_role_to_this_repos_environment() -> None:
+    policy = json.loads((ROOT / "docs" / "oidc-trust-policy.json").read_text())
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Principal"]["Federated"].endswith(
+        ":oidc-provider/token.actions.githubusercontent.com"
+    )
+    conditions = statement["Condition"]["StringEquals"]
+    assert conditions["token.actions.githubusercontent.com:aud"] == "sts.amazonaws.com"
+    assert conditions["token.actions.githubusercontent.com:sub"] == (
+        "repo:ORG/REPO:environment:production"
+    )
+
+
+def test_the_ci_guide_covers_every_environment_the_workflows_use() -> None:
+    guide = (ROOT / "docs" / "ci.md").read_text()
+    environments = {"production", "dev"} | {f"preview-{stack}" for stack in STACKS}
+    for _, job_id, job in all_jobs():
+        if "environment" in job:
+            name = str(job["environment"]).replace("${{ matrix.stack }}", "dev")
+            assert name in environments, job_id
+    for name in (*environments, "PULUMI_ACCESS_TOKEN", "PULUMI_ORG", "AWS_ROLE_ARN"):
+        assert name in guide, name
+    assert "pulumi preview --policy-pack policy_pack" in guide
