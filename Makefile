@@ -25,8 +25,15 @@ system-deps:
 	    echo "warning: install Graphviz (dot) for the synth's picture, e.g. brew install graphviz"; \
 	  fi; }
 
+# The IAM evaluator behind tests/test_access_matrix.py (@cloud-copilot/iam-simulate, pinned in
+# tests/iam/package-lock.json): a test-time tool only (AGPL-3.0), never shipped with the stack.
+IAM_TESTS := tests/iam
+$(IAM_TESTS)/node_modules/.installed: $(IAM_TESTS)/package.json $(IAM_TESTS)/package-lock.json
+	cd $(IAM_TESTS) && npm ci --no-audit --no-fund
+	touch $@
+
 # Everything the program, the synth and the tests need, Python packages and the rest.
-install: system-deps $(VENV)/.installed
+install: system-deps $(VENV)/.installed $(IAM_TESTS)/node_modules/.installed
 
 # The main job, offline: what the stack would build, without AWS credentials.
 synth: install
@@ -40,5 +47,8 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+# The pack runs as its own program (its __main__ imports the sibling module rules), so it is
+# checked on its own rather than beside the project's __main__.py.
+	cd policy_pack && ../$(PY) -m mypy --strict .
 
 check: lint test

@@ -1,0 +1,451 @@
+"""How a request becomes IAM evaluations, and how their decisions combine: the one place.
+
+The policies come from a mocked run of the real program (:class:`StackPolicies.from_run`);
+the decisions come from ``@cloud-copilot/iam-simulate`` (``tests/iam/simulate.mjs``, one Node
+process per batch). docs/access-proof.md explains the model; in short:
+
+* A request **through an access point** is two evaluations, as in AWS:
+
+  1. the access point's policy, against the access point ARN
+     (``arn:aws:s3:REGION:OWNER:accesspoint/NAME[/object/KEY]``), owned by the access point's
+     account;
+  2. the bucket policy, against the bucket ARN (``arn:aws:s3:::BUCKET[/KEY]``), owned by the
+     data account, with ``s3:DataAccessPointArn``/``Account`` and
+     ``s3:AccessPointNetworkOrigin`` in the context (see ``unfilteredContext`` in simulate.mjs).
+
+  The caller's identity policies take part in both, and so does the S3 gateway endpoint policy
+  when the request comes from the stack's VPC.
+* A request **to a bucket directly** is the second evaluation alone, without access point keys.
+* A **Bedrock** call is one evaluation of the caller's identity policies (models have no
+  resource policy, so the resource is treated as the caller's account), with the
+  bedrock-runtime endpoint policy when it comes from the stack's VPC.
+* Decisions combine like AWS's: an explicit deny anywhere wins; otherwise every evaluation
+  must allow. Within one evaluation iam-simulate applies same-account rules (identity **or**
+  resource policy) or cross-account rules (identity **and** resource policy) from the
+  principal's and the resource's accounts, and an endpoint policy must allow on top.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from components.offline import StackRun
+
+IAM_DIR = Path(__file__).resolve().parent
+SCRIPT = IAM_DIR / "simulate.mjs"
+PACKAGE = "@cloud-copilot/iam-simulate"
+
+PolicyDocument = dict[str, Any]
+Decision = Literal["Allowed", "ImplicitlyDenied", "ExplicitlyDenied"]
+DENIED: tuple[Decision, ...] = ("ImplicitlyDenied", "ExplicitlyDenied")
+
+# A foreign account's access point and bucket, reachable from anywhere as far as their own
+# policies go: whether they can be reached from the VPC is up to our endpoint policy alone.
+FOREIGN_ACCOUNT = "999999999999"
+FOREIGN_ACCESS_POINT = "foreign"
+OPEN_S3_POLICY: PolicyDocument = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}],
+}
+
+# Request origins. "vpc" is the stack's own VPC, through its endpoints; "internet" carries no
+# aws:SourceVpc; anything else is the id of another VPC, reached through that VPC's endpoints.
+VPC = "vpc"
+INTERNET = "internet"
+OTHER_VPC_ENDPOINT = "vpce-0e1sewhere0000000"
+
+# Object-level S3 actions act on KEY; every other S3 action acts on the bucket/access point.
+_OBJECT_ACTION_PREFIXES = (
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:RestoreObject",
+    "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
+)
+_LISTING_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+# The keys iam-data associates with access point resource types only (see simulate.mjs).
+ACCESS_POINT_KEYS = frozenset(
+    {"s3:DataAccessPointArn", "s3:DataAccessPointAccount", "s3:AccessPointNetworkOrigin"}
+)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A principal and the identity policies attached to it."""
+
+    arn: str
+    policies: tuple[tuple[str, PolicyDocument], ...] = ()
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+
+@dataclass(frozen=True)
+class AccessPoint:
+    name: str
+    arn: str
+    account_id: str
+    policy: PolicyDocument
+    network_origin: Literal["VPC", "Internet"]
+
+
+@dataclass(frozen=True)
+class StackPolicies:
+    """Every policy and id the model needs, as one mocked run of the program produced them."""
+
+    stack: str
+    region: str
+    account_id: str
+    vpc_id: str
+    s3_endpoint_id: str
+    s3_endpoint_policy: PolicyDocument
+    bedrock_endpoint_id: str | None
+    bedrock_endpoint_policy: PolicyDocument | None
+    bucket_name: str
+    bucket_policy: PolicyDocument
+    access_points: Mapping[str, AccessPoint]
+    function_role_arn: str
+    function_role_policy: PolicyDocument
+
+    @classmethod
+    def from_run(cls, run: StackRun) -> StackPolicies:
+        outputs = run.outputs
+        bucket_name = outputs["bucketName"]
+        provider = run.named("pulumi:providers:aws", "data-account")
+        account_id = str(json.loads(provider.inputs["allowedAccountIds"])[0])
+
+        def endpoint(service: str) -> Any:
+            name = f"com.amazonaws.{run.region}.{service}"
+            found = [
+                r
+                for r in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+                if r.inputs["serviceName"] == name
+            ]
+            return found[0] if found else None
+
+        s3 = endpoint("s3")
+        bedrock = endpoint("bedrock-runtime")
+        [bucket_policy] = [
+            r
+            for r in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+            if r.inputs["bucket"] == bucket_name
+        ]
+        access_points = {
+            r.inputs["name"]: AccessPoint(
+                name=r.inputs["name"],
+                arn=r.outputs["arn"],
+                account_id=r.inputs["accountId"],
+                policy=json.loads(r.inputs["policy"]),
+                network_origin="VPC" if r.inputs.get("vpcConfiguration") else "Internet",
+            )
+            for r in run.of_type("aws:s3/accessPoint:AccessPoint")
+        }
+        role = run.named("aws:iam/role:Role", "bedrock-role")
+        role_policy = run.named("aws:iam/rolePolicy:RolePolicy", "bedrock-role")
+        return cls(
+            stack=run.stack,
+            region=run.region,
+            account_id=account_id,
+            vpc_id=outputs["vpcId"],
+            s3_endpoint_id=outputs["s3GatewayEndpointId"],
+            s3_endpoint_policy=json.loads(s3.inputs["policy"]),
+            bedrock_endpoint_id=outputs["interfaceEndpointIds"].get("bedrock-runtime"),
+            bedrock_endpoint_policy=json.loads(bedrock.inputs["policy"]) if bedrock else None,
+            bucket_name=bucket_name,
+            bucket_policy=json.loads(bucket_policy.inputs["policy"]),
+            access_points=access_points,
+            function_role_arn=role.outputs["arn"],
+            function_role_policy=json.loads(role_policy.inputs["policy"]),
+        )
+
+    @property
+    def function(self) -> Identity:
+        return Identity(self.function_role_arn, (("function-role", self.function_role_policy),))
+
+    def foreign_access_point(self) -> AccessPoint:
+        arn = f"arn:aws:s3:{self.region}:{FOREIGN_ACCOUNT}:accesspoint/{FOREIGN_ACCESS_POINT}"
+        return AccessPoint(FOREIGN_ACCESS_POINT, arn, FOREIGN_ACCOUNT, OPEN_S3_POLICY, "VPC")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request, in the terms of the matrix.
+
+    ``resource`` is the object key for object actions, the listed prefix (``s3:prefix``, ``""``
+    for none) for listings, ignored for other bucket actions, a full ``arn:aws:s3:::BUCKET/KEY``
+    to address a bucket other than the data bucket directly, and the model ARN for Bedrock.
+    ``access_point`` is the name of one of the stack's access points, ``FOREIGN_ACCESS_POINT``,
+    or None to go to the bucket directly.
+    """
+
+    identity: Identity
+    action: str
+    resource: str
+    origin: str = VPC
+    tls: bool = True
+    access_point: str | None = None
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One call of iam-simulate."""
+
+    label: str
+    identity: Identity
+    action: str
+    resource: str
+    resource_account: str
+    context: Mapping[str, str]
+    resource_policy: PolicyDocument | None
+    endpoint_policies: Sequence[tuple[str, PolicyDocument]] | None
+    unfiltered_context: bool = False
+
+    def as_json(self, evaluation_id: str) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "id": evaluation_id,
+            "principal": self.identity.arn,
+            "action": self.action,
+            "resource": self.resource,
+            "resourceAccount": self.resource_account,
+            "context": dict(self.context),
+            "identityPolicies": [{"name": n, "policy": p} for n, p in self.identity.policies],
+            "unfilteredContext": self.unfiltered_context,
+        }
+        if self.resource_policy is not None:
+            document["resourcePolicy"] = self.resource_policy
+        if self.endpoint_policies is not None:
+            document["endpointPolicies"] = [
+                {"name": n, "policy": p} for n, p in self.endpoint_policies
+            ]
+        return document
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    evaluation: Evaluation
+    decision: Decision
+    parts: Mapping[str, str | None]
+    """What the identity, resource and endpoint policies each said."""
+    validated_decision: Decision
+    ignored_context_keys: tuple[str, ...]
+
+    def explain(self) -> str:
+        said = ", ".join(f"{kind} {result}" for kind, result in self.parts.items() if result)
+        return f"{self.evaluation.label}: {self.decision} ({said})"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The combined decision of a request, with the evaluations it took."""
+
+    decision: Decision
+    results: tuple[EvaluationResult, ...]
+
+    def explain(self) -> str:
+        return "; ".join(r.explain() for r in self.results)
+
+
+def is_object_action(action: str) -> bool:
+    return action.startswith(_OBJECT_ACTION_PREFIXES)
+
+
+def combine(decisions: Sequence[Decision]) -> Decision:
+    """An explicit deny anywhere wins; otherwise every evaluation must allow."""
+    if "ExplicitlyDenied" in decisions:
+        return "ExplicitlyDenied"
+    if decisions and all(d == "Allowed" for d in decisions):
+        return "Allowed"
+    return "ImplicitlyDenied"
+
+
+def _network_context(
+    stack: StackPolicies, request: Request, endpoint_id: str | None
+) -> dict[str, str]:
+    context = {
+        "aws:SecureTransport": "true" if request.tls else "false",
+        "aws:PrincipalArn": request.identity.arn,
+        "aws:PrincipalAccount": request.identity.account,
+    }
+    if request.origin == VPC:
+        context["aws:SourceVpc"] = stack.vpc_id
+        if endpoint_id is not None:
+            context["aws:SourceVpce"] = endpoint_id
+    elif request.origin != INTERNET:
+        context["aws:SourceVpc"] = request.origin
+        context["aws:SourceVpce"] = OTHER_VPC_ENDPOINT
+    return context
+
+
+def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
+    """The evaluations AWS makes for one request (see the module docstring)."""
+    if request.action.startswith("bedrock:"):
+        return [_bedrock_evaluation(stack, request)]
+    if not request.action.startswith("s3:"):
+        raise ValueError(f"the model covers S3 and Bedrock requests, not {request.action}")
+    return _s3_evaluations(stack, request)
+
+
+def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    through_endpoint = request.origin == VPC
+    if through_endpoint and stack.bedrock_endpoint_policy is None:
+        raise ValueError(f"stack {stack.stack} has no bedrock-runtime endpoint")
+    endpoint = (
+        [("bedrock-runtime-endpoint", stack.bedrock_endpoint_policy)]
+        if through_endpoint and stack.bedrock_endpoint_policy is not None
+        else None
+    )
+    return Evaluation(
+        label="model",
+        identity=request.identity,
+        action=request.action,
+        resource=request.resource,
+        # Models have no resource policy: the call is authorized in the caller's account.
+        resource_account=request.identity.account,
+        context=_network_context(stack, request, stack.bedrock_endpoint_id) | dict(request.context),
+        resource_policy=None,
+        endpoint_policies=endpoint,
+    )
+
+
+def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
+    context = _network_context(stack, request, stack.s3_endpoint_id) | dict(request.context)
+    endpoint = None
+    if request.origin == VPC:
+        endpoint = [("s3-gateway-endpoint", stack.s3_endpoint_policy)]
+    key = request.resource
+    if not is_object_action(request.action):
+        if request.action in _LISTING_ACTIONS and key:
+            context["s3:prefix"] = key
+        key = ""
+
+    bucket_name, bucket_owner = stack.bucket_name, stack.account_id
+    bucket_policy = stack.bucket_policy
+    if key.startswith("arn:aws:s3:::"):
+        bucket_name, _, key = key.removeprefix("arn:aws:s3:::").partition("/")
+        if bucket_name != stack.bucket_name:
+            bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
+    bucket_resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key}" if key else "")
+
+    def on_bucket(context: dict[str, str], *, unfiltered_context: bool) -> Evaluation:
+        return Evaluation(
+            label="bucket",
+            identity=request.identity,
+            action=request.action,
+            resource=bucket_resource,
+            resource_account=bucket_owner,
+            context=context,
+            resource_policy=bucket_policy,
+            endpoint_policies=endpoint,
+            unfiltered_context=unfiltered_context,
+        )
+
+    if request.access_point is None:
+        return [on_bucket(context, unfiltered_context=False)]
+
+    if request.access_point == FOREIGN_ACCESS_POINT:
+        access_point = stack.foreign_access_point()
+        bucket_resource = "arn:aws:s3:::foreign-bucket" + (f"/{key}" if key else "")
+        bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
+    else:
+        access_point = stack.access_points[request.access_point]
+    context |= {
+        "s3:DataAccessPointArn": access_point.arn,
+        "s3:DataAccessPointAccount": access_point.account_id,
+        "s3:AccessPointNetworkOrigin": access_point.network_origin,
+    }
+    access_point_resource = access_point.arn + (f"/object/{key}" if key else "")
+    through_access_point = Evaluation(
+        label=f"access point {access_point.name}",
+        identity=request.identity,
+        action=request.action,
+        resource=access_point_resource,
+        resource_account=access_point.account_id,
+        context=context,
+        resource_policy=access_point.policy,
+        endpoint_policies=endpoint,
+    )
+    # The bucket half sees the access point keys (iam-simulate would drop them; simulate.mjs).
+    return [through_access_point, on_bucket(context, unfiltered_context=True)]
+
+
+class SimulatorUnavailable(Exception):
+    """Node, npm or the pinned package is missing; the message says how to install them."""
+
+
+class SimulatorError(Exception):
+    """iam-simulate refused an evaluation (invalid policy, action, resource or context)."""
+
+
+@dataclass
+class Simulator:
+    """Runs batches of evaluations through one Node process each."""
+
+    node: str
+    version: str = ""
+
+    @classmethod
+    def locate(cls) -> Simulator:
+        node = shutil.which("node")
+        if node is None:
+            raise SimulatorUnavailable("node is not on PATH (Node.js 20+ is needed)")
+        if not (IAM_DIR / "node_modules" / PACKAGE / "package.json").is_file():
+            raise SimulatorUnavailable(
+                f"{PACKAGE} is not installed: run `npm ci --no-audit --no-fund` in {IAM_DIR} "
+                "(or `make install`)"
+            )
+        return cls(node)
+
+    def run(self, batch: Sequence[Evaluation]) -> list[EvaluationResult]:
+        payload = {"evaluations": [e.as_json(str(i)) for i, e in enumerate(batch)]}
+        completed = subprocess.run(
+            [self.node, str(SCRIPT)],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            cwd=IAM_DIR,
+            timeout=300,
+            check=False,
+            env={**os.environ, "NODE_NO_WARNINGS": "1"},
+        )
+        if completed.returncode != 0:
+            raise SimulatorError(f"simulate.mjs failed:\n{completed.stderr}")
+        answer = json.loads(completed.stdout)
+        self.version = answer["version"]
+        results = []
+        for evaluation, result in zip(batch, answer["results"], strict=True):
+            if result["decision"] == "Error":
+                raise SimulatorError(
+                    f"{evaluation.label} {evaluation.action} {evaluation.resource}: "
+                    + json.dumps(result["errors"], indent=1)
+                )
+            results.append(
+                EvaluationResult(
+                    evaluation,
+                    result["decision"],
+                    result["parts"],
+                    result["validatedDecision"],
+                    tuple(result["ignoredContextKeys"]),
+                )
+            )
+        return results
+
+    def decide(self, requests: Sequence[tuple[StackPolicies, Request]]) -> list[Outcome]:
+        """Every request's combined decision, in one batch."""
+        plans = [evaluations(stack, request) for stack, request in requests]
+        flat = self.run([e for plan in plans for e in plan])
+        outcomes, start = [], 0
+        for plan in plans:
+            results = tuple(flat[start : start + len(plan)])
+            start += len(plan)
+            outcomes.append(Outcome(combine([r.decision for r in results]), results))
+        return outcomes
