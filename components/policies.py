@@ -190,8 +190,18 @@ def _prefix_listing_statement(
 def access_point_policy(
     ap_arn: str, prefix: str, access: AccessMode, principals: Sequence[str]
 ) -> PolicyDocument:
-    """The policy of one access point: exactly these principals, this mode, this prefix."""
-    principal = {"AWS": _one_or_many(sorted(set(principals)))}
+    """The policy of one access point: exactly these principals, this mode, this prefix.
+
+    The Allow statements alone are not enough: within one account AWS grants a request that
+    the caller's identity policy allows even when the access point policy does not, so a role
+    with broad S3 permissions could read another prefix, write through a read-only access
+    point or use another application's access point. The Deny statements close that: an
+    explicit deny wins over any identity policy. They name data-plane actions and object ARNs
+    only, so managing the access point itself (its policy, its deletion) is never denied.
+    """
+    listed = sorted(set(principals))
+    principal = {"AWS": _one_or_many(listed)}
+    objects = f"{ap_arn}/object/*"
     statements = [
         _statement(
             "ObjectsWithinPrefix",
@@ -204,7 +214,66 @@ def access_point_policy(
         statements.append(
             _prefix_listing_statement("ListWithinPrefix", ap_arn, prefix, principal, {})
         )
+    statements.append(
+        _statement(
+            "DenyPrincipalsNotListed",
+            DATA_PLANE_ACTIONS,
+            [ap_arn, objects],
+            effect="Deny",
+            principal="*",
+            conditions=_not_listed(listed),
+        )
+    )
+    statements.append(
+        {
+            "Sid": "DenyObjectActionsBeyondMode",
+            "Effect": "Deny",
+            "Principal": "*",
+            "NotAction": _one_or_many(object_actions(access)),
+            "Resource": objects,
+        }
+    )
+    if prefix:
+        statements.append(
+            {
+                "Sid": "DenyObjectsOutsidePrefix",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": list(DATA_PLANE_ACTIONS),
+                "NotResource": [ap_arn, f"{ap_arn}/object/{_prefix_pattern(prefix)}"],
+            }
+        )
+    if not can_list(access):
+        statements.append(
+            _statement("DenyListing", ["s3:ListBucket*"], [ap_arn], effect="Deny", principal="*")
+        )
+    elif prefix:
+        statements.append(
+            _statement(
+                "DenyListingOutsidePrefix",
+                ["s3:ListBucket"],
+                [ap_arn],
+                effect="Deny",
+                principal="*",
+                conditions={"StringNotLike": {"s3:prefix": _prefix_pattern(prefix)}},
+            )
+        )
     return document(*statements)
+
+
+def _not_listed(principals: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Conditions true for a caller that is none of ``principals``; an account root stands
+    for every identity of its account (as it does in a Principal element)."""
+    roots = [p for p in principals if p.endswith(":root")]
+    identities = [p for p in principals if not p.endswith(":root")]
+    conditions: dict[str, dict[str, Any]] = {}
+    if identities:
+        conditions["ArnNotEquals"] = {"aws:PrincipalArn": _one_or_many(identities)}
+    if roots:
+        conditions["StringNotEquals"] = {
+            "aws:PrincipalAccount": _one_or_many([r.split(":")[4] for r in roots])
+        }
+    return conditions
 
 
 @dataclass(frozen=True)

@@ -128,14 +128,7 @@ class Row:
     why: str
     stacks: tuple[str, ...] = BOTH
     context: Mapping[str, str] = field(default_factory=dict)
-    gap: str | None = None
-    """Set when the row states the promise but the policies do not keep it yet (xfail)."""
 
-
-SAME_ACCOUNT_GAP = (
-    "AWS same-account rule: an identity policy allowing s3:* on the access point is enough, "
-    "and the access point policy only allows; see docs/access-proof.md, 'Known gap'"
-)
 
 MATRIX: list[Row] = [
     # --- Each application, within its prefix and mode, through its own access point ---
@@ -259,16 +252,16 @@ MATRIX: list[Row] = [
     Row("partner-admin", "s3:GetObject", "curated/x.csv", VPC, TLS, "analytics", DENY,
         "another account's credentials used inside our VPC", stacks=("prod",)),
     Row("analytics+s3:*", "s3:GetObject", "raw/batch-0001.json", VPC, TLS, "analytics", DENY,
-        "outside its prefix even with s3:* in IAM", gap=SAME_ACCOUNT_GAP),
+        "outside its prefix even with s3:* in IAM"),
     Row("analytics+s3:*", "s3:PutObject", "curated/x.csv", VPC, TLS, "analytics", DENY,
-        "beyond its mode even with s3:* in IAM", gap=SAME_ACCOUNT_GAP),
+        "beyond its mode even with s3:* in IAM"),
     Row("analytics+s3:*", "s3:GetObject", "raw/batch-0001.json", VPC, TLS, "ingest", DENY,
-        "another application's access point even with s3:* in IAM", gap=SAME_ACCOUNT_GAP),
+        "another application's access point even with s3:* in IAM"),
     Row("curation+s3:*", "s3:DeleteObjectVersion", "curated/x.csv", VPC, TLS, "curation",
         DENY, "no permanent deletion through an access point even with s3:* in IAM",
-        stacks=("prod",), gap=SAME_ACCOUNT_GAP),
+        stacks=("prod",)),
     Row("over-privileged", "s3:GetObject", "curated/x.csv", VPC, TLS, "analytics", DENY,
-        "a data-account role no access point lists", gap=SAME_ACCOUNT_GAP),
+        "a data-account role no access point lists"),
     # --- Admins are not locked out ---
     Row("platform-admin", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, ALLOW,
         "an admin reads from the console", stacks=("dev",)),
@@ -406,7 +399,6 @@ def parametrized_cases() -> list[Any]:
             stack,
             row,
             id=case_id(stack, row),
-            marks=[pytest.mark.xfail(strict=True, reason=row.gap)] if row.gap else [],
         )
         for index, (stack, row) in enumerate(cases())
     ]
@@ -580,8 +572,12 @@ MUTATIONS = [
     Mutation("dev", "s3_gateway_endpoint_policy", drop_key("s3:DataAccessPointAccount"),
              "the endpoint lets the bucket be reached directly"),
     Mutation("dev", "access_point_policy",
-             flip_operator("s3:prefix", "StringLike", "StringLikeIfExists"),
-             "a wrong IfExists: listing without a prefix allowed"),
+             flip_operator("aws:PrincipalArn", "ArnNotEquals", "ArnEquals"),
+             "the deny inverted: listed principals shut out, everyone else let in"),
+    Mutation("dev", "access_point_policy", drop_statement("DenyObjectsOutsidePrefix"),
+             "an over-privileged application role reads outside its prefix"),
+    Mutation("prod", "access_point_policy", drop_statement("DenyObjectActionsBeyondMode"),
+             "an over-privileged application role deletes for good or writes when read-only"),
     Mutation("prod", "bedrock_invoke_statements", drop_key("bedrock:InferenceProfileArn"),
              "foundation models behind a profile callable directly"),
     Mutation("prod", "bedrock_endpoint_policy",
@@ -616,9 +612,7 @@ def test_a_mutated_policy_builder_fails_the_matrix(
     mutated = {mutation.stack: StackPolicies.from_run(run_stack(mutation.stack))}
     assert mutated[mutation.stack] != stacks[mutation.stack], "the mutation changed no policy"
     selected = [
-        (index, stack, row)
-        for index, (stack, row) in enumerate(cases())
-        if stack == mutation.stack and row.gap is None
+        (index, stack, row) for index, (stack, row) in enumerate(cases()) if stack == mutation.stack
     ]
     after = decide_all(simulator, mutated, [(s, r) for _, s, r in selected])
     caught = [

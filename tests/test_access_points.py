@@ -69,9 +69,67 @@ def test_access_point_policy_grants_exactly_the_mode_within_the_prefix(
         assert listing["Condition"] == {"StringLike": {"s3:prefix": "curated/*"}}
     else:
         assert "ListWithinPrefix" not in statements
-    granted = {a for s in document["Statement"] for a in as_list(s["Action"])}
+    allowed = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+    granted = {a for s in allowed for a in as_list(s["Action"])}
     assert "s3:DeleteObjectVersion" not in granted, "permanent deletion is never delegated"
     assert not any("*" in a for a in granted)
+    assert all(r.startswith(AP_ARN) for s in allowed for r in as_list(s["Resource"]))
+
+
+def deny_statements(access: policies.AccessMode, prefix: str = "curated/") -> dict[str, Any]:
+    document = policies.access_point_policy(AP_ARN, prefix, access, [ROLE])
+    return {s["Sid"]: s for s in document["Statement"] if s["Effect"] == "Deny"}
+
+
+@pytest.mark.parametrize("access", ["read", "write", "readwrite"])
+def test_explicit_denies_hold_even_against_broad_identity_policies(
+    access: policies.AccessMode,
+) -> None:
+    # Same-account roles with s3:* in IAM need no Allow from the access point: only an
+    # explicit deny keeps them to the listed principals, the mode and the prefix.
+    denies = deny_statements(access)
+    for statement in denies.values():
+        assert statement["Principal"] == "*"
+    others = denies["DenyPrincipalsNotListed"]
+    assert others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ROLE}}
+    assert set(as_list(others["Action"])) == set(policies.DATA_PLANE_ACTIONS)
+    assert others["Resource"] == [AP_ARN, f"{AP_ARN}/object/*"]
+    beyond = denies["DenyObjectActionsBeyondMode"]
+    assert set(as_list(beyond["NotAction"])) == set(policies.object_actions(access))
+    assert beyond["Resource"] == f"{AP_ARN}/object/*"
+    outside = denies["DenyObjectsOutsidePrefix"]
+    assert outside["NotResource"] == [AP_ARN, f"{AP_ARN}/object/curated/*"]
+    if access == "write":
+        assert denies["DenyListing"]["Resource"] == AP_ARN
+    else:
+        assert denies["DenyListingOutsidePrefix"]["Condition"] == {
+            "StringNotLike": {"s3:prefix": "curated/*"}
+        }
+
+
+def test_denies_never_touch_managing_the_access_point_itself() -> None:
+    for access in ("read", "write", "readwrite"):
+        for statement in deny_statements(access).values():
+            actions = as_list(statement.get("Action", []))
+            assert not any(a in ("s3:*", "*") for a in actions)
+            if "NotAction" in statement:
+                # NotAction denies everything else, so it may only name object ARNs.
+                assert statement["Resource"] == f"{AP_ARN}/object/*"
+            if "NotResource" in statement:
+                assert AP_ARN in statement["NotResource"]
+
+
+def test_an_account_root_principal_stands_for_its_whole_account() -> None:
+    root = "arn:aws:iam::333333333333:root"
+    document = policies.access_point_policy(AP_ARN, "", "read", [ROLE, root])
+    [others] = [s for s in document["Statement"] if s["Sid"] == "DenyPrincipalsNotListed"]
+    assert others["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": ROLE},
+        "StringNotEquals": {"aws:PrincipalAccount": "333333333333"},
+    }
+    sids = {s["Sid"] for s in document["Statement"]}
+    assert "DenyObjectsOutsidePrefix" not in sids, "the whole bucket has no outside"
+    assert "DenyListingOutsidePrefix" not in sids
 
 
 def test_whole_bucket_access_point_lists_without_a_prefix_condition() -> None:
@@ -266,12 +324,16 @@ def test_each_access_point_policy_is_its_own_prefix_mode_and_principals(prod_run
         owner = ap.inputs["accountId"]
         arn = f"arn:aws:s3:{REGION}:{owner}:accesspoint/{name}"
         for statement in document["Statement"]:
-            for resource in as_list(statement["Resource"]):
-                assert resource.startswith(arn), (name, resource)
+            for key in ("Resource", "NotResource"):
+                for resource in as_list(statement.get(key, [])):
+                    assert resource.startswith(arn), (name, resource)
     curation = statements_by_sid(policy(access_points(prod_run)["curation"].inputs))
     assert "s3:DeleteObject" in curation["ObjectsWithinPrefix"]["Action"]
     assert curation["ObjectsWithinPrefix"]["Principal"] == {
         "AWS": "arn:aws:iam::111111111111:role/curation-jobs"
+    }
+    assert curation["DenyPrincipalsNotListed"]["Condition"] == {
+        "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/curation-jobs"}
     }
 
 
