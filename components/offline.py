@@ -242,6 +242,28 @@ def _plain(value: Any) -> Any:
     return value
 
 
+async def _resolved(value: Any) -> Any:
+    """``value`` with every Output in it awaited, however deeply nested.
+
+    Only the Outputs themselves are awaited: ``Output.from_input`` would lift every dict key
+    and value of the stack outputs into an Output of its own, tens of thousands of them for a
+    stack of 10,000 access points (see benchmarks/).
+    """
+    if isinstance(value, pulumi.Output):
+        return await _resolved(await value.future())
+    if isinstance(value, dict):
+        return {key: await _resolved(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [await _resolved(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple([await _resolved(item) for item in value])
+    return value
+
+
+async def _collect_outputs(exported: Mapping[str, Any], into: dict[str, Any]) -> None:
+    into.update(await _resolved(dict(exported)))
+
+
 def run_stack(
     stack: str,
     *,
@@ -276,11 +298,11 @@ def run_stack(
         pulumi.runtime.set_all_config(flatten_config(config_values))
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
-        def execute() -> pulumi.Output[None]:
+        def execute() -> asyncio.Future[None]:
             runpy.run_path(str(program), run_name="__main__")
             root = pulumi_settings.get_root_resource()
             exported = dict(getattr(root, "outputs", {}))
-            return pulumi.Output.from_input(exported).apply(run.outputs.update)
+            return asyncio.ensure_future(_collect_outputs(exported, run.outputs))
 
         execute()
     finally:
