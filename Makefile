@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: install system-deps synth test lint check
+.PHONY: install system-deps synth test lint check bench
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -52,3 +52,8 @@ lint: install
 	cd policy_pack && ../$(PY) -m mypy --strict .
 
 check: lint test
+
+# Benchmarks (issue 8): program scale against the SDK floor, policy sizes, the function, the
+# test suite; prints the tables and writes benchmarks/RESULTS.md. Takes about 10 minutes.
+bench: install
+	$(PY) benchmarks/run.py

@@ -1,0 +1,624 @@
+#!/usr/bin/env python3
+"""Benchmarks of the data lake: how its cost grows with its work (``make bench``).
+
+1. Program scale: the mocked program run (the synth path, ``components.offline.run_stack``)
+   for 10 to 10,000 access points, wall and CPU time and peak memory, next to the floor: the
+   same resources registered bare through the same mocked engine (see stack_worker.py and
+   floor_program.py). Each run is a fresh process; program and floor runs alternate.
+2. Policy sizes: every policy document the program registers, against its AWS limit, at each
+   of those sizes.
+3. Function: cold initialisation (importing lambda_src/handler.py) and warm per-invocation
+   overhead with S3 and Bedrock stubbed in-process, next to the client-per-call pattern.
+4. Test suite: the wall time of the README test command.
+
+Prints the tables and writes them, with the machine they ran on, to benchmarks/RESULTS.md.
+Timings are the best (and median) of several runs: other processes may share the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+HANDLER = REPO / "lambda_src" / "handler.py"
+PACKAGES = ("pulumi", "pulumi-aws", "pydantic", "boto3", "botocore")
+
+# Targets of the issue.
+FLOOR_RATIO_TARGET = 1.3
+FLOOR_RATIO_AT = 1_000
+LARGEST_STACK = 10_000
+LARGE_STACK = 5_000  # from this size on, --large-repeats runs instead of --repeats
+WARM_OVERHEAD_TARGET_MS = 1.0
+CLIENT_PER_CALL_RATIO_TARGET = 20.0
+# Policies that must not grow with the number of access points.
+CONSTANT_SIZE_KINDS = ("bucket policy", "VPC endpoint policy")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def worker(module: str, *args: str, timeout: float = 7200) -> dict[str, Any]:
+    """Run ``python -m module args`` from the repository root; its last stdout line is JSON."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            f"{module} {' '.join(args)} exited with {completed.returncode}:\n"
+            + completed.stderr[-4000:]
+        )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def best(samples: Sequence[float]) -> float:
+    return min(samples)
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+# --- Program scale and policy sizes -------------------------------------------------------
+
+
+@dataclass
+class ScaleResult:
+    access_points: int
+    program: list[dict[str, Any]] = field(default_factory=list)
+    floor: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def resources(self) -> int:
+        return int(self.program[0]["resources"])
+
+    def times(self, mode: str, key: str) -> list[float]:
+        runs = self.program if mode == "program" else self.floor
+        return [float(run[key]) for run in runs]
+
+    def ratio(self, key: str) -> float:
+        return best(self.times("program", key)) / best(self.times("floor", key))
+
+    def peak_mib(self, mode: str) -> float:
+        return max(self.times(mode, "peak_rss_mib"))
+
+    @property
+    def policies(self) -> list[dict[str, Any]]:
+        policies: list[dict[str, Any]] = self.program[0]["policies"]
+        return policies
+
+
+def bench_program(sizes: Sequence[int], repeats: int, large_repeats: int) -> list[ScaleResult]:
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
+        for count in sizes:
+            result = ScaleResult(count)
+            runs = large_repeats if count >= LARGE_STACK else repeats
+            manifest = str(Path(scratch) / f"resources-{count}.json")
+            for attempt in range(1, runs + 1):
+                program = worker(
+                    "benchmarks.stack_worker", "program", str(count), "--manifest", manifest
+                )
+                floor = worker(
+                    "benchmarks.stack_worker", "floor", str(count), "--manifest", manifest
+                )
+                if floor["resources"] != program["resources"]:
+                    raise RuntimeError(f"the floor registered {floor['resources']} resources")
+                result.program.append(program)
+                result.floor.append(floor)
+                log(
+                    f"program scale: {count:>6,} access points, run {attempt}/{runs}: "
+                    f"program {program['wall_s']:.2f} s, floor {floor['wall_s']:.2f} s"
+                )
+            results.append(result)
+    return results
+
+
+# --- Function --------------------------------------------------------------------------
+
+
+@dataclass
+class FunctionResult:
+    import_boto3_s: list[float]
+    import_handler_s: list[float]
+    invocations: list[dict[str, Any]]
+
+    def warm_ms(self, statistic: str = "median_ms") -> float:
+        return best([run["warm"][statistic] for run in self.invocations])
+
+    def per_call_ms(self, statistic: str = "median_ms") -> float:
+        return best([run["client_per_call"][statistic] for run in self.invocations])
+
+    @property
+    def ratio(self) -> float:
+        return self.per_call_ms() / self.warm_ms()
+
+
+def bench_function(
+    import_repeats: int, repeats: int, warm_calls: int, per_call_calls: int
+) -> FunctionResult:
+    boto3_s, handler_s = [], []
+    for _ in range(import_repeats):
+        boto3_s.append(worker("benchmarks.function_worker", "import-boto3")["seconds"])
+        handler_s.append(worker("benchmarks.function_worker", "import-handler")["seconds"])
+    log(f"function: import handler {median(handler_s) * 1000:.0f} ms (median)")
+    invocations = []
+    for attempt in range(1, repeats + 1):
+        run = worker(
+            "benchmarks.function_worker",
+            "invoke",
+            "--warm",
+            str(warm_calls),
+            "--per-call",
+            str(per_call_calls),
+        )
+        invocations.append(run)
+        log(
+            f"function: run {attempt}/{repeats}: warm {run['warm']['median_ms']:.3f} ms, "
+            f"client per call {run['client_per_call']['median_ms']:.2f} ms (medians)"
+        )
+    return FunctionResult(boto3_s, handler_s, invocations)
+
+
+# --- Test suite ------------------------------------------------------------------------
+
+
+@dataclass
+class SuiteResult:
+    seconds: float
+    summary: str
+    returncode: int
+
+
+def bench_tests() -> SuiteResult:
+    log("test suite: python -m pytest -q ...")
+    start = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    lines = [line.strip("= ") for line in completed.stdout.splitlines() if line.strip()]
+    summary = next(
+        (line for line in reversed(lines) if re.search(r"\d+ (passed|failed|error)", line)),
+        lines[-1] if lines else "no output",
+    )
+    log(f"test suite: {summary} ({seconds:.1f} s wall)")
+    return SuiteResult(seconds, summary, completed.returncode)
+
+
+# --- Machine ---------------------------------------------------------------------------
+
+
+def _first_match(path: str, pattern: str) -> str | None:
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None
+    match = re.search(pattern, text, re.MULTILINE)
+    return match[1].strip() if match else None
+
+
+def _git(*args: str) -> str:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return ""
+    return completed.stdout.strip() if completed.returncode == 0 else ""
+
+
+def machine() -> dict[str, str]:
+    memory_kib = _first_match("/proc/meminfo", r"^MemTotal:\s+(\d+)")
+    versions = []
+    for package in PACKAGES:
+        try:
+            versions.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " with uncommitted changes"
+    return {
+        "CPU": _first_match("/proc/cpuinfo", r"^model name\s*:(.*)$") or platform.processor(),
+        "Cores": f"{os.cpu_count()} logical",
+        "Memory": f"{int(memory_kib) / 1024**2:.1f} GiB" if memory_kib else "unknown",
+        "OS": platform.platform(),
+        "Python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "Packages": ", ".join(versions),
+        "Commit": commit,
+    }
+
+
+# --- Report ----------------------------------------------------------------------------
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> list[str]:
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(rule) + " |",
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def _marginal_ms(result: ScaleResult, previous: ScaleResult | None, mode: str) -> float | None:
+    if previous is None:
+        return None
+    growth = best(result.times(mode, "wall_s")) - best(previous.times(mode, "wall_s"))
+    return growth / (result.access_points - previous.access_points) * 1000
+
+
+def scale_table(results: Sequence[ScaleResult]) -> list[str]:
+    rows = []
+    for index, r in enumerate(results):
+        previous = results[index - 1] if index else None
+        program_ms = _marginal_ms(r, previous, "program")
+        floor_ms = _marginal_ms(r, previous, "floor")
+        marginal = (
+            f"{program_ms:.2f} / {floor_ms:.2f}"
+            if program_ms is not None and floor_ms is not None
+            else "-"
+        )
+        rows.append(
+            [
+                f"{r.access_points:,}",
+                f"{r.resources:,}",
+                f"{best(r.times('program', 'wall_s')):.2f} / "
+                f"{median(r.times('program', 'wall_s')):.2f}",
+                f"{best(r.times('floor', 'wall_s')):.2f} / "
+                f"{median(r.times('floor', 'wall_s')):.2f}",
+                f"**{r.ratio('wall_s'):.2f}x**",
+                f"{r.ratio('cpu_s'):.2f}x",
+                f"{r.peak_mib('program'):,.0f}",
+                f"{r.peak_mib('floor'):,.0f}",
+                f"{r.peak_mib('program') / r.peak_mib('floor'):.2f}x",
+                marginal,
+                str(len(r.program)),
+            ]
+        )
+    return _table(
+        [
+            "Access points",
+            "Resources",
+            "Program wall s (best / median)",
+            "Floor wall s (best / median)",
+            "Wall ratio",
+            "CPU ratio",
+            "Program peak RSS MiB",
+            "Floor peak RSS MiB",
+            "Memory ratio",
+            "Marginal ms per access point (program / floor)",
+            "Runs",
+        ],
+        rows,
+    )
+
+
+def policy_rows(results: Sequence[ScaleResult]) -> list[dict[str, Any]]:
+    """One row per policy kind: its size at each scale, its limit."""
+    by_kind: dict[str, dict[str, Any]] = {}
+    for r in results:
+        for policy in r.policies:
+            row = by_kind.setdefault(
+                policy["kind"], {"kind": policy["kind"], "limit": policy["limit"], "sizes": {}}
+            )
+            row["sizes"][r.access_points] = policy["size"]
+    return sorted(by_kind.values(), key=lambda row: str(row["kind"]))
+
+
+def policy_table(results: Sequence[ScaleResult]) -> list[str]:
+    sizes = [r.access_points for r in results]
+    rows = []
+    for row in policy_rows(results):
+        measured = [row["sizes"].get(n) for n in sizes]
+        largest = measured[-1]
+        limit = row["limit"]
+        share = f"{largest / limit:.0%}" if limit and largest is not None else "n/a"
+        constant = len({m for m in measured if m is not None}) == 1
+        rows.append(
+            [
+                row["kind"],
+                *(f"{m:,}" if m is not None else "-" for m in measured),
+                f"{limit:,}" if limit else "unknown",
+                share,
+                "constant" if constant else "varies",
+            ]
+        )
+    return _table(
+        [
+            "Policy document",
+            *(f"bytes at {n:,}" for n in sizes),
+            "AWS limit",
+            f"Share of limit at {sizes[-1]:,}",
+            "With more access points",
+        ],
+        rows,
+        align="l" + "r" * (len(sizes) + 2) + "l",
+    )
+
+
+def function_table(result: FunctionResult) -> list[str]:
+    def ms(seconds: Sequence[float]) -> str:
+        return f"{median(seconds) * 1000:.0f} (best {best(seconds) * 1000:.0f})"
+
+    warm, per_call = result.warm_ms(), result.per_call_ms()
+    return _table(
+        ["Measure", "Time", "Per call"],
+        [
+            ["Cold: `import boto3` alone", f"{ms(result.import_boto3_s)} ms", ""],
+            [
+                "Cold: import handler.py (boto3 + settings + 2 clients)",
+                f"{ms(result.import_handler_s)} ms",
+                "",
+            ],
+            [
+                "Warm invocation, module-level clients",
+                f"median {warm * 1000:.0f} µs, mean {result.warm_ms('mean_ms') * 1000:.0f} µs, "
+                f"p95 {result.warm_ms('p95_ms') * 1000:.0f} µs",
+                f"**{warm:.3f} ms**",
+            ],
+            [
+                "Invocation creating its clients (client per call)",
+                f"median {per_call:.2f} ms, mean {result.per_call_ms('mean_ms'):.2f} ms, "
+                f"p95 {result.per_call_ms('p95_ms'):.2f} ms",
+                f"{per_call:.3f} ms",
+            ],
+            ["Client per call / warm", "", f"**{result.ratio:.0f}x**"],
+        ],
+        align="lrr",
+    )
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def targets(scale: Sequence[ScaleResult], function: FunctionResult | None) -> list[list[str]]:
+    rows = []
+    at = next((r for r in scale if r.access_points == FLOOR_RATIO_AT), None)
+    if at is not None:
+        rows.append(
+            [
+                f"Program within {FLOOR_RATIO_TARGET}x of the floor at {FLOOR_RATIO_AT:,} "
+                "access points",
+                _verdict(at.ratio("wall_s") <= FLOOR_RATIO_TARGET),
+                f"{at.ratio('wall_s'):.2f}x wall, {at.ratio('cpu_s'):.2f}x CPU (best of "
+                f"{len(at.program)})",
+            ]
+        )
+    largest = next((r for r in scale if r.access_points == LARGEST_STACK), None)
+    if largest is not None:
+        rows.append(
+            [
+                f"A {LARGEST_STACK:,}-access-point stack finishes on this machine",
+                _verdict(True),
+                f"{best(largest.times('program', 'wall_s')):.0f} s, "
+                f"{largest.peak_mib('program'):,.0f} MiB peak, {largest.resources:,} resources",
+            ]
+        )
+    if scale:
+        rows.append(policy_target(scale))
+    if function is not None:
+        rows.append(
+            [
+                f"Warm overhead under {WARM_OVERHEAD_TARGET_MS:g} ms per invocation",
+                _verdict(function.warm_ms() < WARM_OVERHEAD_TARGET_MS),
+                f"{function.warm_ms():.3f} ms (median)",
+            ]
+        )
+        rows.append(
+            [
+                f"Warm at least {CLIENT_PER_CALL_RATIO_TARGET:g}x below client per call",
+                _verdict(function.ratio >= CLIENT_PER_CALL_RATIO_TARGET),
+                f"{function.ratio:.0f}x ({function.per_call_ms():.2f} ms vs "
+                f"{function.warm_ms():.3f} ms)",
+            ]
+        )
+    return rows
+
+
+def policy_target(scale: Sequence[ScaleResult]) -> list[str]:
+    rows = policy_rows(scale)
+    largest = scale[-1].access_points
+    over = [
+        row["kind"] for row in rows if row["limit"] and row["sizes"].get(largest, 0) > row["limit"]
+    ]
+    growing = [
+        row["kind"]
+        for row in rows
+        if str(row["kind"]).startswith(CONSTANT_SIZE_KINDS) and len(set(row["sizes"].values())) > 1
+    ]
+    worst = max(
+        (row for row in rows if row["limit"] and largest in row["sizes"]),
+        key=lambda row: row["sizes"][largest] / row["limit"],
+    )
+    detail = (
+        f"largest share of a limit at {largest:,}: {worst['kind']} "
+        f"{worst['sizes'][largest]:,} of {worst['limit']:,} bytes; bucket and endpoint "
+        + ("policies constant" if not growing else f"policies growing: {', '.join(growing)}")
+    )
+    if over:
+        detail += f"; over the limit: {', '.join(over)}"
+    return [
+        f"No policy over its limit at {largest:,}; bucket and endpoint policies constant-size",
+        _verdict(not over and not growing),
+        detail,
+    ]
+
+
+@dataclass
+class Report:
+    started: datetime.datetime
+    machine: dict[str, str]
+    load: tuple[float, float]
+    scale: list[ScaleResult]
+    function: FunctionResult | None
+    suite: SuiteResult | None
+    notes: list[str]
+
+    def markdown(self) -> str:
+        lines = [
+            "# Benchmarks",
+            "",
+            f"Written by `make bench` (`python benchmarks/run.py`), "
+            f"{self.started:%Y-%m-%d %H:%M} UTC. Rerun it rather than editing this file; "
+            "the method is in [docs/benchmarks.md](../docs/benchmarks.md).",
+            "",
+            "## Machine",
+            "",
+            *_table(["Machine", ""], [[k, v] for k, v in self.machine.items()], align="ll"),
+            f"| Load average (1 min) at start / end | {self.load[0]:.2f} / {self.load[1]:.2f}"
+            " (other processes shared the CPU; times are best of several runs) |",
+            "",
+            "## Targets",
+            "",
+            *_table(["Target", "Result", "Measured"], targets(self.scale, self.function), "lll"),
+        ]
+        lines += self._scale_section() + self._function_section() + self._suite_section()
+        if self.notes:
+            lines += ["", "## Notes", "", *(f"- {note}" for note in self.notes)]
+        return "\n".join(lines) + "\n"
+
+    def _scale_section(self) -> list[str]:
+        if not self.scale:
+            return []
+        return [
+            "",
+            "## Program scale",
+            "",
+            "The mocked program run (`components.offline.run_stack`, the synth path) with "
+            "Pulumi.dev.yaml's config and N generated access points, against the floor: the "
+            "same resources (same types, names and parents, one bare `aws.s3.AccessPoint` per "
+            "access point) registered with nothing but their required inputs through the same "
+            "`run_stack`. Fresh process per run, best / median of the runs (program and floor "
+            "alternating; count in the last column); ratios are best over best. The marginal "
+            "cost is the best time's growth per access point added since the previous size. "
+            "Peak RSS is the process's "
+            "`ru_maxrss` (interpreter and imports included, about 50 MiB before the run).",
+            "",
+            *scale_table(self.scale),
+            "",
+            "## Policy sizes",
+            "",
+            "Every policy document the run registered (compact JSON as sent, UTF-8 bytes), "
+            "against its AWS limit. Access point policies are one row, the largest of them.",
+            "",
+            *policy_table(self.scale),
+        ]
+
+    def _function_section(self) -> list[str]:
+        if self.function is None:
+            return []
+        warm = self.function.invocations[0]["warm"]["calls"]
+        per_call = self.function.invocations[0]["client_per_call"]["calls"]
+        return [
+            "",
+            "## Function",
+            "",
+            "lambda_src/handler.py with S3 `GetObject` (a 4 KiB document) and Bedrock "
+            "`Converse` answered in-process where botocore's Stubber answers (parameter "
+            "validation, endpoint resolution and serialisation run; signing, HTTP and response "
+            "parsing do not). Cold: import in a fresh process, median (best) of "
+            f"{len(self.function.import_handler_s)}. Warm: {warm:,} timed invocations after a "
+            f"warm-up; client per call: {per_call:,} invocations that each create both clients "
+            f"first; best of {len(self.function.invocations)} processes.",
+            "",
+            *function_table(self.function),
+        ]
+
+    def _suite_section(self) -> list[str]:
+        if self.suite is None:
+            return []
+        status = "" if self.suite.returncode == 0 else f" (exit status {self.suite.returncode})"
+        return [
+            "",
+            "## Test suite",
+            "",
+            f"`python -m pytest -q`: {self.suite.summary}{status}; "
+            f"**{self.suite.seconds:.1f} s** wall, measured once.",
+        ]
+
+
+def _sizes(text: str) -> list[int]:
+    return sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=_sizes, default=[10, 100, 1_000, 10_000])
+    parser.add_argument("--repeats", type=int, default=5, help="runs per size and mode")
+    parser.add_argument(
+        "--large-repeats", type=int, default=3, help=f"the same from {LARGE_STACK:,} on"
+    )
+    parser.add_argument("--import-repeats", type=int, default=7)
+    parser.add_argument("--warm-calls", type=int, default=5_000)
+    parser.add_argument("--per-call-calls", type=int, default=200)
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=("program", "function", "tests")
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="'-' to only print")
+    args = parser.parse_args(argv)
+
+    started = datetime.datetime.now(datetime.UTC)
+    load_start = os.getloadavg()[0]
+    notes = []
+    scale = (
+        []
+        if "program" in args.skip
+        else bench_program(args.sizes, args.repeats, args.large_repeats)
+    )
+    function = None
+    if "function" not in args.skip:
+        if HANDLER.exists():
+            function = bench_function(
+                args.import_repeats, args.large_repeats, args.warm_calls, args.per_call_calls
+            )
+        else:
+            notes.append(f"{HANDLER.relative_to(REPO)} does not exist: function not measured.")
+    suite = None if "tests" in args.skip else bench_tests()
+    report = Report(
+        started=started,
+        machine=machine(),
+        load=(load_start, os.getloadavg()[0]),
+        scale=scale,
+        function=function,
+        suite=suite,
+        notes=notes,
+    )
+    text = report.markdown()
+    print(text)
+    if str(args.output) != "-":
+        args.output.write_text(text)
+        log(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
