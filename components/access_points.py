@@ -50,7 +50,7 @@ class AccessPointOutputs:
     alias: pulumi.Output[str]
     network_origin: str
     account_id: str
-    list_command: pulumi.Output[str]
+    list_command: str
     copy_command: str
 
     def as_dict(self) -> dict[str, pulumi.Input[str]]:
@@ -111,11 +111,15 @@ class AccessPoints(pulumi.ComponentResource):
                 alias=access_point.alias,
                 network_origin="VPC" if spec.vpc_id is not None else "Internet",
                 account_id=owner,
-                list_command=_list_command(access_point.alias, spec.prefix),
+                # The CLI takes the access point ARN in place of a bucket name, so both
+                # commands are known at preview time rather than after the alias is assigned.
+                list_command=f"aws s3 ls s3://{arn}/{spec.prefix}",
                 copy_command=f"aws s3 cp s3://{arn}/{spec.prefix}KEY .",
             )
         self.access_points = outputs
-        self.register_outputs({n: o.as_dict() for n, o in outputs.items()})
+        # The stack outputs carry every detail; repeating them here would double what each
+        # access point costs to register and to store (see docs/benchmarks.md).
+        self.register_outputs({"accessPointArns": {n: o.arn for n, o in outputs.items()}})
 
     def _cross_account_provider(
         self, name: str, region: str, account_id: str, role_arn: str
@@ -130,12 +134,6 @@ class AccessPoints(pulumi.ComponentResource):
             allowed_account_ids=[account_id],
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-
-def _list_command(alias: pulumi.Output[str], prefix: str) -> pulumi.Output[str]:
-    # One apply: Output.format would lift the format string and each argument into Outputs of
-    # their own, five or more per access point where this makes one (see benchmarks/).
-    return alias.apply(lambda value: f"aws s3 ls s3://{value}/{prefix}")
 
 
 def _policy_json(arn: str, spec: AccessPointSpec) -> pulumi.Input[str]:

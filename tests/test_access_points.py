@@ -390,6 +390,6 @@ def test_access_point_outputs_carry_ready_to_run_commands(dev_run: StackRun) -> 
     analytics = dev_run.outputs["accessPoints"]["analytics"]
     assert analytics["arn"] == AP_ARN
     assert analytics["alias"].endswith("-s3alias")
-    assert analytics["listCommand"] == f"aws s3 ls s3://{analytics['alias']}/curated/"
+    assert analytics["listCommand"] == f"aws s3 ls s3://{AP_ARN}/curated/"
     assert analytics["copyCommand"] == f"aws s3 cp s3://{AP_ARN}/curated/KEY ."
     assert analytics["accountId"] == DATA_ACCOUNT
