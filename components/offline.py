@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import runpy
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -125,6 +126,14 @@ class StackMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, account_id: str) -> None:
         self.region = region
         self.account_id = account_id
+        # The monitor registers resources on several threads; each keeps its own last inputs.
+        self._registering = threading.local()
+
+    def inputs_just_registered(self) -> dict[str, Any]:
+        """The inputs of the last resource registered on this thread, as the SDK's mock
+        monitor deserialized them: capturing them again would double the per-input cost."""
+        inputs: dict[str, Any] = self._registering.inputs
+        return inputs
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
@@ -139,6 +148,7 @@ class StackMocks(pulumi.runtime.Mocks):
         return {}, []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self._registering.inputs = args.inputs
         inputs = dict(args.inputs)
         if args.typ == PROVIDER_TYPE:
             return f"{args.name}-provider-id", inputs
@@ -203,6 +213,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         self, mocks: StackMocks, run: StackRun, progress: Callable[[int], None] | None = None
     ) -> None:
         super().__init__(mocks)
+        self.stack_mocks = mocks
         self.run = run
         self.progress = progress
 
@@ -220,7 +231,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     custom=request.custom,
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
-                    inputs=_plain(pulumi.runtime.rpc.deserialize_properties(request.object)),
+                    inputs=_plain(self.stack_mocks.inputs_just_registered()),
                     outputs=_plain(dict(registration.state)),
                 )
             )
