@@ -209,11 +209,12 @@ class StackMocks(pulumi.runtime.Mocks):
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also recording what each registration asked for."""
 
+    mocks: StackMocks
+
     def __init__(
         self, mocks: StackMocks, run: StackRun, progress: Callable[[int], None] | None = None
     ) -> None:
         super().__init__(mocks)
-        self.stack_mocks = mocks
         self.run = run
         self.progress = progress
 
@@ -231,7 +232,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     custom=request.custom,
                     protect=request.protect,
                     retain_on_delete=request.retainOnDelete,
-                    inputs=_plain(self.stack_mocks.inputs_just_registered()),
+                    inputs=_plain(self.mocks.inputs_just_registered()),
                     outputs=_plain(dict(registration.state)),
                 )
             )
