@@ -50,8 +50,17 @@ class AccessPointOutputs:
     alias: pulumi.Output[str]
     network_origin: str
     account_id: str
-    list_command: str
-    copy_command: str
+    prefix: str
+
+    # The CLI takes the access point ARN in place of a bucket name, so both commands are known
+    # at preview time rather than after the alias is assigned.
+    @property
+    def list_command(self) -> str:
+        return f"aws s3 ls s3://{self.arn}/{self.prefix}"
+
+    @property
+    def copy_command(self) -> str:
+        return f"aws s3 cp s3://{self.arn}/{self.prefix}KEY ."
 
     def as_dict(self) -> dict[str, pulumi.Input[str]]:
         return {
@@ -111,10 +120,7 @@ class AccessPoints(pulumi.ComponentResource):
                 alias=access_point.alias,
                 network_origin="VPC" if spec.vpc_id is not None else "Internet",
                 account_id=owner,
-                # The CLI takes the access point ARN in place of a bucket name, so both
-                # commands are known at preview time rather than after the alias is assigned.
-                list_command=f"aws s3 ls s3://{arn}/{spec.prefix}",
-                copy_command=f"aws s3 cp s3://{arn}/{spec.prefix}KEY .",
+                prefix=spec.prefix,
             )
         self.access_points = outputs
         # The stack outputs carry every detail; repeating them here would double what each
