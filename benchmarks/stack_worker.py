@@ -22,7 +22,6 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from typing import Any
 import pulumi  # noqa: F401
 import pulumi_aws  # noqa: F401
 
-from components import policies
 from components.offline import (
     PROJECT_DIR,
     CapturedResource,
@@ -38,39 +36,13 @@ from components.offline import (
     load_stack_values,
     run_stack,
 )
+from components.synth_collect import ACCESS_POINT_TYPE, POLICY_LIMITS, policy_texts
 
 FLOOR_PROGRAM = Path(__file__).resolve().with_name("floor_program.py")
 MANIFEST_ENV = "BENCH_FLOOR_MANIFEST"
 STACK = "bench"
 NAMESPACE = "private-datalake"
 ACCESS_MODES = ("read", "write", "readwrite")
-ACCESS_POINT_TYPE = "aws:s3/accessPoint:AccessPoint"
-
-# AWS limits of each policy-bearing input (resource type, input key) -> (kind, limit).
-# The first four are the ones components.policies holds; the others are IAM's default trust
-# policy quota (adjustable up to 8,192) and KMS's key policy limit.
-TRUST_POLICY_LIMIT_CHARS = 2_048
-KMS_KEY_POLICY_LIMIT_BYTES = 32 * 1024
-POLICY_LIMITS: Mapping[tuple[str, str], tuple[str, int]] = {
-    ("aws:s3/bucketPolicy:BucketPolicy", "policy"): (
-        "bucket policy",
-        policies.BUCKET_POLICY_LIMIT_BYTES,
-    ),
-    (ACCESS_POINT_TYPE, "policy"): (
-        "access point policy",
-        policies.ACCESS_POINT_POLICY_LIMIT_BYTES,
-    ),
-    ("aws:ec2/vpcEndpoint:VpcEndpoint", "policy"): (
-        "VPC endpoint policy",
-        policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS,
-    ),
-    ("aws:iam/rolePolicy:RolePolicy", "policy"): (
-        "role inline policy",
-        policies.ROLE_INLINE_POLICY_LIMIT_CHARS,
-    ),
-    ("aws:iam/role:Role", "assumeRolePolicy"): ("trust policy", TRUST_POLICY_LIMIT_CHARS),
-    ("aws:kms/key:Key", "policy"): ("KMS key policy", KMS_KEY_POLICY_LIMIT_BYTES),
-}
 
 
 def access_point_name(index: int) -> str:
@@ -104,23 +76,6 @@ def _rss_mib() -> float:
     return 0.0
 
 
-def _policy_texts(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
-    """(input key path, JSON text) of every policy document in a resource's inputs."""
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            document = json.loads(value)
-        except ValueError:
-            return
-        if isinstance(document, dict) and isinstance(document.get("Statement"), list):
-            yield path, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _policy_texts(item, f"{path}.{key}" if path else key)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _policy_texts(item, f"{path}[{index}]")
-
-
 def policy_sizes(resources: list[CapturedResource]) -> list[dict[str, Any]]:
     """The size of every policy document as sent (compact JSON, UTF-8 bytes), by kind.
 
@@ -129,8 +84,9 @@ def policy_sizes(resources: list[CapturedResource]) -> list[dict[str, Any]]:
     """
     rows: dict[str, dict[str, Any]] = {}
     for captured in resources:
-        for path, text in _policy_texts(captured.inputs):
-            kind, limit = POLICY_LIMITS.get((captured.type, path), ("policy", 0))
+        for path, text in policy_texts(captured.inputs):
+            known = POLICY_LIMITS.get((captured.type, path))
+            kind, limit = (known.kind, known.limit) if known is not None else ("policy", None)
             if captured.type == ACCESS_POINT_TYPE:
                 label = f"{kind} (largest of all access points)"
             else:
@@ -138,9 +94,7 @@ def policy_sizes(resources: list[CapturedResource]) -> list[dict[str, Any]]:
                 if path != "policy":
                     label += f" ({path})"
             size = len(text.encode())
-            row = rows.setdefault(
-                label, {"kind": label, "size": 0, "limit": limit or None, "count": 0}
-            )
+            row = rows.setdefault(label, {"kind": label, "size": 0, "limit": limit, "count": 0})
             row["size"] = max(row["size"], size)
             row["count"] += 1
     return sorted(rows.values(), key=lambda row: str(row["kind"]))

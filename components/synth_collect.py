@@ -323,24 +323,24 @@ def parse_policy(text: Any) -> dict[str, Any] | None:
     return None
 
 
-def _policy_texts(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
+def policy_texts(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, str]]:
     """(input path, JSON text) of every policy anywhere in a resource's inputs."""
     if isinstance(value, str):
         if parse_policy(value) is not None:
             yield ".".join(path), value
     elif isinstance(value, Mapping):
         for key in sorted(value):
-            yield from _policy_texts(value[key], (*path, str(key)))
+            yield from policy_texts(value[key], (*path, str(key)))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _policy_texts(item, (*path, str(index)))
+            yield from policy_texts(item, (*path, str(index)))
 
 
 def find_policies(resources: Sequence[ResourceRecord]) -> tuple[PolicyRecord, ...]:
     found = [
         (resource, path, text)
         for resource in resources
-        for path, text in _policy_texts(resource.inputs)
+        for path, text in policy_texts(resource.inputs)
     ]
     names = [policy_file_stem(r.type, r.name, path) for r, path, _ in found]
     repeated = {name for name, count in Counter(names).items() if count > 1}
