@@ -31,6 +31,8 @@ class AccessPointSpec:
     """Owner account when it is not the data account (cross-account access point)."""
     role_arn: str | None = None
     """The role Pulumi assumes in ``account_id`` to create it."""
+    via_services: Sequence[str] = ()
+    """AWS services (athena, glue) through which alone the principals may use it."""
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,13 @@ def _policy_json(arn: str, spec: AccessPointSpec) -> pulumi.Input[str]:
         # Plain strings need no Output machinery; this is the common case at scale.
         return policies.to_json(
             policies.access_point_policy(
-                arn, spec.prefix, spec.access, [str(p) for p in spec.principals]
+                arn, spec.prefix, spec.access, [str(p) for p in spec.principals], spec.via_services
             )
         )
     return pulumi.Output.all(*spec.principals).apply(
         lambda principals: policies.to_json(
-            policies.access_point_policy(arn, spec.prefix, spec.access, principals)
+            policies.access_point_policy(
+                arn, spec.prefix, spec.access, principals, spec.via_services
+            )
         )
     )

@@ -32,6 +32,10 @@ class BedrockFunctionArgs:
     """Security groups of the interface endpoints the function may open HTTPS to."""
     s3_prefix_list_id: pulumi.Input[str]
     """The S3 gateway endpoint's prefix list: the only other HTTPS destination."""
+    detached_security_group_id: pulumi.Input[str]
+    """A rule-less security group that outlives the function (the VPC's default one): its
+    network interfaces move there on destroy, so the function's own group is deleted at once
+    instead of waiting for AWS to release them."""
     access_point_arn: str
     """The access point documents are read through."""
     document_prefix: str
@@ -155,6 +159,8 @@ class BedrockFunction(pulumi.ComponentResource):
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.subnet_ids, security_group_ids=[security_group.id]
             ),
+            replace_security_groups_on_destroy=True,
+            replacement_security_group_ids=[args.detached_security_group_id],
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=log_group.name
             ),

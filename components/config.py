@@ -30,6 +30,8 @@ from components.policies import AccessMode
 
 MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
 PLACEHOLDER_VPC_ID = "vpc-0123456789abcdef0"  # longest VPC id form, for worst-case size checks
+# The longest role ARN IAM accepts (a 512-character path, a 64-character name): the deployer.
+LONGEST_ROLE_ARN = "arn:aws:iam::{account}:role/" + "x" * (512 + 64)
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = frozenset(
@@ -157,13 +159,46 @@ PrincipalArn = Annotated[
         )
     ),
 ]
+
+
+def _exact_admin_arn(value: Any) -> Any:
+    if isinstance(value, str) and any(wildcard in value for wildcard in "*?"):
+        raise ValueError(
+            f"{value!r}: '*' and '?' match more principals than the one meant (a pattern "
+            "AWSReservedSSO_DataAdmin_* also matches AWSReservedSSO_DataAdmin_Contractors_...); "
+            "write the exact role or user ARN, or name an IAM Identity Center permission set "
+            "in bucket.adminPermissionSets (DataAdmin), which matches exactly its role in any "
+            "Region path"
+        )
+    return value
+
+
 AdminPrincipalArn = Annotated[
     str,
     BeforeValidator(
         _rule(
-            _matches(r"arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/*-]+"),
-            "must be an IAM role or user ARN; '*' may stand for a generated suffix, as in "
-            "arn:aws:iam::ACCOUNT:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_*",
+            _matches(r"arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+"),
+            "must be an IAM role or user ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+        )
+    ),
+    BeforeValidator(_exact_admin_arn),
+]
+PermissionSetName = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"[\w+=,.@-]{1,32}"),
+            "must be an IAM Identity Center permission set name (1-32 letters, digits or "
+            "+=,.@_-), such as DataAdmin",
+        )
+    ),
+]
+OrganizationId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"o-[a-z0-9]{10,32}"),
+            "must be an AWS Organizations id: 'o-' and 10-32 lowercase letters or digits",
         )
     ),
 ]
@@ -259,11 +294,32 @@ class BucketConfig(_Schema):
     kms_key_arn: KmsKeyArn | None = None
     allowed_vpc_ids: Annotated[tuple[VpcId, ...], AfterValidator(_unique)] = ()
     admin_role_arns: Annotated[tuple[AdminPrincipalArn, ...], AfterValidator(_unique)] = ()
+    admin_permission_sets: Annotated[tuple[PermissionSetName, ...], AfterValidator(_unique)] = ()
     restrict_to_vpcs: bool = True
     noncurrent_version_expiration_days: int = Field(90, ge=1, le=36500)
     access_logs: bool = True
     access_log_retention_days: int = Field(365, ge=1, le=36500)
     deletion_protection: bool = True
+
+
+def _via_service(value: Any) -> Any:
+    if value == "glue":
+        raise ValueError(
+            "'glue': AWS Glue jobs and crawlers call S3 with their own role, not on a caller's "
+            "behalf (no aws:CalledVia); list that role in principals of a network: vpc access "
+            "point and give the job a Glue connection in the VPC"
+        )
+    if value not in policies.VIA_SERVICE_PRINCIPALS:
+        known = ", ".join(sorted(policies.VIA_SERVICE_PRINCIPALS))
+        raise ValueError(
+            f"{value!r} is not a service that calls S3 on a caller's behalf with "
+            f"aws:CalledVia ({known})"
+        )
+    return value
+
+
+# AWS services that call S3 with the caller's credentials and say so in aws:CalledVia.
+ViaService = Annotated[str, BeforeValidator(_via_service)]
 
 
 class AccessPointConfig(_Schema):
@@ -277,10 +333,17 @@ class AccessPointConfig(_Schema):
     account_id: AccountId | None = None
     role_arn: RoleArn | None = None
     vpc_id: VpcId | None = None
+    via_services: Annotated[tuple[ViaService, ...], AfterValidator(_unique)] = ()
 
     @property
     def is_cross_account(self) -> bool:
         return self.account_id is not None
+
+    @property
+    def origin(self) -> Literal["vpc", "internet"]:
+        """Where requests come from: AWS services on a caller's behalf carry no VPC, so a
+        ``viaServices`` access point is Internet-origin."""
+        return "internet" if self.via_services else self.network
 
 
 class BedrockConfig(_Schema):
@@ -325,6 +388,7 @@ class StackConfig(_Schema):
     stack: str
     region: Region
     account_id: AccountId
+    organization_id: OrganizationId | None = None
     network: NetworkConfig
     bucket: BucketConfig = BucketConfig()
     access_points: Annotated[
@@ -365,9 +429,77 @@ class StackConfig(_Schema):
 
     def cross_account_grants(self) -> list[policies.CrossAccountGrant]:
         return [
-            policies.CrossAccountGrant(self.access_point_arn(ap), ap.prefix, ap.access)
+            policies.CrossAccountGrant(
+                self.access_point_arn(ap), ap.prefix, ap.access, ap.principals
+            )
             for ap in self.cross_account_access_points
         ]
+
+    def cross_account_access(self) -> list[tuple[str, AccessMode]]:
+        """(owner account, mode) of every cross-account access point, for the data key."""
+        return [
+            (ap.account_id, ap.access)
+            for ap in self.cross_account_access_points
+            if ap.account_id is not None
+        ]
+
+    @property
+    def perimeter(self) -> policies.Perimeter:
+        return policies.Perimeter(self.account_id, self.organization_id)
+
+    def administrator_patterns(self) -> list[str]:
+        """``bucket.adminRoleArns`` and the exact role patterns of
+        ``bucket.adminPermissionSets``; the deployer is added at deploy time."""
+        return [
+            *self.bucket.admin_role_arns,
+            *(
+                pattern
+                for name in self.bucket.admin_permission_sets
+                for pattern in policies.permission_set_role_patterns(self.account_id, name)
+            ),
+        ]
+
+    def s3_endpoint_policy(self) -> policies.PolicyDocument:
+        return policies.s3_gateway_endpoint_policy(
+            region=self.region,
+            perimeter=self.perimeter,
+            bucket_name=self.data_bucket_name,
+            extra_bucket_names=self.network.extra_s3_buckets,
+        )
+
+    def interface_endpoint_policy(self, service: str) -> policies.PolicyDocument:
+        if service == "bedrock-runtime":
+            return policies.bedrock_endpoint_policy(
+                region=self.region,
+                account_id=self.account_id,
+                organization_id=self.organization_id,
+                model_ids=self.bedrock.model_ids,
+                streaming=self.bedrock.streaming,
+            )
+        return policies.interface_endpoint_policy(service=service, perimeter=self.perimeter)
+
+    def bucket_policy(
+        self, *, vpc_id: str, deployer_arn: str, data_key_arn: str
+    ) -> policies.PolicyDocument:
+        """The data bucket's policy once the stack's VPC, the deployer and the key are known."""
+        own = self.own_access_points
+        internet = [ap for ap in self.access_points if ap.origin == "internet"]
+        return policies.bucket_policy(
+            bucket_name=self.data_bucket_name,
+            perimeter=self.perimeter,
+            cross_account_grants=self.cross_account_grants(),
+            allowed_vpc_ids=[vpc_id, *self.extra_allowed_vpc_ids()],
+            administrators=[*self.administrator_patterns(), deployer_arn],
+            restrict_to_vpcs=self.bucket.restrict_to_vpcs,
+            data_key_arn=data_key_arn,
+            internet_access_point_arns=[self.access_point_arn(ap) for ap in internet],
+            via_service_access_point_arns=[
+                self.access_point_arn(ap) for ap in internet if ap.via_services
+            ],
+            stack_access_point_arns=[self.access_point_arn(ap) for ap in own]
+            if len(own) <= policies.ENUMERATED_ACCESS_POINTS_MAX
+            else None,
+        )
 
     def extra_allowed_vpc_ids(self) -> list[str]:
         """VPCs besides the stack's own from which the data may be used."""
@@ -561,19 +693,39 @@ def _access_point_problems(config: StackConfig, ap: AccessPointConfig, where: st
         and f":{ap.account_id}:" not in ap.role_arn
     ):
         problems.append(f"{where}.roleArn: must be a role in account {ap.account_id}")
-    if ap.network == "internet":
+    if ap.via_services:
+        if "network" in ap.model_fields_set and ap.network == "vpc":
+            problems.append(
+                f"{where}.network: a viaServices access point is Internet-origin (AWS services "
+                "acting on a caller's behalf carry no VPC); omit network or set it to internet"
+            )
+        if ap.is_cross_account:
+            problems.append(
+                f"{where}.viaServices: applies to access points of the data account only"
+            )
+    if ap.origin == "internet":
         if ap.vpc_id is not None:
             problems.append(f"{where}.vpcId: only applies to network: vpc")
-        if config.bucket.restrict_to_vpcs:
+        if config.bucket.restrict_to_vpcs and not ap.via_services:
             problems.append(
                 f"{where}.network: 'internet' could never be used while bucket.restrictToVpcs "
-                "is true (the bucket refuses requests from outside the allowed VPCs)"
+                "is true (the bucket refuses requests from outside the allowed VPCs), unless "
+                "the access point serves only AWS services (viaServices)"
             )
     elif ap.is_cross_account and ap.vpc_id is None:
         problems.append(
             f"{where}.vpcId: is required for a cross-account access point with network: vpc "
             "(the VPC in account " + f"{ap.account_id} that reads through it)"
         )
+    if config.organization_id is None and not ap.is_cross_account:
+        problems += [
+            f"{where}.principals[{index}]: account {account} is outside the perimeter (the data "
+            f"account {config.account_id}), so the bucket would refuse it; set organizationId "
+            "if both accounts are in one organization, or give that account an access point of "
+            "its own (accountId, roleArn)"
+            for index, principal in enumerate(ap.principals)
+            if (account := principal.split(":")[4]) != config.account_id
+        ]
     if not ap.principals and ap.name != config.bedrock.access_point:
         problems.append(f"{where}.principals: must list at least one principal")
     return problems
@@ -587,37 +739,26 @@ def _size_problems(config: StackConfig) -> list[str]:
         (
             "accessPoints",
             "the bucket policy (it grows with cross-account access points, "
-            "bucket.allowedVpcIds and bucket.adminRoleArns)",
-            policies.bucket_policy(
-                bucket_name=config.data_bucket_name,
-                data_account_id=config.account_id,
-                cross_account_grants=config.cross_account_grants(),
-                allowed_vpc_ids=[PLACEHOLDER_VPC_ID, *config.extra_allowed_vpc_ids()],
-                admin_principal_arns=config.bucket.admin_role_arns,
-                restrict_to_vpcs=config.bucket.restrict_to_vpcs,
+            "bucket.allowedVpcIds, the administrators and, up to "
+            f"{policies.ENUMERATED_ACCESS_POINTS_MAX}, the data account's access points)",
+            config.bucket_policy(
+                vpc_id=PLACEHOLDER_VPC_ID,
+                deployer_arn=LONGEST_ROLE_ARN.format(account=config.account_id),
+                data_key_arn=config.bucket.kms_key_arn
+                or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
             ),
             policies.BUCKET_POLICY_LIMIT_BYTES,
         ),
         (
             "network.extraS3Buckets",
             "the S3 gateway endpoint policy",
-            policies.s3_gateway_endpoint_policy(
-                region=config.region,
-                data_account_id=config.account_id,
-                bucket_name=config.data_bucket_name,
-                extra_bucket_names=config.network.extra_s3_buckets,
-            ),
+            config.s3_endpoint_policy(),
             policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS,
         ),
         (
             "bedrock.modelIds",
             "the bedrock-runtime endpoint policy",
-            policies.bedrock_endpoint_policy(
-                region=config.region,
-                account_id=config.account_id,
-                model_ids=config.bedrock.model_ids,
-                streaming=config.bedrock.streaming,
-            ),
+            config.interface_endpoint_policy("bedrock-runtime"),
             policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS,
         ),
         (
@@ -647,6 +788,7 @@ def _size_problems(config: StackConfig) -> list[str]:
                 ap.prefix,
                 ap.access,
                 _worst_case_principals(config, ap),
+                ap.via_services,
             ),
             policies.ACCESS_POINT_POLICY_LIMIT_BYTES,
         )

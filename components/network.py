@@ -78,6 +78,7 @@ class DataLakeNetwork(pulumi.ComponentResource):
     s3_prefix_list_id: pulumi.Output[str]
     interface_endpoint_ids: Mapping[str, pulumi.Output[str]]
     endpoint_security_group_ids: Mapping[str, pulumi.Output[str]]
+    default_security_group_id: pulumi.Output[str]
 
     def __init__(
         self, name: str, args: DataLakeNetworkArgs, opts: pulumi.ResourceOptions | None = None
@@ -95,7 +96,7 @@ class DataLakeNetwork(pulumi.ComponentResource):
             opts=child,
         )
         # Taking over the default security group with no rules removes its allow-all rules.
-        aws.ec2.DefaultSecurityGroup(
+        default_security_group = aws.ec2.DefaultSecurityGroup(
             f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=child
         )
 
@@ -202,6 +203,7 @@ class DataLakeNetwork(pulumi.ComponentResource):
         self.s3_prefix_list_id = s3_endpoint.prefix_list_id
         self.interface_endpoint_ids = interface_endpoint_ids
         self.endpoint_security_group_ids = endpoint_security_group_ids
+        self.default_security_group_id = default_security_group.id
         self.register_outputs(
             {
                 "vpcId": self.vpc_id,
@@ -212,6 +214,7 @@ class DataLakeNetwork(pulumi.ComponentResource):
                 "s3PrefixListId": self.s3_prefix_list_id,
                 "interfaceEndpointIds": self.interface_endpoint_ids,
                 "endpointSecurityGroupIds": self.endpoint_security_group_ids,
+                "defaultSecurityGroupId": self.default_security_group_id,
             }
         )
 

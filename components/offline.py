@@ -119,13 +119,28 @@ _EC2_ID_PREFIXES = {
 }
 
 
+def default_deployer_arn(account_id: str) -> str:
+    """Whom mocked runs deploy as: a role no stack lists as an administrator."""
+    return f"arn:aws:iam::{account_id}:role/pulumi-deploy"
+
+
+def session_arn(principal_arn: str) -> str:
+    """What STS reports as the caller for a principal: a role's session, or a user itself."""
+    account, _, kind_and_name = principal_arn.removeprefix("arn:aws:iam::").partition(":")
+    kind, _, path_and_name = kind_and_name.partition("/")
+    if kind != "role":
+        return principal_arn
+    return f"arn:aws:sts::{account}:assumed-role/{path_and_name.rsplit('/')[-1]}/pulumi"
+
+
 class StackMocks(pulumi.runtime.Mocks):
     """Plausible, deterministic computed values (ids, ARNs, names) for the AWS resources the
     program creates, so that Outputs resolve the way they would after `pulumi up`."""
 
-    def __init__(self, region: str, account_id: str) -> None:
+    def __init__(self, region: str, account_id: str, deployer_arn: str | None = None) -> None:
         self.region = region
         self.account_id = account_id
+        self.deployer_arn = deployer_arn or default_deployer_arn(account_id)
         # The monitor registers resources on several threads; each keeps its own last inputs.
         self._registering = threading.local()
 
@@ -144,6 +159,24 @@ class StackMocks(pulumi.runtime.Mocks):
                 "names": [f"{self.region}{letter}" for letter in letters],
                 "zoneIds": [f"use1-az{index}" for index in range(1, len(letters) + 1)],
                 "id": self.region,
+            }, []
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account_id,
+                "arn": session_arn(self.deployer_arn),
+                "userId": "AROAEXAMPLEDEPLOYER:pulumi",
+                "id": self.account_id,
+            }, []
+        if args.token == "aws:iam/getSessionContext:getSessionContext":
+            arn = args.args["arn"]
+            issuer = self.deployer_arn if arn == session_arn(self.deployer_arn) else arn
+            return {
+                "arn": arn,
+                "issuerArn": issuer,
+                "issuerName": issuer.rsplit("/", maxsplit=1)[-1],
+                "issuerId": "AROAEXAMPLEDEPLOYER",
+                "sessionName": "pulumi" if issuer != arn else "",
+                "id": arn,
             }, []
         return {}, []
 
@@ -282,11 +315,13 @@ def run_stack(
     values: Mapping[str, Any] | None = None,
     program: Path = PROJECT_DIR / "__main__.py",
     progress: Callable[[int], None] | None = None,
+    deployer_arn: str | None = None,
 ) -> StackRun:
     """Run ``__main__.py`` under mocks with the stack's config (or ``values`` instead).
 
     ``progress``, if given, is called after each captured registration with the number
-    captured so far (long runs report progress through it).
+    captured so far (long runs report progress through it). ``deployer_arn`` is the principal
+    whose credentials the run pretends to use (default :func:`default_deployer_arn`).
 
     Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
     """
@@ -299,7 +334,7 @@ def run_stack(
     asyncio.set_event_loop(loop)
     try:
         pulumi_settings.ROOT.set(None)
-        mocks = StackMocks(region, account)
+        mocks = StackMocks(region, account, deployer_arn)
         pulumi.runtime.set_mocks(
             mocks,
             project=PROJECT_NAME,

@@ -53,6 +53,70 @@ DATA_PLANE_ACTIONS = (
     "s3:ListMultipartUploadParts",
 )
 
+# What any access mode grants through an access point; nothing else passes one, whoever
+# created it.
+ACCESS_MODE_ACTIONS = (
+    *READ_OBJECT_ACTIONS,
+    *WRITE_OBJECT_ACTIONS,
+    *DELETE_OBJECT_ACTIONS,
+    "s3:ListBucket",
+)
+# Listings no mode grants: they take no s3:prefix bound, so they would show every key.
+UNGRANTED_LISTING_ACTIONS = ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+
+# What protects a bucket: its policy, encryption, versioning, lifecycle, replication, public
+# access block, logging, ownership and the rest of its configuration, and the bucket itself.
+BUCKET_GUARDRAIL_ACTIONS = (
+    "s3:PutBucket*",
+    "s3:DeleteBucket*",
+    "s3:PutLifecycleConfiguration",
+    "s3:PutReplicationConfiguration",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutAccelerateConfiguration",
+    "s3:PutInventoryConfiguration",
+    "s3:PutAnalyticsConfiguration",
+    "s3:PutMetricsConfiguration",
+    "s3:PutIntelligentTieringConfiguration",
+)
+# S3 Control actions on access points (no bucket or endpoint policy is asked for them).
+ACCESS_POINT_CONTROL_ACTIONS = (
+    "s3:CreateAccessPoint",
+    "s3:PutAccessPointPolicy",
+    "s3:DeleteAccessPointPolicy",
+    "s3:DeleteAccessPoint",
+    "s3:PutAccessPointPublicAccessBlock",
+)
+# Server-side encryption that uses a KMS key (single- and dual-layer).
+KMS_ENCRYPTION_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
+# Above this many data-account access points, the bucket policy no longer names each one (it
+# would approach S3's 20 KB limit); access points created outside the stack are then the
+# organization's to prevent (see organization_service_control_policy).
+ENUMERATED_ACCESS_POINTS_MAX = 100
+
+# AWS services that may use a `viaServices` access point on a principal's behalf, by the
+# service principal they put in aws:CalledVia.
+VIA_SERVICE_PRINCIPALS = {"athena": "athena.amazonaws.com"}
+
+# Interface endpoints whose service's full action set could carry data out of the perimeter
+# by itself: CloudWatch Logs subscription filters, destinations and exports send log data to
+# other accounts, so its endpoint serves writing and reading logs only.
+INTERFACE_ENDPOINT_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "logs": (
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams",
+        "logs:GetLogEvents",
+        "logs:FilterLogEvents",
+        "logs:StartQuery",
+        "logs:StopQuery",
+        "logs:GetQueryResults",
+    ),
+}
+
 BEDROCK_INVOKE = "bedrock:InvokeModel"
 BEDROCK_INVOKE_STREAM = "bedrock:InvokeModelWithResponseStream"
 
@@ -107,6 +171,17 @@ def account_root_arn(account_id: str) -> str:
     return f"arn:{PARTITION}:iam::{account_id}:root"
 
 
+def permission_set_role_patterns(account_id: str, permission_set: str) -> list[str]:
+    """``aws:PrincipalArn`` patterns matching exactly the role IAM Identity Center creates for
+    one permission set: its name, then ``_`` and 16 generated characters, directly under the
+    service path or (outside us-east-1) under a Region segment. A trailing ``*`` would also
+    match ``AWSReservedSSO_<name>_Contractors_...``; only Identity Center can create roles
+    under ``/aws-reserved/``."""
+    path = f"arn:{PARTITION}:iam::{account_id}:role/aws-reserved/sso.amazonaws.com/"
+    role = f"AWSReservedSSO_{permission_set}_{'?' * 16}"
+    return [path + role, f"{path}*/{role}"]
+
+
 def foundation_model_arn(region: str, foundation_model_id: str) -> str:
     return f"arn:{PARTITION}:bedrock:{region}::foundation-model/{foundation_model_id}"
 
@@ -118,17 +193,26 @@ def inference_profile_arn(region: str, account_id: str, profile_id: str) -> str:
 def object_actions(access: AccessMode) -> list[str]:
     """The object-level S3 actions an access mode grants (see the module docstring)."""
     actions: list[str] = []
-    if access in ("read", "readwrite"):
+    if can_read(access):
         actions += READ_OBJECT_ACTIONS
-    if access in ("write", "readwrite"):
+    if can_write(access):
         actions += WRITE_OBJECT_ACTIONS
     if access == "readwrite":
         actions += DELETE_OBJECT_ACTIONS
     return actions
 
 
-def can_list(access: AccessMode) -> bool:
+def can_read(access: AccessMode) -> bool:
     return access in ("read", "readwrite")
+
+
+def can_list(access: AccessMode) -> bool:
+    """Listing the prefix comes with reading it."""
+    return can_read(access)
+
+
+def can_write(access: AccessMode) -> bool:
+    return access in ("write", "readwrite")
 
 
 def document(*statements: Statement) -> PolicyDocument:
@@ -188,7 +272,11 @@ def _prefix_listing_statement(
 
 
 def access_point_policy(
-    ap_arn: str, prefix: str, access: AccessMode, principals: Sequence[str]
+    ap_arn: str,
+    prefix: str,
+    access: AccessMode,
+    principals: Sequence[str],
+    via_services: Sequence[str] = (),
 ) -> PolicyDocument:
     """The policy of one access point: exactly these principals, this mode, this prefix.
 
@@ -198,6 +286,9 @@ def access_point_policy(
     point or use another application's access point. The Deny statements close that: an
     explicit deny wins over any identity policy. They name data-plane actions and object ARNs
     only, so managing the access point itself (its policy, its deletion) is never denied.
+
+    With ``via_services`` (short names, see :data:`VIA_SERVICE_PRINCIPALS`) the principals may
+    use the access point only through one of those AWS services acting on their behalf.
     """
     listed = sorted(set(principals))
     principal = {"AWS": _one_or_many(listed)}
@@ -247,7 +338,18 @@ def access_point_policy(
         statements.append(
             _statement("DenyListing", ["s3:ListBucket*"], [ap_arn], effect="Deny", principal="*")
         )
-    elif prefix:
+    if via_services:
+        statements.append(
+            _statement(
+                "DenyUnlessCalledViaServices",
+                DATA_PLANE_ACTIONS,
+                [ap_arn, objects],
+                effect="Deny",
+                principal="*",
+                conditions=_not_called_via(via_services),
+            )
+        )
+    if can_list(access) and prefix:
         statements.append(
             _statement(
                 "DenyListingOutsidePrefix",
@@ -277,43 +379,149 @@ def _not_listed(principals: Sequence[str]) -> dict[str, dict[str, Any]]:
 
 
 @dataclass(frozen=True)
+class Perimeter:
+    """Whom and what the stack's policies count as inside: the organization's principals and
+    resources when ``organization_id`` is set, otherwise the data account's alone."""
+
+    data_account_id: str
+    organization_id: str | None = None
+
+    def _key(self, kind: Literal["Principal", "Resource"]) -> tuple[str, str]:
+        if self.organization_id is not None:
+            return f"aws:{kind}OrgID", self.organization_id
+        return f"aws:{kind}Account", self.data_account_id
+
+    def principals_inside(self) -> dict[str, dict[str, Any]]:
+        key, value = self._key("Principal")
+        return {"StringEquals": {key: value}}
+
+    def principals_and_resources_inside(self) -> dict[str, dict[str, Any]]:
+        principal_key, principal_value = self._key("Principal")
+        resource_key, resource_value = self._key("Resource")
+        return {"StringEquals": {principal_key: principal_value, resource_key: resource_value}}
+
+    def principal_outside(self) -> dict[str, dict[str, Any]]:
+        key, value = self._key("Principal")
+        return {"StringNotEqualsIfExists": {key: value}}
+
+
+@dataclass(frozen=True)
 class CrossAccountGrant:
-    """What the bucket lets one access point owned by another account do."""
+    """What the bucket lets one access point owned by another account do, and for whom: the
+    partner owns that access point's policy and could open it to anyone."""
 
     access_point_arn: str
     prefix: str
     access: AccessMode
+    principals: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ViaServiceAccessPoint:
+    """An Internet-origin access point that serves its principals only through AWS services
+    acting on their behalf (forward access sessions carry no aws:SourceVpc)."""
+
+    access_point_arn: str
+    services: tuple[str, ...]
+
+
+def principal_patterns(principals: Sequence[str]) -> list[str]:
+    """``aws:PrincipalArn`` patterns for principals as a Principal element means them: an
+    account root stands for every identity of its account."""
+    return sorted({p.removesuffix("root") + "*" if p.endswith(":root") else p for p in principals})
+
+
+def _merge(*conditions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for condition in conditions:
+        for operator, values in condition.items():
+            merged.setdefault(operator, {}).update(values)
+    return merged
+
+
+def _not_administrator(administrators: Sequence[str]) -> dict[str, dict[str, Any]]:
+    return {"ArnNotLike": {"aws:PrincipalArn": _one_or_many(sorted(set(administrators)))}}
+
+
+def _not_called_via(services: Sequence[str]) -> dict[str, dict[str, Any]]:
+    # ForAllValues over a missing key is true: a request made by no service is denied too.
+    principals = sorted({VIA_SERVICE_PRINCIPALS[s] for s in services})
+    return {"ForAllValues:StringNotEquals": {"aws:CalledVia": _one_or_many(principals)}}
+
+
+def _named_but_not(header_key: str, allowed: str | list[str]) -> dict[str, dict[str, Any]]:
+    """True when a request names ``header_key`` with another value; a request that names
+    none gets the bucket's default (a negated operator alone would also be true then)."""
+    return {"StringNotEquals": {header_key: allowed}, "Null": {header_key: "false"}}
+
+
+def _tls_statement(bucket: str) -> Statement:
+    return _statement(
+        "DenyInsecureTransport",
+        ["s3:*"],
+        [bucket, f"{bucket}/*"],
+        effect="Deny",
+        principal="*",
+        conditions={"Bool": {"aws:SecureTransport": "false"}},
+    )
+
+
+def _guardrail_statement(bucket: str, administrators: Sequence[str]) -> Statement:
+    """Only the administrators (and the deployer among them) change what protects a bucket."""
+    return _statement(
+        "DenyGuardrailChangesByOthers",
+        BUCKET_GUARDRAIL_ACTIONS,
+        [bucket],
+        effect="Deny",
+        principal="*",
+        conditions=_not_administrator(administrators),
+    )
 
 
 def bucket_policy(
     *,
     bucket_name: str,
-    data_account_id: str,
+    perimeter: Perimeter,
     cross_account_grants: Sequence[CrossAccountGrant],
     allowed_vpc_ids: Sequence[str],
-    admin_principal_arns: Sequence[str],
+    administrators: Sequence[str],
     restrict_to_vpcs: bool,
+    data_key_arn: str,
+    internet_access_point_arns: Sequence[str] = (),
+    via_service_access_point_arns: Sequence[str] = (),
+    stack_access_point_arns: Sequence[str] | None = None,
 ) -> PolicyDocument:
-    """The data bucket's policy: delegate to access points, require TLS, keep data in the VPCs.
+    """The data bucket's policy: delegate to access points and bound every one of them, keep
+    data requests inside the allowed VPCs and the perimeter, require TLS and the data key, and
+    leave the bucket's protections to the administrators.
 
-    Its size depends on the number of cross-account access points and allowed VPCs, never on
-    the number of the data account's own access points.
+    ``administrators`` are role/user ARNs or exact patterns (the deployer among them): the only
+    principals that reach the data without an access point or change the bucket's settings.
+    ``stack_access_point_arns`` names every data-account access point of the stack when it
+    fits (see :data:`ENUMERATED_ACCESS_POINTS_MAX`): any other access point of the account,
+    created outside the stack, is then refused. Without it the size of the policy never
+    depends on the number of the data account's access points.
     """
     bucket = bucket_arn(bucket_name)
     objects = f"{bucket}/*"
+    both = [bucket, objects]
     anyone = {"AWS": "*"}
     statements = [
         _statement(
             "DelegateToDataAccountAccessPoints",
             ["*"],
-            [bucket, objects],
+            both,
             principal=anyone,
-            conditions={"StringEquals": {"s3:DataAccessPointAccount": data_account_id}},
+            conditions={"StringEquals": {"s3:DataAccessPointAccount": perimeter.data_account_id}},
         )
     ]
+    partner_patterns: list[str] = []
     for index, grant in enumerate(cross_account_grants):
-        through_this_access_point = {
-            "StringEquals": {"s3:DataAccessPointArn": grant.access_point_arn}
+        patterns = principal_patterns(grant.principals)
+        partner_patterns += patterns
+        through_this_access_point: dict[str, dict[str, Any]] = {
+            "StringEquals": {"s3:DataAccessPointArn": grant.access_point_arn},
+            "ArnLike": {"aws:PrincipalArn": _one_or_many(patterns)},
         }
         statements.append(
             _statement(
@@ -334,95 +542,207 @@ def bucket_policy(
                     through_this_access_point,
                 )
             )
+        # The partner may open its access point's policy to anyone, a role of this account
+        # included (which needs no bucket grant): only the configured principals pass.
+        statements.append(
+            _statement(
+                f"DenyCrossAccountAccessPoint{index}PrincipalsNotListed",
+                DATA_PLANE_ACTIONS,
+                both,
+                effect="Deny",
+                principal="*",
+                conditions={
+                    "StringEquals": {"s3:DataAccessPointArn": grant.access_point_arn},
+                    "ArnNotLike": {"aws:PrincipalArn": _one_or_many(patterns)},
+                },
+            )
+        )
+    statements.append(_tls_statement(bucket))
     statements.append(
         _statement(
-            "DenyInsecureTransport",
+            "DenyPrincipalsOutsidePerimeter",
             ["s3:*"],
-            [bucket, objects],
+            both,
             effect="Deny",
             principal="*",
-            conditions={"Bool": {"aws:SecureTransport": "false"}},
+            conditions=_merge(
+                perimeter.principal_outside(),
+                # AWS services (log delivery and the like) are not principals of any account.
+                {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}},
+                _not_administrator([*administrators, *partner_patterns]),
+            ),
         )
     )
     if restrict_to_vpcs:
-        outside_vpcs: dict[str, dict[str, Any]] = {
-            "StringNotEquals": {"aws:SourceVpc": _one_or_many(sorted(set(allowed_vpc_ids)))}
-        }
-        if admin_principal_arns:
-            # Both conditions must hold for the deny to apply: operators stay able to reach
-            # the data from the console or CI, which never carry aws:SourceVpc.
-            outside_vpcs["ArnNotLike"] = {
-                "aws:PrincipalArn": _one_or_many(sorted(set(admin_principal_arns)))
+        outside_vpcs = _merge(
+            {"StringNotEquals": {"aws:SourceVpc": _one_or_many(sorted(set(allowed_vpc_ids)))}},
+            # Operators reach the data from the console or CI, which never carry a VPC.
+            _not_administrator(administrators),
+        )
+        if via_service_access_point_arns:
+            # Their access point policies admit only requests an AWS service makes.
+            outside_vpcs["ArnNotEquals"] = {
+                "s3:DataAccessPointArn": _one_or_many(sorted(via_service_access_point_arns))
             }
         statements.append(
             _statement(
                 "DenyDataAccessOutsideAllowedVpcs",
                 DATA_PLANE_ACTIONS,
-                [bucket, objects],
+                both,
                 effect="Deny",
                 principal="*",
                 conditions=outside_vpcs,
             )
         )
+    statements += [
+        _statement(
+            "DenyDataAccessNotThroughAccessPoints",
+            DATA_PLANE_ACTIONS,
+            both,
+            effect="Deny",
+            principal="*",
+            conditions=_merge(
+                {"Null": {"s3:DataAccessPointArn": "true"}}, _not_administrator(administrators)
+            ),
+        ),
+        {
+            "Sid": "DenyActionsNoAccessModeGrants",
+            "Effect": "Deny",
+            "Principal": "*",
+            "NotAction": list(ACCESS_MODE_ACTIONS),
+            "Resource": both,
+            "Condition": {"Null": {"s3:DataAccessPointArn": "false"}},
+        },
+        _statement(
+            "DenyInternetAccessPointsNotConfigured",
+            DATA_PLANE_ACTIONS,
+            both,
+            effect="Deny",
+            principal="*",
+            conditions={
+                "StringEquals": {"s3:AccessPointNetworkOrigin": "Internet"},
+                **(
+                    {"ArnNotEquals": {"s3:DataAccessPointArn": _one_or_many(sorted(arns))}}
+                    if (arns := set(internet_access_point_arns))
+                    else {}
+                ),
+            },
+        ),
+    ]
+    if stack_access_point_arns is not None:
+        statements.append(
+            _statement(
+                "DenyAccessPointsOutsideTheStack",
+                DATA_PLANE_ACTIONS,
+                both,
+                effect="Deny",
+                principal="*",
+                conditions={
+                    "StringEquals": {"s3:DataAccessPointAccount": perimeter.data_account_id},
+                    "ArnNotEquals": {
+                        "s3:DataAccessPointArn": _one_or_many(sorted(set(stack_access_point_arns)))
+                    },
+                },
+            )
+        )
+    statements += [
+        _guardrail_statement(bucket, administrators),
+        # An object under another account's key can be held to ransom by that key's owner.
+        _statement(
+            "DenyObjectsNotEncryptedWithTheDataKey",
+            ["s3:PutObject"],
+            [objects],
+            effect="Deny",
+            principal="*",
+            conditions=_named_but_not(
+                "s3:x-amz-server-side-encryption-aws-kms-key-id", data_key_arn
+            ),
+        ),
+        _statement(
+            "DenyEncryptionOtherThanKms",
+            ["s3:PutObject"],
+            [objects],
+            effect="Deny",
+            principal="*",
+            conditions=_named_but_not(
+                "s3:x-amz-server-side-encryption", list(KMS_ENCRYPTION_ALGORITHMS)
+            ),
+        ),
+        _statement(
+            "DenyCustomerProvidedKeys",
+            ["s3:PutObject"],
+            [objects],
+            effect="Deny",
+            principal="*",
+            conditions={"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}},
+        ),
+    ]
     return document(*statements)
 
 
-def tls_only_bucket_policy(bucket_name: str, *extra: Statement) -> PolicyDocument:
-    """A bucket policy that refuses plain HTTP, plus any service grants the bucket needs."""
-    bucket = bucket_arn(bucket_name)
+def log_bucket_policy(
+    *, log_bucket_name: str, source_bucket_name: str, account_id: str, administrators: Sequence[str]
+) -> PolicyDocument:
+    """The access-log bucket holds every requester's ARN and every key: S3's log delivery
+    writes it, the administrators alone read it, over TLS."""
+    bucket = bucket_arn(log_bucket_name)
     return document(
-        *extra,
         _statement(
-            "DenyInsecureTransport",
-            ["s3:*"],
+            "S3ServerAccessLogDelivery",
+            ["s3:PutObject"],
+            [f"{bucket}/*"],
+            principal={"Service": "logging.s3.amazonaws.com"},
+            conditions={
+                "ArnLike": {"aws:SourceArn": bucket_arn(source_bucket_name)},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        ),
+        _tls_statement(bucket),
+        _statement(
+            "DenyLogAccessExceptAdministrators",
+            DATA_PLANE_ACTIONS,
             [bucket, f"{bucket}/*"],
             effect="Deny",
             principal="*",
-            conditions={"Bool": {"aws:SecureTransport": "false"}},
+            conditions=_merge(
+                _not_administrator(administrators),
+                {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}},
+            ),
         ),
-    )
-
-
-def server_access_log_delivery_statement(
-    log_bucket_name: str, source_bucket_name: str, account_id: str
-) -> Statement:
-    """Lets S3's log delivery write the data bucket's access logs, and nothing else's."""
-    return _statement(
-        "S3ServerAccessLogDelivery",
-        ["s3:PutObject"],
-        [f"{bucket_arn(log_bucket_name)}/*"],
-        principal={"Service": "logging.s3.amazonaws.com"},
-        conditions={
-            "ArnLike": {"aws:SourceArn": bucket_arn(source_bucket_name)},
-            "StringEquals": {"aws:SourceAccount": account_id},
-        },
+        _guardrail_statement(bucket, administrators),
     )
 
 
 def s3_gateway_endpoint_policy(
-    *, region: str, data_account_id: str, bucket_name: str, extra_bucket_names: Sequence[str]
+    *, region: str, perimeter: Perimeter, bucket_name: str, extra_bucket_names: Sequence[str]
 ) -> PolicyDocument:
     """What the VPC may reach in S3: the data account's access points and, through them, the
     data bucket (AWS evaluates the endpoint policy against both), plus named extra buckets for
-    reading. Everything else, including direct access to the data bucket and any other
-    account's bucket or access point, has no Allow and is refused.
+    reading; for the perimeter's principals only, and data requests only (managing a bucket or
+    an access point does not go through the data VPC). Everything else, including direct
+    access to the data bucket and any other account's bucket or access point, has no Allow.
 
     ARN patterns keep the size constant however many access points there are.
     """
     bucket = bucket_arn(bucket_name)
+    inside = perimeter.principals_inside()
     statements = [
         _statement(
             "DataAccountAccessPoints",
-            ["s3:*"],
-            [f"arn:{PARTITION}:s3:{region}:{data_account_id}:accesspoint/*"],
+            DATA_PLANE_ACTIONS,
+            [f"arn:{PARTITION}:s3:{region}:{perimeter.data_account_id}:accesspoint/*"],
             principal="*",
+            conditions=inside,
         ),
         _statement(
             "DataBucketOnlyThroughAccessPoints",
-            ["s3:*"],
+            DATA_PLANE_ACTIONS,
             [bucket, f"{bucket}/*"],
             principal="*",
-            conditions={"StringEquals": {"s3:DataAccessPointAccount": data_account_id}},
+            conditions=_merge(
+                inside,
+                {"StringEquals": {"s3:DataAccessPointAccount": perimeter.data_account_id}},
+            ),
         ),
     ]
     if extra_bucket_names:
@@ -433,19 +753,22 @@ def s3_gateway_endpoint_policy(
                 ["s3:GetObject", "s3:ListBucket"],
                 [arn for name in extra for arn in (bucket_arn(name), f"{bucket_arn(name)}/*")],
                 principal="*",
+                conditions=inside,
             )
         )
     return document(*statements)
 
 
-def dynamodb_gateway_endpoint_policy(*, region: str, data_account_id: str) -> PolicyDocument:
-    """The VPC may reach only the data account's DynamoDB tables (and their indexes, streams)."""
+def dynamodb_gateway_endpoint_policy(*, region: str, perimeter: Perimeter) -> PolicyDocument:
+    """The VPC may reach only the data account's DynamoDB tables (and their indexes, streams),
+    for the perimeter's principals."""
     return document(
         _statement(
             "DataAccountTables",
             ["dynamodb:*"],
-            [f"arn:{PARTITION}:dynamodb:{region}:{data_account_id}:table/*"],
+            [f"arn:{PARTITION}:dynamodb:{region}:{perimeter.data_account_id}:table/*"],
             principal="*",
+            conditions=perimeter.principals_inside(),
         )
     )
 
@@ -455,15 +778,19 @@ def endpoint_service_prefix(service: str) -> str:
     return _ENDPOINT_SERVICE_PREFIX.get(service, service.split(".", maxsplit=1)[0])
 
 
-def interface_endpoint_policy(*, service: str, data_account_id: str) -> PolicyDocument:
-    """Default policy of an interface endpoint: its own service, principals of the data account."""
+def interface_endpoint_policy(*, service: str, perimeter: Perimeter) -> PolicyDocument:
+    """An interface endpoint's policy: its own service's actions (a vetted list where the
+    service's own actions could carry data out, see :data:`INTERFACE_ENDPOINT_ACTIONS`), for
+    the perimeter's principals, on the perimeter's resources (so ``sts`` assumes only roles
+    inside it)."""
+    actions = INTERFACE_ENDPOINT_ACTIONS.get(service, (f"{endpoint_service_prefix(service)}:*",))
     return document(
         _statement(
-            "DataAccountPrincipalsOnly",
-            [f"{endpoint_service_prefix(service)}:*"],
+            "PerimeterPrincipalsToPerimeterResources",
+            actions,
             ["*"],
             principal="*",
-            conditions={"StringEquals": {"aws:PrincipalAccount": data_account_id}},
+            conditions=perimeter.principals_and_resources_inside(),
         )
     )
 
@@ -534,9 +861,15 @@ def bedrock_invoke_statements(
 
 
 def bedrock_endpoint_policy(
-    *, region: str, account_id: str, model_ids: Sequence[str], streaming: bool
+    *,
+    region: str,
+    account_id: str,
+    model_ids: Sequence[str],
+    streaming: bool,
+    organization_id: str | None = None,
 ) -> PolicyDocument:
-    """The bedrock-runtime endpoint lets the data account's principals invoke only these models."""
+    """The bedrock-runtime endpoint lets the perimeter's principals invoke only these models.
+    Models are AWS's resources, so no resource perimeter applies."""
     return document(
         *bedrock_invoke_statements(
             region=region,
@@ -544,7 +877,7 @@ def bedrock_endpoint_policy(
             model_ids=model_ids,
             streaming=streaming,
             principal="*",
-            conditions={"StringEquals": {"aws:PrincipalAccount": account_id}},
+            conditions=Perimeter(account_id, organization_id).principals_inside(),
         )
     )
 
@@ -627,49 +960,129 @@ def function_role_policy(
     return document(*statements)
 
 
-def data_key_policy(
+def data_key_usage_statements(
     *,
     region: str,
     data_account_id: str,
     bucket_name: str,
-    cross_account_access: Mapping[str, AccessMode],
-) -> PolicyDocument:
-    """The data key: administered by the data account (through IAM), and usable by the
-    accounts that own cross-account access points, only through S3 and only for this bucket."""
-    statements = [
-        _statement(
-            "DataAccountAdministersThroughIam",
-            ["kms:*"],
-            ["*"],
-            principal={"AWS": account_root_arn(data_account_id)},
-        )
-    ]
+    cross_account_access: Sequence[tuple[str, AccessMode]],
+) -> list[Statement]:
+    """Who may use the data key, only through S3 and only for this bucket: the data account's
+    principals that S3 lets through (the access points decide who they are), and each account
+    that owns a cross-account access point with the union of its access points' modes.
+
+    With ``bucket.kmsKeyArn`` these are the statements to add to that key's policy.
+    """
     through_s3_for_this_bucket = {
         "StringEquals": {
             "kms:ViaService": f"s3.{region}.amazonaws.com",
             "kms:EncryptionContext:aws:s3:arn": bucket_arn(bucket_name),
         }
     }
-    readers = sorted(a for a, mode in cross_account_access.items() if mode != "write")
-    writers = sorted(a for a, mode in cross_account_access.items() if mode != "read")
-    if readers:
-        statements.append(
-            _statement(
-                "CrossAccountAccessPointOwnersDecrypt",
-                ["kms:Decrypt"],
-                ["*"],
-                principal={"AWS": _one_or_many([account_root_arn(a) for a in readers])},
-                conditions=through_s3_for_this_bucket,
-            )
+    statements = [
+        _statement(
+            "DataAccountPrincipalsThroughS3ForThisBucket",
+            list(KMS_WRITE_ACTIONS),
+            ["*"],
+            principal={"AWS": "*"},
+            conditions=_merge(
+                through_s3_for_this_bucket,
+                {"StringEquals": {"kms:CallerAccount": data_account_id}},
+            ),
         )
-    if writers:
-        statements.append(
-            _statement(
-                "CrossAccountAccessPointOwnersEncrypt",
-                ["kms:GenerateDataKey", "kms:Decrypt"],
-                ["*"],
-                principal={"AWS": _one_or_many([account_root_arn(a) for a in writers])},
-                conditions=through_s3_for_this_bucket,
+    ]
+    modes: dict[str, set[AccessMode]] = {}
+    for account, access in cross_account_access:
+        modes.setdefault(account, set()).add(access)
+    readers = sorted(a for a, held in modes.items() if any(can_read(m) for m in held))
+    writers = sorted(a for a, held in modes.items() if any(can_write(m) for m in held))
+    for sid, actions, accounts in (
+        ("CrossAccountAccessPointOwnersDecrypt", ["kms:Decrypt"], readers),
+        ("CrossAccountAccessPointOwnersEncrypt", list(KMS_WRITE_ACTIONS), writers),
+    ):
+        if accounts:
+            statements.append(
+                _statement(
+                    sid,
+                    actions,
+                    ["*"],
+                    principal={"AWS": _one_or_many([account_root_arn(a) for a in accounts])},
+                    conditions=through_s3_for_this_bucket,
+                )
             )
+    return statements
+
+
+def data_key_policy(
+    *,
+    region: str,
+    data_account_id: str,
+    bucket_name: str,
+    cross_account_access: Sequence[tuple[str, AccessMode]],
+) -> PolicyDocument:
+    """The stack-created data key: administered by the data account (through IAM), and used
+    as :func:`data_key_usage_statements` says."""
+    return document(
+        _statement(
+            "DataAccountAdministersThroughIam",
+            ["kms:*"],
+            ["*"],
+            principal={"AWS": account_root_arn(data_account_id)},
+        ),
+        *data_key_usage_statements(
+            region=region,
+            data_account_id=data_account_id,
+            bucket_name=bucket_name,
+            cross_account_access=cross_account_access,
+        ),
+    )
+
+
+def _organization_statement(
+    sid: str, data_account_id: str, bucket_name: str, administrators: Sequence[str]
+) -> Statement:
+    return _statement(
+        sid,
+        [*ACCESS_POINT_CONTROL_ACTIONS, *BUCKET_GUARDRAIL_ACTIONS],
+        [
+            f"arn:{PARTITION}:s3:*:{data_account_id}:accesspoint/*",
+            bucket_arn(bucket_name),
+        ],
+        effect="Deny",
+        conditions=_not_administrator(administrators),
+    )
+
+
+def organization_service_control_policy(
+    *, data_account_id: str, bucket_name: str, administrators: Sequence[str]
+) -> PolicyDocument:
+    """For the organization to attach to the data account: no principal of that account but
+    the administrators (the deployer among them) creates, opens or deletes an access point,
+    or changes the data bucket's policy and protections. No bucket or endpoint policy can stop
+    an access point from being created; an SCP can."""
+    return document(
+        _organization_statement(
+            "OnlyDataLakeAdministratorsManageAccessPointsAndTheBucket",
+            data_account_id,
+            bucket_name,
+            administrators,
         )
-    return document(*statements)
+    )
+
+
+def organization_resource_control_policy(
+    *, data_account_id: str, bucket_name: str, administrators: Sequence[str]
+) -> PolicyDocument:
+    """The same rule as a resource control policy, which binds principals of every account
+    (the SCP binds only the data account's own)."""
+    statement = _organization_statement(
+        "OnlyDataLakeAdministratorsManageAccessPointsAndTheBucket",
+        data_account_id,
+        bucket_name,
+        administrators,
+    )
+    statement["Principal"] = "*"
+    statement["Condition"] = _merge(
+        statement["Condition"], {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+    )
+    return document(statement)

@@ -76,6 +76,7 @@ def build(config: StackConfig) -> dict[str, Any]:
         ),
     )
     in_data_account = pulumi.ResourceOptions(providers=[provider])
+    deployer_arn = deploying_principal(provider)
     bucket_name = config.data_bucket_name
     function_ap = config.function_access_point
 
@@ -86,21 +87,16 @@ def build(config: StackConfig) -> dict[str, Any]:
             account_id=config.account_id,
             cidr_block=config.network.cidr_block,
             availability_zone_count=config.network.availability_zones,
-            s3_endpoint_policy=policies.to_json(
-                policies.s3_gateway_endpoint_policy(
-                    region=config.region,
-                    data_account_id=config.account_id,
-                    bucket_name=bucket_name,
-                    extra_bucket_names=config.network.extra_s3_buckets,
-                )
-            ),
+            s3_endpoint_policy=policies.to_json(config.s3_endpoint_policy()),
             dynamodb_endpoint_policy=policies.to_json(
                 policies.dynamodb_gateway_endpoint_policy(
-                    region=config.region, data_account_id=config.account_id
+                    region=config.region, perimeter=config.perimeter
                 )
             ),
             interface_endpoints=[
-                InterfaceEndpointSpec(service, _interface_endpoint_policy(config, service))
+                InterfaceEndpointSpec(
+                    service, policies.to_json(config.interface_endpoint_policy(service))
+                )
                 for service in config.network.interface_endpoints
             ],
             flow_logs=config.network.flow_logs,
@@ -114,28 +110,24 @@ def build(config: StackConfig) -> dict[str, Any]:
         DataBucketArgs(
             account_id=config.account_id,
             bucket_name=bucket_name,
-            bucket_policy=network.vpc_id.apply(
-                lambda vpc_id: policies.to_json(
-                    policies.bucket_policy(
-                        bucket_name=bucket_name,
-                        data_account_id=config.account_id,
-                        cross_account_grants=config.cross_account_grants(),
-                        allowed_vpc_ids=[vpc_id, *config.extra_allowed_vpc_ids()],
-                        admin_principal_arns=config.bucket.admin_role_arns,
-                        restrict_to_vpcs=config.bucket.restrict_to_vpcs,
+            bucket_policy=lambda data_key_arn: pulumi.Output.all(
+                network.vpc_id, deployer_arn, data_key_arn
+            ).apply(
+                lambda values: policies.to_json(
+                    config.bucket_policy(
+                        vpc_id=values[0], deployer_arn=values[1], data_key_arn=values[2]
                     )
                 )
+            ),
+            administrators=pulumi.Output.from_input(deployer_arn).apply(
+                lambda deployer: [*config.administrator_patterns(), deployer]
             ),
             key_policy=policies.to_json(
                 policies.data_key_policy(
                     region=config.region,
                     data_account_id=config.account_id,
                     bucket_name=bucket_name,
-                    cross_account_access={
-                        ap.account_id: ap.access
-                        for ap in config.cross_account_access_points
-                        if ap.account_id is not None
-                    },
+                    cross_account_access=config.cross_account_access(),
                 )
             ),
             kms_key_arn=config.bucket.kms_key_arn,
@@ -155,6 +147,7 @@ def build(config: StackConfig) -> dict[str, Any]:
             vpc_id=network.vpc_id,
             subnet_ids=network.subnet_ids,
             endpoint_security_group_ids=list(network.endpoint_security_group_ids.values()),
+            detached_security_group_id=network.default_security_group_id,
             s3_prefix_list_id=network.s3_prefix_list_id,
             access_point_arn=config.access_point_arn(function_ap),
             document_prefix=function_ap.prefix,
@@ -190,8 +183,9 @@ def build(config: StackConfig) -> dict[str, Any]:
                         *([function.role_arn] if ap.name == function_ap.name else []),
                     ],
                     vpc_id=None
-                    if ap.network == "internet"
+                    if ap.origin == "internet"
                     else (ap.vpc_id if ap.vpc_id is not None else network.vpc_id),
+                    via_services=ap.via_services,
                     account_id=ap.account_id,
                     role_arn=ap.role_arn,
                 )
@@ -215,19 +209,36 @@ def build(config: StackConfig) -> dict[str, Any]:
         "functionName": function.function_name,
         "functionArn": function.function_arn,
         "invokeCommand": function.invoke_command,
+        "organizationPolicies": deployer_arn.apply(
+            lambda deployer: organization_policies(config, deployer)
+        ),
     }
 
 
-def _interface_endpoint_policy(config: StackConfig, service: str) -> str:
-    if service == "bedrock-runtime":
-        return policies.to_json(
-            policies.bedrock_endpoint_policy(
-                region=config.region,
-                account_id=config.account_id,
-                model_ids=config.bedrock.model_ids,
-                streaming=config.bedrock.streaming,
-            )
-        )
-    return policies.to_json(
-        policies.interface_endpoint_policy(service=service, data_account_id=config.account_id)
+def organization_policies(config: StackConfig, deployer_arn: str) -> dict[str, str]:
+    """What only the organization can enforce, ready to attach: who may create access points
+    in the data account or change the data bucket's policy (README, "The data perimeter")."""
+    administrators = [*config.administrator_patterns(), deployer_arn]
+    scp = policies.organization_service_control_policy(
+        data_account_id=config.account_id,
+        bucket_name=config.data_bucket_name,
+        administrators=administrators,
     )
+    rcp = policies.organization_resource_control_policy(
+        data_account_id=config.account_id,
+        bucket_name=config.data_bucket_name,
+        administrators=administrators,
+    )
+    return {
+        "serviceControlPolicy": policies.to_json(scp),
+        "resourceControlPolicy": policies.to_json(rcp),
+    }
+
+
+def deploying_principal(provider: aws.Provider) -> pulumi.Output[str]:
+    """The role (or user) behind the credentials that run this deployment: the issuer of an
+    assumed-role session, with its path. It stays able to update what it deploys whatever the
+    configured administrators are, so a deployment never locks itself out."""
+    with_provider = pulumi.InvokeOutputOptions(provider=provider)
+    caller = aws.get_caller_identity_output(opts=with_provider)
+    return aws.iam.get_session_context_output(arn=caller.arn, opts=with_provider).issuer_arn

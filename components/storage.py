@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -25,8 +25,12 @@ class DataBucketArgs:
     """The data account; only its S3 log delivery may write the access logs."""
     bucket_name: str
     """Name of the data bucket; known up front so that policies can name it."""
-    bucket_policy: pulumi.Input[str]
-    """The data bucket's policy (JSON): delegation to access points, TLS, VPC restriction."""
+    bucket_policy: Callable[[pulumi.Output[str]], pulumi.Input[str]]
+    """Builds the data bucket's policy (JSON) from the data key's ARN (writes must name that
+    key or none): delegation to access points, TLS, VPC restriction, guardrails."""
+    administrators: pulumi.Input[Sequence[str]]
+    """Role/user ARNs or exact patterns (the deployer among them): the only principals that
+    read the access logs or change either bucket's protections."""
     key_policy: str
     """Policy of the data key the stack creates (ignored when ``kms_key_arn`` is given)."""
     kms_key_arn: str | None = None
@@ -83,20 +87,20 @@ class DataBucket(pulumi.ComponentResource):
             kms_key_arn = pulumi.Output.from_input(args.kms_key_arn)
 
         log_bucket = None
-        if args.log_bucket_name is not None:
+        if (log_bucket_name := args.log_bucket_name) is not None:
             log_bucket = self._hardened_bucket(
                 f"{name}-access-logs",
-                args.log_bucket_name,
+                log_bucket_name,
                 # S3 server access logging can only deliver to SSE-S3 encrypted buckets.
                 DefaultEncryption(sse_algorithm="AES256"),
-                policy=policies.to_json(
-                    policies.tls_only_bucket_policy(
-                        args.log_bucket_name,
-                        policies.server_access_log_delivery_statement(
-                            args.log_bucket_name,
-                            args.bucket_name,
-                            args.account_id,
-                        ),
+                policy=pulumi.Output.from_input(args.administrators).apply(
+                    lambda administrators: policies.to_json(
+                        policies.log_bucket_policy(
+                            log_bucket_name=log_bucket_name,
+                            source_bucket_name=args.bucket_name,
+                            account_id=args.account_id,
+                            administrators=administrators,
+                        )
                     )
                 ),
                 expire_current_after_days=args.access_log_retention_days,
@@ -108,7 +112,7 @@ class DataBucket(pulumi.ComponentResource):
             name,
             args.bucket_name,
             DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn),
-            policy=args.bucket_policy,
+            policy=args.bucket_policy(kms_key_arn),
             expire_current_after_days=None,
             noncurrent_expiration_days=args.noncurrent_version_expiration_days,
             opts=keep,

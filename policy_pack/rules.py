@@ -303,8 +303,9 @@ def access_point_public_access_block(
 def access_point_vpc_origin(
     resource_type: str, props: Mapping[str, Any], config: Config
 ) -> list[str]:
-    """Every access point only accepts requests from a VPC, unless its name is listed in the
-    policy's ``allowedInternetAccessPoints`` config."""
+    """Every access point only accepts requests from a VPC, unless its own policy admits only
+    AWS services acting for a caller, or its name is listed in the policy's
+    ``allowedInternetAccessPoints`` config."""
     if resource_type != ACCESS_POINT:
         return []
     vpc = props.get("vpcConfiguration")
@@ -317,11 +318,35 @@ def access_point_vpc_origin(
     allowed = {str(n) for n in _as_list(config.get(ALLOWED_INTERNET_ACCESS_POINTS))}
     if isinstance(name, str) and name in allowed:
         return []
+    policy = props.get("policy")
+    if is_unknown(policy) or _serves_only_aws_services(parse_policy(policy)):
+        return []
     return [
         f"{_access_point_label(props)} accepts requests from the internet (no "
-        "vpcConfiguration.vpcId); give it a VPC origin, or list its name in "
+        "vpcConfiguration.vpcId); give it a VPC origin, deny in its policy every request not "
+        "made through an AWS service (aws:CalledVia), or list its name in "
         f"{ALLOWED_INTERNET_ACCESS_POINTS} of the access-point-vpc-origin policy config"
     ]
+
+
+def _serves_only_aws_services(document: Mapping[str, Any] | None) -> bool:
+    """An access point policy that denies everyone every request that no AWS service makes on
+    their behalf: AWS services (Athena) carry no VPC, so such an access point is Internet-origin
+    by necessity and reachable only through them."""
+    for statement in statements(document or {}):
+        principal = statement.get("Principal")
+        called_via = _mapping(
+            _mapping(statement.get("Condition")).get("ForAllValues:StringNotEquals")
+        ).get("aws:CalledVia")
+        if (
+            statement.get("Effect") == "Deny"
+            and (principal == "*" or _mapping(principal).get("AWS") in ("*", ["*"]))
+            and called_via
+            and {"s3:GetObject*", "s3:PutObject*", "s3:ListBucket*"}
+            <= set(_as_list(statement.get("Action")))
+        ):
+            return True
+    return False
 
 
 def _access_point_label(props: Mapping[str, Any]) -> str:

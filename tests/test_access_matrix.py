@@ -19,7 +19,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import pytest
@@ -27,11 +27,15 @@ import pytest
 from components import policies
 from components.offline import StackRun, load_stack_values, run_stack
 from tests.iam.access_model import (
-    ACCESS_POINT_KEYS,
     FOREIGN_ACCESS_POINT,
     IAM_DIR,
     INTERNET,
+    ROGUE_ACCESS_POINT,
+    ROGUE_INTERNET_ACCESS_POINT,
+    ROGUE_OPEN_ACCESS_POINT,
+    UNFILTERED_KEYS,
     VPC,
+    WIDENED,
     Identity,
     Outcome,
     PolicyDocument,
@@ -67,33 +71,49 @@ S3_ALL = grants("s3-everything", "s3:*")
 EVERYTHING = grants("administrator", "*")
 SSO = "aws-reserved/sso.amazonaws.com"
 
+ORG = "o-a1b2c3d4e5"  # prod: organizationId; the data account is in it, the partner is not
+THIEF = "333333333333"  # an account outside the organization, with no business here
+
+
+def data_role(name: str, *policies: tuple[str, PolicyDocument]) -> Identity:
+    return Identity(role(DATA, name), policies, organization_id=ORG)
+
+
 IDENTITIES: dict[str, Identity] = {
     # Application roles (Pulumi.<stack>.yaml principals) with no S3 permission of their own.
-    "analytics": Identity(role(DATA, "analytics")),
-    "bi-dashboards": Identity(role(DATA, "bi-dashboards")),
-    "ingest": Identity(role(DATA, "ingest-pipeline")),
-    "curation": Identity(role(DATA, "curation-jobs")),
+    "analytics": data_role("analytics"),
+    "bi-dashboards": data_role("bi-dashboards"),
+    "ingest": data_role("ingest-pipeline"),
+    "curation": data_role("curation-jobs"),
     # The same roles with s3:* on everything in their own IAM policies.
-    "analytics+s3:*": Identity(role(DATA, "analytics"), (S3_ALL,)),
-    "ingest+s3:*": Identity(role(DATA, "ingest-pipeline"), (S3_ALL,)),
-    "curation+s3:*": Identity(role(DATA, "curation-jobs"), (S3_ALL,)),
+    "analytics+s3:*": data_role("analytics", S3_ALL),
+    "bi-dashboards+s3:*": data_role("bi-dashboards", S3_ALL),
+    "ingest+s3:*": data_role("ingest-pipeline", S3_ALL),
+    "curation+s3:*": data_role("curation-jobs", S3_ALL),
     # A role of the data account that no access point lists, allowed everything by IAM.
-    "over-privileged": Identity(role(DATA, "data-engineer"), (EVERYTHING,)),
-    # bucket.adminRoleArns: dev names platform-admin; prod an SSO pattern and ci-deployer.
-    "platform-admin": Identity(role(DATA, "platform-admin"), (EVERYTHING,)),
-    "sso-data-admin": Identity(
-        role(DATA, f"{SSO}/AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789"), (EVERYTHING,)
+    "over-privileged": data_role("data-engineer", EVERYTHING),
+    # bucket.adminRoleArns: dev names platform-admin; prod ci-deployer, and the DataAdmin
+    # permission set (bucket.adminPermissionSets) whose role Identity Center names.
+    "platform-admin": data_role("platform-admin", EVERYTHING),
+    "sso-data-admin": data_role(f"{SSO}/AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789", EVERYTHING),
+    "sso-data-admin-eu": data_role(
+        f"{SSO}/eu-west-1/AWSReservedSSO_DataAdmin_89abcdef01234567", EVERYTHING
     ),
-    "ci-deployer": Identity(role(DATA, "ci-deployer"), (EVERYTHING,)),
-    "sso-read-only+s3:*": Identity(
-        role(DATA, f"{SSO}/AWSReservedSSO_ReadOnly_0a1b2c3d"), (S3_ALL,)
+    "sso-data-admin-contractors": data_role(
+        f"{SSO}/AWSReservedSSO_DataAdmin_Contractors_0a1b2c3d4e5f6789", EVERYTHING
     ),
-    # The partner account (prod). A cross-account request also needs the caller's own IAM
-    # allow, so the partner's reader is modelled with s3:* in its account.
+    "ci-deployer": data_role("ci-deployer", EVERYTHING),
+    "sso-read-only+s3:*": data_role(f"{SSO}/AWSReservedSSO_ReadOnly_0a1b2c3d", S3_ALL),
+    # Whoever runs `pulumi up` (the mocked caller identity; no stack lists it as an admin).
+    "deployer": data_role("pulumi-deploy", EVERYTHING),
+    # The partner account (prod), outside the organization. A cross-account request also
+    # needs the caller's own IAM allow, so the partner's reader is modelled with s3:*.
     "partner-reader+s3:*": Identity(role(PARTNER, "partner-reader"), (S3_ALL,)),
     "partner-other": Identity(role(PARTNER, "other-team")),
     "partner-other+s3:*": Identity(role(PARTNER, "other-team"), (S3_ALL,)),
     "partner-admin": Identity(role(PARTNER, "partner-admin"), (EVERYTHING,)),
+    # Another account, outside the organization, allowed everything by its own IAM.
+    "thief": Identity(role(THIEF, "thief"), (EVERYTHING,)),
 }
 FUNCTION = "function"  # the Bedrock function's role, as the program creates it
 
@@ -113,6 +133,29 @@ def profile(profile_id: str, region: str = REGION) -> str:
 HAIKU_PROFILE = profile(f"us.{HAIKU}")
 ROUTED_BY_HAIKU_PROFILE = {"bedrock:InferenceProfileArn": HAIKU_PROFILE}
 
+DATA_KEY = "<the stack's data key ARN>"  # replaced per stack in request()
+FOREIGN_KEY = "arn:aws:kms:us-east-1:999999999999:key/1b2c3d4e-0000-4000-8000-000000000000"
+SSE_DATA_KEY = {
+    "s3:x-amz-server-side-encryption": "aws:kms",
+    "s3:x-amz-server-side-encryption-aws-kms-key-id": DATA_KEY,
+}
+SSE_FOREIGN_KEY = {**SSE_DATA_KEY, "s3:x-amz-server-side-encryption-aws-kms-key-id": FOREIGN_KEY}
+# What S3 tells KMS when it uses the dev stack's key for its bucket (bucket keys on).
+KMS_VIA_S3 = {
+    "kms:ViaService": "s3.us-east-1.amazonaws.com",
+    "kms:CallerAccount": DATA,
+    "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::private-datalake-dev-111111111111",
+}
+# A forward access session: Athena calls S3 with the caller's credentials.
+VIA_ATHENA: dict[str, str | list[str]] = {
+    "aws:CalledVia": ["athena.amazonaws.com"],
+    "aws:CalledViaFirst": "athena.amazonaws.com",
+    "aws:ViaAWSService": "true",
+}
+IN_ORGANIZATION = {"aws:ResourceOrgID": ORG}
+LOG_GROUP = f"arn:aws:logs:{REGION}:{DATA}:log-group:app"
+LOGS = {stack: f"arn:aws:s3:::private-datalake-{stack}-{DATA}-logs" for stack in BOTH}
+
 
 @dataclass(frozen=True)
 class Row:
@@ -127,7 +170,9 @@ class Row:
     expect: Expect
     why: str
     stacks: tuple[str, ...] = BOTH
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | list[str]] = field(default_factory=dict)
+    organization_policies: bool = False
+    """Evaluate with the SCP and RCP the stack outputs, attached to the data account."""
 
 
 MATRIX: list[Row] = [
@@ -232,8 +277,8 @@ MATRIX: list[Row] = [
         "outside the VPC the bucket policy denies data access"),
     Row("analytics+s3:*", "s3:GetObject", "curated/x.csv", OTHER_VPC, TLS, None, EXPLICIT,
         "an application role going to the bucket from another VPC"),
-    Row("over-privileged", "s3:GetObject", "curated/x.csv", ALLOWED_VPC, TLS, None, ALLOW,
-        "bucket.allowedVpcIds: data may be used from that VPC (its endpoint is not ours)",
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", ALLOWED_VPC, TLS, None, EXPLICIT,
+        "bucket.allowedVpcIds admit data requests through access points only",
         stacks=("prod",)),
     Row("sso-read-only+s3:*", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
         "an SSO role that does not match the admin pattern", stacks=("prod",)),
@@ -273,8 +318,6 @@ MATRIX: list[Row] = [
         ALLOW, "permanent deletion stays with the admins", stacks=("prod",)),
     Row("ci-deployer", "s3:PutBucketPolicy", "", INTERNET, TLS, None, ALLOW,
         "CI can update the bucket policy", stacks=("prod",)),
-    Row("over-privileged", "s3:PutBucketPolicy", "", VPC, TLS, None, DENY,
-        "bucket configuration is not reachable through the data VPC's endpoint"),
     # --- The cross-account access point: its partner principal, and only it ---
     Row("partner-reader+s3:*", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS,
         "partner-share", ALLOW, "the partner reads its share from its VPC", stacks=("prod",)),
@@ -297,6 +340,206 @@ MATRIX: list[Row] = [
         DENY, "the partner through one of our access points", stacks=("prod",)),
     Row("partner-reader+s3:*", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS, None,
         DENY, "the partner going to the bucket directly", stacks=("prod",)),
+    # === The data perimeter (issue 12) ===
+    # --- 1. Listing beyond the mode: only ListBucket within the prefix passes an access point ---
+    *[Row("analytics+s3:*", action, prefix, VPC, TLS, "analytics", EXPLICIT,
+          f"no listing of versions or uploads through a read access point ({prefix or 'all'})")
+      for action in ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+      for prefix in ("curated/", "raw/", "")],
+    Row("ingest+s3:*", "s3:ListBucketMultipartUploads", "raw/", VPC, TLS, "ingest", EXPLICIT,
+        "a drop box lists nothing"),
+    Row("curation+s3:*", "s3:ListBucketVersions", "curated/", VPC, TLS, "curation", EXPLICIT,
+        "readwrite lists keys, not versions", stacks=("prod",)),
+    # --- 2. The data only through an access point, from any VPC, for all but the admins ---
+    *[Row("over-privileged", action, "curated/x.csv", origin, TLS, None, EXPLICIT,
+          f"no direct {action} from an allowed VPC ({origin})", stacks=("prod",))
+      for action in ("s3:PutObject", "s3:DeleteObjectVersion")
+      for origin in (ALLOWED_VPC, PARTNER_VPC)],
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", PARTNER_VPC, TLS, None, EXPLICIT,
+        "no direct reads from a cross-account access point's VPC", stacks=("prod",)),
+    Row("over-privileged", "s3:DeleteObjectVersion", "curated/x.csv", VPC, TLS, None, DENY,
+        "no permanent deletion from the stack's VPC"),
+    Row("platform-admin", "s3:GetObject", "curated/x.csv", VPC, TLS, None, DENY,
+        "the endpoint keeps even administrators to access points inside the data VPC",
+        stacks=("dev",)),
+    Row("deployer", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, ALLOW,
+        "the deploying role reaches the data directly (it empties throwaway buckets)"),
+    # --- 3. Who may use a cross-account access point, whatever its owner writes in its policy ---
+    Row("partner-reader+s3:*", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS,
+        WIDENED + "partner-share", ALLOW, "the configured partner principal still reads",
+        stacks=("prod",)),
+    Row("thief", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS,
+        WIDENED + "partner-share", DENY,
+        "a third account through a widened partner access point", stacks=("prod",)),
+    Row("partner-other+s3:*", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS,
+        WIDENED + "partner-share", EXPLICIT,
+        "another partner role through its widened access point", stacks=("prod",)),
+    Row("over-privileged", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS,
+        WIDENED + "partner-share", EXPLICIT,
+        "a data-account role through a widened partner access point", stacks=("prod",)),
+    # --- 4. Only the administrators and the deployer change the bucket and its access points ---
+    *[Row("over-privileged", action, "", origin, TLS, None,
+          EXPLICIT if origin == INTERNET else DENY, f"only administrators may {action} ({origin})")
+      for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+                     "s3:PutLifecycleConfiguration", "s3:PutReplicationConfiguration",
+                     "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock",
+                     "s3:PutBucketOwnershipControls", "s3:PutBucketLogging", "s3:PutBucketAcl",
+                     "s3:DeleteBucket")
+      for origin in (INTERNET, VPC)],
+    Row("analytics+s3:*", "s3:PutBucketPolicy", "", INTERNET, TLS, None, EXPLICIT,
+        "an application role cannot rewrite the bucket policy"),
+    Row("deployer", "s3:PutBucketPolicy", "", INTERNET, TLS, None, ALLOW,
+        "the deploying role updates the bucket policy without being listed"),
+    Row("deployer", "s3:PutEncryptionConfiguration", "", INTERNET, TLS, None, ALLOW,
+        "the deploying role updates the bucket's settings"),
+    Row("sso-data-admin", "s3:PutBucketVersioning", "", INTERNET, TLS, None, ALLOW,
+        "the DataAdmin permission set manages the bucket", stacks=("prod",)),
+    *[Row("over-privileged", action, "", VPC, TLS, "analytics", EXPLICIT,
+          f"{action}: the organization policies stop non-administrators",
+          organization_policies=True)
+      for action in ("s3:PutAccessPointPolicy", "s3:DeleteAccessPointPolicy",
+                     "s3:DeleteAccessPoint")],
+    Row("over-privileged", "s3:PutAccessPointPolicy", "", VPC, TLS, "analytics", ALLOW,
+        "without the organization policies nothing stops it: AWS applies no bucket or endpoint "
+        "policy to S3 Control (README: what remains the organization's job)"),
+    Row("deployer", "s3:PutAccessPointPolicy", "", INTERNET, TLS, "analytics", ALLOW,
+        "the deployer manages access points under the organization policies",
+        organization_policies=True),
+    Row("platform-admin", "s3:DeleteAccessPoint", "", INTERNET, TLS, "analytics", ALLOW,
+        "an administrator manages access points under the organization policies",
+        stacks=("dev",), organization_policies=True),
+    Row("sso-data-admin-eu", "s3:DeleteAccessPointPolicy", "", INTERNET, TLS, "analytics", ALLOW,
+        "the permission set's role in a Region path manages access points",
+        stacks=("prod",), organization_policies=True),
+    # --- 5. Access points created outside the stack ---
+    *[Row(principal, action, "curated/x.csv", VPC, TLS, ap, EXPLICIT,
+          f"{action} through an access point the stack did not create ({ap})")
+      for principal in ("over-privileged", "analytics+s3:*")
+      for action in ("s3:GetObject", "s3:DeleteObject")
+      for ap in (ROGUE_ACCESS_POINT, ROGUE_INTERNET_ACCESS_POINT)],
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", INTERNET, TLS,
+        ROGUE_INTERNET_ACCESS_POINT, EXPLICIT, "a rogue Internet access point from outside"),
+    Row("over-privileged", "s3:CreateAccessPoint", "", INTERNET, TLS, ROGUE_ACCESS_POINT, EXPLICIT,
+        "the organization policies stop creating access points in the data account",
+        organization_policies=True),
+    Row("deployer", "s3:CreateAccessPoint", "", INTERNET, TLS, ROGUE_ACCESS_POINT, ALLOW,
+        "the deployer creates the stack's access points", organization_policies=True),
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", VPC, TLS, ROGUE_ACCESS_POINT, ALLOW,
+        "beyond 100 access points the bucket cannot name each: preventing rogue access points "
+        "is the organization's job (README)", stacks=("prod-wide",)),
+    *[Row("over-privileged", action, "curated/x.csv", VPC, TLS, ROGUE_ACCESS_POINT, EXPLICIT,
+          f"beyond 100 access points, still no {action} through any access point",
+          stacks=("prod-wide",))
+      for action in ("s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:ListBucketVersions")],
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", VPC, TLS,
+        ROGUE_INTERNET_ACCESS_POINT, EXPLICIT,
+        "beyond 100 access points, still no unconfigured Internet access point",
+        stacks=("prod-wide",)),
+    Row("thief", "s3:GetObject", "curated/x.csv", ALLOWED_VPC, TLS, ROGUE_OPEN_ACCESS_POINT,
+        EXPLICIT, "an open rogue access point still serves no one outside the organization",
+        stacks=("prod", "prod-wide")),
+    # --- 6. Writes use the data key or none ---
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", EXPLICIT,
+        "another account's KMS key", context=SSE_FOREIGN_KEY),
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", EXPLICIT,
+        "SSE-S3 instead of the data key", context={"s3:x-amz-server-side-encryption": "AES256"}),
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", EXPLICIT,
+        "a customer-provided key (SSE-C)",
+        context={"s3:x-amz-server-side-encryption-customer-algorithm": "AES256"}),
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", ALLOW,
+        "naming the data key", context=SSE_DATA_KEY),
+    Row("curation", "s3:PutObject", "curated/x.csv", VPC, TLS, "curation", EXPLICIT,
+        "readwrite with a foreign key", stacks=("prod",), context=SSE_FOREIGN_KEY),
+    Row("deployer", "s3:PutObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "administrators too write with the data key only",
+        context={"s3:x-amz-server-side-encryption": "AES256"}),
+    # --- 7. The perimeter: principals of the organization (prod) or the account (dev) ---
+    Row("thief", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "a principal outside the perimeter"),
+    Row("partner-admin", "s3:GetObject",
+        "arn:aws:s3:::al2023-repos-us-east-1-de612dc2/core/repodata/repomd.xml", VPC, TLS, None,
+        DENY, "the S3 endpoint serves the perimeter's principals only", stacks=("prod",)),
+    Row("over-privileged", "sts:AssumeRole", "arn:aws:iam::999999999999:role/exfil", VPC, TLS,
+        None, DENY, "the sts endpoint assumes no role outside the organization",
+        stacks=("prod",)),
+    Row("over-privileged", "sts:AssumeRole", role(DATA, "etl"), VPC, TLS, None, ALLOW,
+        "the sts endpoint assumes roles of the organization", stacks=("prod",),
+        context=IN_ORGANIZATION),
+    Row("partner-admin", "sts:AssumeRole", role(DATA, "etl"), VPC, TLS, None, DENY,
+        "the sts endpoint serves no credentials from outside the organization",
+        stacks=("prod",), context=IN_ORGANIZATION),
+    *[Row("over-privileged", action, resource, VPC, TLS, None, DENY,
+          f"the logs endpoint carries no {action}", stacks=("prod",), context=IN_ORGANIZATION)
+      for action, resource in (
+          ("logs:PutSubscriptionFilter", LOG_GROUP),
+          ("logs:CreateExportTask", LOG_GROUP),
+          ("logs:DeleteLogGroup", LOG_GROUP),
+          ("logs:PutDestination", f"arn:aws:logs:{REGION}:{DATA}:destination:exfil"),
+      )],
+    Row("over-privileged", "logs:PutLogEvents", f"{LOG_GROUP}:log-stream:app", VPC, TLS, None,
+        ALLOW, "the logs endpoint carries log events", stacks=("prod",), context=IN_ORGANIZATION),
+    # --- 8. The access-log bucket: TLS, administrators only ---
+    *[Row("over-privileged", action, f"{LOGS[stack]}{key}", origin, TLS, None,
+          EXPLICIT if origin == INTERNET else DENY,
+          f"the access logs are for administrators ({action})", stacks=(stack,))
+      for stack in BOTH
+      for action, key in (("s3:GetObject", "/2026/12/03/x"), ("s3:DeleteObject", "/2026/12/03/x"),
+                          ("s3:ListBucket", ""))
+      for origin in (INTERNET, VPC)],
+    Row("over-privileged", "s3:PutBucketPolicy", LOGS["dev"], INTERNET, TLS, None, EXPLICIT,
+        "only administrators change the log bucket", stacks=("dev",)),
+    Row("platform-admin", "s3:GetObject", LOGS["dev"] + "/2026/12/03/x", INTERNET, TLS, None,
+        ALLOW, "an administrator reads the access logs", stacks=("dev",)),
+    Row("sso-data-admin", "s3:GetObject", LOGS["prod"] + "/2026/12/03/x", INTERNET, TLS, None,
+        ALLOW, "the DataAdmin permission set reads the access logs", stacks=("prod",)),
+    Row("platform-admin", "s3:GetObject", LOGS["dev"] + "/2026/12/03/x", INTERNET, PLAIN, None,
+        EXPLICIT, "the access logs need TLS", stacks=("dev",)),
+    # --- 9. Permission-set administrators: exactly their role, in any Region path ---
+    Row("sso-data-admin-eu", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, ALLOW,
+        "the permission set's role under a Region path", stacks=("prod",)),
+    Row("sso-data-admin-contractors", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None,
+        EXPLICIT, "another permission set whose name starts alike", stacks=("prod",)),
+    Row("sso-data-admin-contractors", "s3:PutBucketPolicy", "", INTERNET, TLS, None, EXPLICIT,
+        "another permission set cannot manage the bucket", stacks=("prod",)),
+    # --- 10. The data key, through S3, for this bucket (dev: the stack creates its key) ---
+    Row("analytics", "kms:Decrypt", "data-key", VPC, TLS, None, ALLOW,
+        "an application decrypts through S3 for this bucket", stacks=("dev",),
+        context=KMS_VIA_S3),
+    Row("ingest", "kms:GenerateDataKey", "data-key", VPC, TLS, None, ALLOW,
+        "an application encrypts through S3 for this bucket", stacks=("dev",),
+        context=KMS_VIA_S3),
+    Row("analytics", "kms:Decrypt", "data-key", VPC, TLS, None, DENY,
+        "not through another service", stacks=("dev",),
+        context={**KMS_VIA_S3, "kms:ViaService": "ec2.us-east-1.amazonaws.com"}),
+    Row("analytics", "kms:Decrypt", "data-key", VPC, TLS, None, DENY,
+        "not for another bucket", stacks=("dev",),
+        context={**KMS_VIA_S3, "kms:EncryptionContext:aws:s3:arn": "arn:aws:s3:::other"}),
+    Row("analytics", "kms:Decrypt", "data-key", VPC, TLS, None, DENY,
+        "not directly", stacks=("dev",),
+        context={k: v for k, v in KMS_VIA_S3.items() if k != "kms:ViaService"}),
+    Row("thief", "kms:Decrypt", "data-key", INTERNET, TLS, None, DENY,
+        "not from another account", stacks=("dev",),
+        context={**KMS_VIA_S3, "kms:CallerAccount": THIEF}),
+    # --- 12. Athena on a caller's behalf, through a viaServices access point (prod) ---
+    Row("bi-dashboards", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS, "athena-curated",
+        ALLOW, "Athena reads for the BI role", stacks=("prod",), context=VIA_ATHENA),
+    Row("bi-dashboards", "s3:ListBucket", "curated/", INTERNET, TLS, "athena-curated",
+        ALLOW, "Athena lists for the BI role", stacks=("prod",), context=VIA_ATHENA),
+    Row("bi-dashboards+s3:*", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS,
+        "athena-curated", EXPLICIT, "the BI role itself, not through Athena", stacks=("prod",)),
+    Row("bi-dashboards+s3:*", "s3:GetObject", "curated/kpi.parquet", VPC, TLS,
+        "athena-curated", EXPLICIT, "the BI role from the VPC, not through Athena",
+        stacks=("prod",)),
+    Row("analytics+s3:*", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS,
+        "athena-curated", EXPLICIT, "Athena for a role the access point does not list",
+        stacks=("prod",), context=VIA_ATHENA),
+    Row("bi-dashboards", "s3:GetObject", "raw/batch-0001.json", INTERNET, TLS,
+        "athena-curated", DENY, "Athena outside the prefix", stacks=("prod",),
+        context=VIA_ATHENA),
+    Row("over-privileged", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS, None,
+        EXPLICIT, "Athena to the bucket directly", stacks=("prod",), context=VIA_ATHENA),
+    Row("thief", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS, "athena-curated",
+        DENY, "Athena for another account's principal", stacks=("prod",), context=VIA_ATHENA),
     # --- Bedrock: the function and its models, through the bedrock-runtime endpoint ---
     Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, ALLOW,
         "a configured foundation model"),
@@ -346,13 +589,43 @@ def simulator() -> Simulator:
         pytest.skip(f"IAM evaluator not available: {missing}")
 
 
+WIDE_FILLERS = policies.ENUMERATED_ACCESS_POINTS_MAX
+
+
+def example_values(stack: str) -> dict[str, Any]:
+    """An example stack's config; "prod-wide" is prod with more access points than the bucket
+    policy names one by one, so that the rows show what holds without that list."""
+    if stack != "prod-wide":
+        return load_stack_values(stack)
+    values = copy.deepcopy(load_stack_values("prod"))
+    values["private-datalake:accessPoints"] += [
+        {
+            "name": f"filler-{index:03d}",
+            "prefix": f"filler/{index:03d}/",
+            "principals": [role(DATA, "analytics")],
+        }
+        for index in range(WIDE_FILLERS)
+    ]
+    return values
+
+
+def run_example(stack: str) -> StackRun:
+    return run_stack(stack.removesuffix("-wide"), values=example_values(stack))
+
+
 @pytest.fixture(scope="session")
 def stacks(dev_run: StackRun, prod_run: StackRun) -> dict[str, StackPolicies]:
-    return {"dev": StackPolicies.from_run(dev_run), "prod": StackPolicies.from_run(prod_run)}
+    return {
+        "dev": StackPolicies.from_run(dev_run),
+        "prod": StackPolicies.from_run(prod_run),
+        "prod-wide": StackPolicies.from_run(run_example("prod-wide")),
+    }
 
 
 def identity(name: str, stack: StackPolicies) -> Identity:
-    return stack.function if name == FUNCTION else IDENTITIES[name]
+    if name == FUNCTION:
+        return replace(stack.function, organization_id=ORG)
+    return IDENTITIES[name]
 
 
 def request(row: Row, stack: StackPolicies) -> Request:
@@ -363,7 +636,11 @@ def request(row: Row, stack: StackPolicies) -> Request:
         origin=row.origin,
         tls=row.tls,
         access_point=row.access_point,
-        context=row.context,
+        context={
+            key: stack.data_key_arn if value == DATA_KEY else value
+            for key, value in row.context.items()
+        },
+        organization_policies=row.organization_policies,
     )
 
 
@@ -418,7 +695,8 @@ def test_matrix_covers_every_access_point_principal_and_model(
     stacks: dict[str, StackPolicies],
 ) -> None:
     """Adding an access point, principal or model to an example stack needs matrix rows."""
-    for name, stack in stacks.items():
+    for name in BOTH:
+        stack = stacks[name]
         rows = [row for row in MATRIX if name in row.stacks]
         values = load_stack_values(name)
         for entry in values["private-datalake:accessPoints"]:
@@ -439,7 +717,8 @@ def test_matrix_covers_every_access_point_principal_and_model(
 
 def test_matrix_rows_are_unique() -> None:
     keys = [(s, r.principal, r.action, r.resource, r.origin, r.tls, r.access_point,
-             tuple(sorted(r.context.items()))) for s, r in cases()]  # fmt: skip
+             json.dumps(r.context, sort_keys=True), r.organization_policies)
+            for s, r in cases()]  # fmt: skip
     assert len(keys) == len(set(keys))
 
 
@@ -451,7 +730,7 @@ def test_every_context_key_reaches_the_evaluator(outcomes: dict[int, Outcome]) -
         for result in outcome.results:
             ignored = set(result.ignored_context_keys)
             if result.evaluation.unfiltered_context:
-                assert ignored <= ACCESS_POINT_KEYS, ignored
+                assert ignored <= UNFILTERED_KEYS, ignored
             else:
                 assert not ignored, (result.evaluation.label, ignored)
 
@@ -542,6 +821,21 @@ def drop_key(key: str) -> Transform:
     return transform
 
 
+def widen_actions(service: str) -> Transform:
+    """Every statement that names actions of ``service`` allows all of them instead."""
+
+    def transform(document: PolicyDocument) -> PolicyDocument:
+        mutated = copy.deepcopy(document)
+        for statement in mutated["Statement"]:
+            actions = statement.get("Action", [])
+            named = [actions] if isinstance(actions, str) else actions
+            if any(action.startswith(f"{service}:") for action in named):
+                statement["Action"] = f"{service}:*"
+        return mutated
+
+    return transform
+
+
 def drop_statement(sid: str) -> Transform:
     def transform(document: PolicyDocument) -> PolicyDocument:
         kept = [s for s in document["Statement"] if s.get("Sid") != sid]
@@ -556,6 +850,12 @@ class Mutation:
     builder: str
     transform: Transform
     what: str
+    also: tuple[str, ...] = ()
+    """Further builders given the same transform (fences that only hold together)."""
+
+    @property
+    def builders(self) -> tuple[str, ...]:
+        return (self.builder, *self.also)
 
 
 MUTATIONS = [
@@ -581,8 +881,53 @@ MUTATIONS = [
     Mutation("prod", "bedrock_invoke_statements", drop_key("bedrock:InferenceProfileArn"),
              "foundation models behind a profile callable directly"),
     Mutation("prod", "bedrock_endpoint_policy",
-             flip_operator("aws:PrincipalAccount", "StringEquals", "StringNotEquals"),
-             "the Bedrock endpoint for other accounts' principals only"),
+             flip_operator("aws:PrincipalOrgID", "StringEquals", "StringNotEquals"),
+             "the Bedrock endpoint for principals outside the organization only"),
+    # The data perimeter (issue 12): each deny statement and condition it added.
+    Mutation("dev", "bucket_policy", drop_statement("DenyActionsNoAccessModeGrants"),
+             "listing versions and uploads, or any ungranted action, through an access point"),
+    Mutation("prod", "bucket_policy", drop_statement("DenyDataAccessNotThroughAccessPoints"),
+             "the data reached directly from an allowed VPC"),
+    Mutation("prod", "bucket_policy",
+             drop_statement("DenyCrossAccountAccessPoint0PrincipalsNotListed"),
+             "anyone the partner lets through its access point"),
+    Mutation("prod", "bucket_policy", drop_key("aws:PrincipalArn"),
+             "the partner's grants and the admin exemptions for anyone"),
+    Mutation("dev", "bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
+             "anyone with IAM rights rewrites the bucket policy"),
+    Mutation("dev", "bucket_policy", drop_statement("DenyAccessPointsOutsideTheStack"),
+             "an access point created outside the stack reaches the data"),
+    Mutation("prod-wide", "bucket_policy", drop_statement("DenyInternetAccessPointsNotConfigured"),
+             "an unconfigured Internet access point used from the VPC"),
+    Mutation("prod-wide", "bucket_policy", drop_statement("DenyPrincipalsOutsidePerimeter"),
+             "a principal outside the organization through an open access point"),
+    Mutation("dev", "bucket_policy", drop_statement("DenyObjectsNotEncryptedWithTheDataKey"),
+             "objects under another account's key"),
+    Mutation("dev", "bucket_policy", drop_statement("DenyEncryptionOtherThanKms"),
+             "objects under SSE-S3"),
+    Mutation("dev", "bucket_policy", drop_statement("DenyCustomerProvidedKeys"),
+             "objects under a customer-provided key"),
+    Mutation("prod", "access_point_policy", drop_statement("DenyUnlessCalledViaServices"),
+             "the Athena access point used without Athena"),
+    Mutation("dev", "log_bucket_policy", drop_statement("DenyLogAccessExceptAdministrators"),
+             "anyone with IAM rights reads the access logs"),
+    Mutation("dev", "log_bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
+             "anyone with IAM rights rewrites the log bucket's policy"),
+    Mutation("prod", "s3_gateway_endpoint_policy", drop_key("aws:PrincipalOrgID"),
+             "the S3 endpoint serves credentials from outside the organization"),
+    Mutation("prod", "interface_endpoint_policy", drop_key("aws:ResourceOrgID"),
+             "the sts endpoint assumes roles anywhere"),
+    Mutation("prod", "interface_endpoint_policy", widen_actions("logs"),
+             "the logs endpoint carries subscription filters and exports"),
+    Mutation("dev", "organization_service_control_policy",
+             drop_statement("OnlyDataLakeAdministratorsManageAccessPointsAndTheBucket"),
+             "anyone manages access points", also=("organization_resource_control_policy",)),
+    Mutation("dev", "data_key_usage_statements", drop_key("kms:ViaService"),
+             "the data key used outside S3"),
+    Mutation("dev", "data_key_usage_statements", drop_key("kms:EncryptionContext:aws:s3:arn"),
+             "the data key used for any bucket"),
+    Mutation("dev", "data_key_usage_statements", drop_key("kms:CallerAccount"),
+             "the data key used by any account"),
 ]  # fmt: skip
 
 
@@ -608,8 +953,9 @@ def test_a_mutated_policy_builder_fails_the_matrix(
     stacks: dict[str, StackPolicies],
     outcomes: dict[int, Outcome],
 ) -> None:
-    patch_builder(monkeypatch, mutation.builder, mutation.transform)
-    mutated = {mutation.stack: StackPolicies.from_run(run_stack(mutation.stack))}
+    for builder in mutation.builders:
+        patch_builder(monkeypatch, builder, mutation.transform)
+    mutated = {mutation.stack: StackPolicies.from_run(run_example(mutation.stack))}
     assert mutated[mutation.stack] != stacks[mutation.stack], "the mutation changed no policy"
     selected = [
         (index, stack, row) for index, (stack, row) in enumerate(cases()) if stack == mutation.stack

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -147,41 +148,62 @@ def test_access_point_principals_are_deduplicated_and_sorted() -> None:
 # --- The bucket policy -------------------------------------------------------------------
 
 
+DATA_KEY = f"arn:aws:kms:{REGION}:{DATA_ACCOUNT}:key/0f3c6d2e-7a51-4e8b-9d2a-5b7c1e9f4a10"
+ADMIN = f"arn:aws:iam::{DATA_ACCOUNT}:role/platform-admin"
+PARTNER_AP = f"arn:aws:s3:{REGION}:{PARTNER}:accesspoint/partner-share"
+PARTNER_READER = f"arn:aws:iam::{PARTNER}:role/partner-reader"
+
+
 def bucket_policy(**overrides: Any) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         "bucket_name": "data",
-        "data_account_id": DATA_ACCOUNT,
+        "perimeter": policies.Perimeter(DATA_ACCOUNT),
         "cross_account_grants": [],
         "allowed_vpc_ids": ["vpc-0aaaaaaaaaaaaaaaa"],
-        "admin_principal_arns": [],
+        "administrators": [ADMIN],
         "restrict_to_vpcs": True,
+        "data_key_arn": DATA_KEY,
     }
     return policies.bucket_policy(**(arguments | overrides))
+
+
+def partner_grant(access: policies.AccessMode = "read") -> policies.CrossAccountGrant:
+    return policies.CrossAccountGrant(PARTNER_AP, "shared/partner/", access, (PARTNER_READER,))
 
 
 def test_bucket_policy_delegates_to_the_data_accounts_access_points() -> None:
     delegate = statements_by_sid(bucket_policy())["DelegateToDataAccountAccessPoints"]
     assert delegate["Effect"] == "Allow"
     assert delegate["Principal"] == {"AWS": "*"}
-    assert delegate["Action"] == "*"
     assert delegate["Resource"] == ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]
     assert delegate["Condition"] == {"StringEquals": {"s3:DataAccessPointAccount": DATA_ACCOUNT}}
 
 
-def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_and_mode() -> None:
-    partner_ap = f"arn:aws:s3:{REGION}:{PARTNER}:accesspoint/partner-share"
-    grant = policies.CrossAccountGrant(partner_ap, "shared/partner/", "read")
-    statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
+def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_mode_and_principals() -> (
+    None
+):
+    statements = statements_by_sid(bucket_policy(cross_account_grants=[partner_grant()]))
     objects = statements["CrossAccountAccessPoint0Objects"]
     assert objects["Effect"] == "Allow"
     assert set(as_list(objects["Action"])) == {"s3:GetObject", "s3:GetObjectVersion"}
     assert objects["Resource"] == "arn:aws:s3:::data/shared/partner/*"
-    assert objects["Condition"] == {"StringEquals": {"s3:DataAccessPointArn": partner_ap}}
+    through_it_for_them = {
+        "StringEquals": {"s3:DataAccessPointArn": PARTNER_AP},
+        "ArnLike": {"aws:PrincipalArn": PARTNER_READER},
+    }
+    assert objects["Condition"] == through_it_for_them
     listing = statements["CrossAccountAccessPoint0List"]
     assert listing["Resource"] == "arn:aws:s3:::data"
     assert listing["Condition"] == {
-        "StringEquals": {"s3:DataAccessPointArn": partner_ap},
+        **through_it_for_them,
         "StringLike": {"s3:prefix": "shared/partner/*"},
+    }
+    # Whatever the partner writes in its access point's policy, nobody else passes it.
+    deny = statements["DenyCrossAccountAccessPoint0PrincipalsNotListed"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {
+        "StringEquals": {"s3:DataAccessPointArn": PARTNER_AP},
+        "ArnNotLike": {"aws:PrincipalArn": PARTNER_READER},
     }
     # Never the whole bucket for the partner: only the delegation statement is bucket-wide,
     # and it is bound to the data account.
@@ -191,11 +213,18 @@ def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_and_mod
     assert [s["Sid"] for s in wide] == ["DelegateToDataAccountAccessPoints"]
 
 
-def test_write_only_cross_account_grant_cannot_list() -> None:
+def test_a_partner_account_root_stands_for_every_identity_of_that_account() -> None:
     grant = policies.CrossAccountGrant(
-        "arn:aws:s3:us-east-1:222222222222:accesspoint/drop", "in/", "write"
+        PARTNER_AP, "shared/", "read", (f"arn:aws:iam::{PARTNER}:root",)
     )
     statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
+    assert statements["CrossAccountAccessPoint0Objects"]["Condition"]["ArnLike"] == {
+        "aws:PrincipalArn": f"arn:aws:iam::{PARTNER}:*"
+    }
+
+
+def test_write_only_cross_account_grant_cannot_list() -> None:
+    statements = statements_by_sid(bucket_policy(cross_account_grants=[partner_grant("write")]))
     assert "CrossAccountAccessPoint0List" not in statements
     assert "s3:GetObject" not in as_list(statements["CrossAccountAccessPoint0Objects"]["Action"])
 
@@ -207,7 +236,8 @@ def test_bucket_policy_denies_data_access_from_outside_the_allowed_vpcs() -> Non
     assert deny["Effect"] == "Deny"
     assert deny["Principal"] == "*"
     assert deny["Condition"] == {
-        "StringNotEquals": {"aws:SourceVpc": ["vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"]}
+        "StringNotEquals": {"aws:SourceVpc": ["vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"]},
+        "ArnNotLike": {"aws:PrincipalArn": ADMIN},
     }
     actions = as_list(deny["Action"])
     for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"):
@@ -215,17 +245,51 @@ def test_bucket_policy_denies_data_access_from_outside_the_allowed_vpcs() -> Non
             pattern == action or (pattern.endswith("*") and action.startswith(pattern[:-1]))
             for pattern in actions
         )
-    # Configuration stays reachable so that a locked-out operator can repair the policy.
-    assert not any(a.startswith(("s3:PutBucketPolicy", "s3:*")) for a in actions)
 
 
-def test_admin_roles_are_exempt_from_the_vpc_rule_but_not_from_tls() -> None:
-    admins = ["arn:aws:iam::111111111111:role/platform-admin"]
-    statements = statements_by_sid(bucket_policy(admin_principal_arns=admins))
-    deny = statements["DenyDataAccessOutsideAllowedVpcs"]
-    assert deny["Condition"]["ArnNotLike"] == {"aws:PrincipalArn": admins[0]}
+def test_via_service_access_points_are_the_only_exception_to_the_vpc_rule() -> None:
+    athena_ap = f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/athena-curated"
+    deny = statements_by_sid(
+        bucket_policy(
+            internet_access_point_arns=[athena_ap], via_service_access_point_arns=[athena_ap]
+        )
+    )["DenyDataAccessOutsideAllowedVpcs"]
+    assert deny["Condition"]["ArnNotEquals"] == {"s3:DataAccessPointArn": athena_ap}
+
+
+def test_bucket_settings_and_direct_data_access_are_for_the_administrators_only() -> None:
+    deployer = f"arn:aws:iam::{DATA_ACCOUNT}:role/pulumi-deploy"
+    statements = statements_by_sid(bucket_policy(administrators=[deployer, ADMIN]))
+    exempt = {"ArnNotLike": {"aws:PrincipalArn": sorted([ADMIN, deployer])}}
+    guardrails = statements["DenyGuardrailChangesByOthers"]
+    assert guardrails["Condition"] == exempt
+    for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
+                   "s3:PutLifecycleConfiguration", "s3:PutReplicationConfiguration",
+                   "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock"):  # fmt: skip
+        assert any(fnmatch.fnmatchcase(action, p) for p in as_list(guardrails["Action"])), action
+    direct = statements["DenyDataAccessNotThroughAccessPoints"]
+    assert direct["Condition"] == {"Null": {"s3:DataAccessPointArn": "true"}, **exempt}
     assert "Condition" in statements["DenyInsecureTransport"]
     assert "ArnNotLike" not in statements["DenyInsecureTransport"]["Condition"]
+
+
+def test_writes_must_name_the_data_key_or_none() -> None:
+    statements = statements_by_sid(bucket_policy())
+    key = statements["DenyObjectsNotEncryptedWithTheDataKey"]["Condition"]
+    header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    # Only a request that names a key is judged: one that names none gets the default.
+    assert key == {"StringNotEquals": {header: DATA_KEY}, "Null": {header: "false"}}
+    sse_c = statements["DenyCustomerProvidedKeys"]["Condition"]
+    assert sse_c == {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
+
+
+def test_access_points_are_named_one_by_one_only_while_that_fits() -> None:
+    arns = [policies.access_point_arn(REGION, DATA_ACCOUNT, f"app-{i:03d}") for i in range(3)]
+    named = statements_by_sid(bucket_policy(stack_access_point_arns=arns))
+    assert named["DenyAccessPointsOutsideTheStack"]["Condition"]["ArnNotEquals"] == {
+        "s3:DataAccessPointArn": arns
+    }
+    assert "DenyAccessPointsOutsideTheStack" not in statements_by_sid(bucket_policy())
 
 
 def test_vpc_rule_can_be_turned_off() -> None:
@@ -234,24 +298,57 @@ def test_vpc_rule_can_be_turned_off() -> None:
     )
 
 
+def test_permission_set_patterns_match_exactly_that_permission_sets_role() -> None:
+    patterns = policies.permission_set_role_patterns(DATA_ACCOUNT, "DataAdmin")
+    sso = f"arn:aws:iam::{DATA_ACCOUNT}:role/aws-reserved/sso.amazonaws.com"
+
+    def matches(arn: str) -> bool:
+        # ArnLike: '*' any run of characters, '?' exactly one (fnmatch's meaning too).
+        return any(fnmatch.fnmatchcase(arn, pattern) for pattern in patterns)
+
+    assert matches(f"{sso}/AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789")
+    assert matches(f"{sso}/eu-west-1/AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789")
+    assert not matches(f"{sso}/AWSReservedSSO_DataAdmin_Contractors_0a1b2c3d4e5f6789")
+    assert not matches(f"{sso}/eu-west-1/AWSReservedSSO_DataAdmin_Contractors_0a1b2c3d4e5f6789")
+    assert not matches(f"{sso}/AWSReservedSSO_DataAdminX_0a1b2c3d4e5f6789")
+    assert not matches(
+        f"arn:aws:iam::{DATA_ACCOUNT}:role/AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789"
+    )
+    assert not matches(f"arn:aws:iam::{PARTNER}:role/aws-reserved/sso.amazonaws.com/"
+                       "AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789")  # fmt: skip
+
+
 # --- The S3 gateway endpoint policy ------------------------------------------------------
 
 
 def test_s3_endpoint_allows_only_our_access_points_the_bucket_behind_them_and_extras() -> None:
     document = policies.s3_gateway_endpoint_policy(
-        region=REGION, data_account_id=DATA_ACCOUNT, bucket_name="data", extra_bucket_names=["repo"]
+        region=REGION,
+        perimeter=policies.Perimeter(DATA_ACCOUNT),
+        bucket_name="data",
+        extra_bucket_names=["repo"],
     )
     statements = statements_by_sid(document)
     assert all(s["Effect"] == "Allow" for s in statements.values())
-    assert statements["DataAccountAccessPoints"]["Resource"] == (
-        f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/*"
-    )
+    inside = {"StringEquals": {"aws:PrincipalAccount": DATA_ACCOUNT}}
+    access_points = statements["DataAccountAccessPoints"]
+    assert access_points["Resource"] == f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/*"
+    assert access_points["Condition"] == inside
+    # Data requests only: managing an access point is not done from the data VPC.
+    assert not any(a.startswith(("s3:Put", "s3:Delete")) and "Object" not in a
+                   for a in as_list(access_points["Action"]))  # fmt: skip
     bucket = statements["DataBucketOnlyThroughAccessPoints"]
     assert bucket["Resource"] == ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]
-    assert bucket["Condition"] == {"StringEquals": {"s3:DataAccessPointAccount": DATA_ACCOUNT}}
+    assert bucket["Condition"] == {
+        "StringEquals": {
+            "aws:PrincipalAccount": DATA_ACCOUNT,
+            "s3:DataAccessPointAccount": DATA_ACCOUNT,
+        }
+    }
     extras = statements["ReadNamedExtraBuckets"]
     assert extras["Action"] == ["s3:GetObject", "s3:ListBucket"]
     assert extras["Resource"] == ["arn:aws:s3:::repo", "arn:aws:s3:::repo/*"]
+    assert extras["Condition"] == inside
     resources = [r for s in statements.values() for r in as_list(s["Resource"])]
     assert "*" not in resources, "nothing else in S3 is reachable (exfiltration)"
 
@@ -262,15 +359,25 @@ def test_s3_endpoint_allows_only_our_access_points_the_bucket_behind_them_and_ex
 def test_policies_stay_within_aws_limits_at_ten_thousand_access_points() -> None:
     names = [f"app-{i:05d}" for i in range(10_000)]
     endpoint = policies.s3_gateway_endpoint_policy(
-        region=REGION, data_account_id=DATA_ACCOUNT, bucket_name="data", extra_bucket_names=[]
+        region=REGION,
+        perimeter=policies.Perimeter(DATA_ACCOUNT, "o-a1b2c3d4e5"),
+        bucket_name="data",
+        extra_bucket_names=[],
     )
-    bucket = bucket_policy(admin_principal_arns=["arn:aws:iam::111111111111:role/admin"])
-    # Neither document mentions individual access points of the data account: constant size.
+    # Above ENUMERATED_ACCESS_POINTS_MAX the stack's access points are not named one by one.
+    bucket = bucket_policy(cross_account_grants=[partner_grant()])
     assert not any(
         name in policies.to_json(endpoint) + policies.to_json(bucket) for name in names[:10]
     )
     assert policies.policy_size(endpoint) <= policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS
     assert policies.policy_size(bucket) <= policies.BUCKET_POLICY_LIMIT_BYTES
+    # At the cut-off, with names of the longest kind, the named list still fits.
+    longest = [
+        policies.access_point_arn(REGION, DATA_ACCOUNT, f"{i:03d}-{'x' * 46}")
+        for i in range(policies.ENUMERATED_ACCESS_POINTS_MAX)
+    ]
+    named = bucket_policy(cross_account_grants=[partner_grant()], stack_access_point_arns=longest)
+    assert policies.policy_size(named) <= policies.BUCKET_POLICY_LIMIT_BYTES
     largest = max(
         policies.policy_size(
             policies.access_point_policy(
@@ -295,7 +402,7 @@ def access_points(run: StackRun) -> dict[str, CapturedResource]:
 def test_one_access_point_per_entry_on_the_shared_bucket(example_run: StackRun) -> None:
     expected = {
         "dev": {"analytics", "ingest"},
-        "prod": {"analytics", "ingest", "curation", "partner-share"},
+        "prod": {"analytics", "ingest", "curation", "athena-curated", "partner-share"},
     }[example_run.stack]
     points = access_points(example_run)
     assert set(points) == expected
@@ -313,6 +420,11 @@ def test_access_points_are_vpc_only_by_default_bound_to_the_stack_vpc(
 ) -> None:
     vpc_id = example_run.outputs["vpcId"]
     for name, ap in access_points(example_run).items():
+        if name == "athena-curated":
+            # AWS services acting for a caller carry no VPC: Internet-origin, Athena only.
+            assert "vpcConfiguration" not in ap.inputs
+            assert example_run.outputs["accessPoints"][name]["networkOrigin"] == "Internet"
+            continue
         expected = "vpc-0123456789abcdef0" if name == "partner-share" else vpc_id
         assert ap.inputs["vpcConfiguration"] == {"vpcId": expected}
         assert example_run.outputs["accessPoints"][name]["networkOrigin"] == "VPC"
@@ -359,7 +471,8 @@ def test_bucket_policy_of_prod_bounds_the_partner_and_allows_every_vpc(prod_run:
     assert statements["CrossAccountAccessPoint0Objects"]["Condition"] == {
         "StringEquals": {
             "s3:DataAccessPointArn": "arn:aws:s3:us-east-1:222222222222:accesspoint/partner-share"
-        }
+        },
+        "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/partner-reader"},
     }
     vpcs = statements["DenyDataAccessOutsideAllowedVpcs"]["Condition"]["StringNotEquals"][
         "aws:SourceVpc"

@@ -10,6 +10,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components import policies
 from components.config import (
     MAX_ACCESS_POINTS,
     ConfigError,
@@ -126,6 +127,21 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
         ("bucket.kmsKeyArn", "alias/data", r"^bucket\.kmsKeyArn: 'alias/data' must be a KMS key"),
         ("bucket.allowedVpcIds", ["vpc-xyz"], r"^bucket\.allowedVpcIds\[0\]: 'vpc-xyz' must be"),
         ("bucket.adminRoleArns", ["arn:aws:iam::1:role/x"], r"^bucket\.adminRoleArns\[0\]: "),
+        (
+            "bucket.adminRoleArns",
+            ["arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_A_*"],
+            r"^bucket\.adminRoleArns\[0\]: .*'\*' and '\?' match more .*adminPermissionSets",
+        ),
+        ("bucket.adminRoleArns", ["arn:aws:iam::111111111111:role/adm?n"], r"match more"),
+        ("bucket.adminPermissionSets", ["Data Admin"], r"^bucket\.adminPermissionSets\[0\]: "),
+        ("organizationId", "o-short", r"^organizationId: 'o-short' must be an AWS Organizations"),
+        ("organizationId", "O-A1B2C3D4E5", r"^organizationId: .* must be an AWS Organizations"),
+        (
+            "accessPoints.0.viaServices",
+            ["glue"],
+            r"^accessPoints\[0\]\.viaServices\[0\]: 'glue': AWS Glue jobs .* own role",
+        ),
+        ("accessPoints.0.viaServices", ["emr"], r"not a service that calls S3 on a caller's"),
         ("function.memoryMb", 64, r"^function\.memoryMb: Input should be greater than or equal"),
         ("function.timeoutSeconds", 901, r"^function\.timeoutSeconds: .*less than or equal to 900"),
         ("function.architecture", "sparc", r"^function\.architecture: Input should be 'arm64'"),
@@ -242,6 +258,22 @@ CROSS_ACCOUNT = {
             r"^accessPoints\[1\]\.vpcId: only applies to network: vpc",
         ),
         ({"name": "nobody"}, {}, r"^accessPoints\[1\]\.principals: must list at least one"),
+        (
+            access_point("athena", network="vpc", viaServices=["athena"]),
+            {},
+            r"^accessPoints\[1\]\.network: a viaServices access point is Internet-origin",
+        ),
+        (
+            access_point("partner", viaServices=["athena"], **CROSS_ACCOUNT),
+            {},
+            r"^accessPoints\[1\]\.viaServices: applies to access points of the data account",
+        ),
+        (
+            {"name": "other", "principals": ["arn:aws:iam::333333333333:role/app"]},
+            {},
+            r"^accessPoints\[1\]\.principals\[0\]: account 333333333333 is outside the "
+            r"perimeter .*set organizationId",
+        ),
     ],
 )
 def test_combinations_that_could_never_work_are_refused(
@@ -249,6 +281,27 @@ def test_combinations_that_could_never_work_are_refused(
 ) -> None:
     problems = problems_of(with_access_points(entry, **bucket))
     assert any(re.search(expected, p) for p in problems), problems
+
+
+def test_an_athena_access_point_is_internet_origin_behind_the_vpc_rule() -> None:
+    config = parse(with_access_points(access_point("athena", viaServices=["athena"])))
+    assert config.access_points[1].origin == "internet"
+    assert config.bucket.restrict_to_vpcs
+
+
+def test_with_an_organization_other_accounts_principals_are_inside_the_perimeter() -> None:
+    values = with_access_points(
+        {"name": "other", "principals": ["arn:aws:iam::333333333333:role/app"]}
+    )
+    config = parse({**values, "organizationId": "o-a1b2c3d4e5"})
+    assert config.perimeter == policies.Perimeter("111111111111", "o-a1b2c3d4e5")
+
+
+def test_permission_set_admins_become_exact_role_patterns() -> None:
+    config = parse({**MINIMAL, "bucket": {"adminPermissionSets": ["DataAdmin"]}})
+    assert config.administrator_patterns() == policies.permission_set_role_patterns(
+        "111111111111", "DataAdmin"
+    )
 
 
 def test_internet_access_point_is_allowed_once_the_vpc_rule_is_off() -> None:
@@ -396,7 +449,10 @@ def test_unknown_top_level_keys_are_rejected(dev_values: dict[str, Any]) -> None
 def test_account_ids_keep_their_leading_zeros(dev_values: dict[str, Any]) -> None:
     project = PROJECT
     dev_values[f"{project}:accountId"] = "011111111111"
-    dev_values[f"{project}:accessPoints"][0]["principals"] = ["arn:aws:iam::011111111111:role/a"]
+    for index, name in enumerate(("a", "b")):
+        dev_values[f"{project}:accessPoints"][index]["principals"] = [
+            f"arn:aws:iam::011111111111:role/{name}"
+        ]
     dev_values[f"{project}:bucket"]["adminRoleArns"] = ["arn:aws:iam::011111111111:role/admin"]
     run = run_stack("test", values=dev_values)
     assert run.outputs["bucketName"] == "private-datalake-test-011111111111"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from components import policies
 from components.network import subnet_cidrs
 from components.offline import StackRun
 from tests.conftest import policy
@@ -146,12 +147,29 @@ def test_endpoint_security_groups_accept_https_from_the_vpc_only(example_run: St
         assert group.inputs["egress"] == []
 
 
-def test_generic_interface_endpoint_policy_is_limited_to_its_service_and_account(
-    prod_run: StackRun,
+def test_interface_endpoints_serve_the_perimeters_principals_on_its_resources(
+    prod_run: StackRun, dev_values: dict[str, Any], run_with: Any
 ) -> None:
-    [statement] = policy(interface_endpoints(prod_run)["sts"].inputs)["Statement"]
-    assert statement["Action"] == "sts:*"
-    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalAccount": "111111111111"}}
+    """prod sets organizationId: the organization is the perimeter. Without it, the account."""
+    endpoints = interface_endpoints(prod_run)
+    [sts] = policy(endpoints["sts"].inputs)["Statement"]
+    assert sts["Action"] == "sts:*"
+    assert sts["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "aws:ResourceOrgID": "o-a1b2c3d4e5"}
+    }
+    # Subscription filters, destinations and exports would carry logs out: not served.
+    [logs] = policy(endpoints["logs"].inputs)["Statement"]
+    assert set(logs["Action"]) == set(policies.INTERFACE_ENDPOINT_ACTIONS["logs"])
+    assert not {"logs:PutSubscriptionFilter", "logs:CreateExportTask"} & set(logs["Action"])
+
+    dev_values["private-datalake:network"]["interfaceEndpoints"] = ["bedrock-runtime", "sts"]
+    [sts] = policy(interface_endpoints(run_with(dev_values))["sts"].inputs)["Statement"]
+    assert sts["Condition"] == {
+        "StringEquals": {
+            "aws:PrincipalAccount": "111111111111",
+            "aws:ResourceAccount": "111111111111",
+        }
+    }
 
 
 def test_flow_logs_capture_all_traffic_with_retention(example_run: StackRun) -> None:
@@ -193,7 +211,11 @@ def test_network_outputs(example_run: StackRun) -> None:
 def test_availability_zones_come_from_the_region_without_local_zones(
     example_run: StackRun,
 ) -> None:
-    [(token, _provider)] = example_run.calls
-    assert token == "aws:index/getAvailabilityZones:getAvailabilityZones"
+    zone_lookups = [
+        token
+        for token, _provider in example_run.calls
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones"
+    ]
+    assert len(zone_lookups) == 1
     zones = sorted(s.inputs["availabilityZone"] for s in example_run.of_type(SUBNET))
     assert zones == [f"us-east-1{c}" for c in "abc"[: expected_azs(example_run)]]

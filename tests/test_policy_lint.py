@@ -26,9 +26,14 @@ from components.offline import StackRun
 PolicyDocument = dict[str, Any]
 POLICY_INPUTS = ("policy", "assumeRolePolicy")
 ACCESS_POINT_ARN = re.compile(r"arn:aws:s3:[a-z0-9-]+:\d{12}:accesspoint/[a-z0-9*-]+(/object/.*)?")
-SERVICE_WILDCARD = re.compile(r"[a-z0-9-]+:\*")
 # Condition keys of type ARN that AWS's own documentation compares with StringEquals.
-ARN_KEYS_COMPARED_AS_STRINGS = frozenset({"s3:DataAccessPointArn", "bedrock:InferenceProfileArn"})
+ARN_KEYS_COMPARED_AS_STRINGS = frozenset(
+    {
+        "s3:DataAccessPointArn",
+        "bedrock:InferenceProfileArn",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,9 @@ def access_point_resources(finding: Finding) -> bool:
     """S3 data actions on access point ARNs. parliament's bundled definitions know only the
     bucket/object resource types for these actions, not ``accesspoint`` and
     ``accesspointobject`` (arn:aws:s3:REGION:ACCOUNT:accesspoint/NAME[/object/KEY]), which AWS
-    documents for them. Object actions must still name ``/object/`` ARNs, and listing the access
-    point itself, so a wrong access point resource is still reported."""
+    documents for them. Object actions must still name ``/object/`` ARNs (or ``accesspoint/*``,
+    which covers both), and listing the access point itself, so a wrong access point resource is
+    still reported."""
     if finding.issue != "RESOURCE_MISMATCH" or finding.statement is None:
         return False
     resources = as_list(finding.statement.get("Resource", []))
@@ -119,26 +125,36 @@ def access_point_resources(finding: Finding) -> bool:
         wants_object = mismatch["required_format"].endswith("/*")
         if not mismatch["action"].startswith("s3:"):
             return False
-        if any(("/object/" in r) != wants_object for r in resources):
+        if any(("/object/" in r) != wants_object for r in resources if not _every_one(r)):
             return False
     return True
 
 
-def scoped_service_wildcard(finding: Finding) -> bool:
-    """A service wildcard (``s3:*``, ``dynamodb:*``) narrowed by resources or a condition key:
-    parliament expands it and reports every action of the service that cannot act on those
-    resources or does not carry that key. Narrowing the wildcard to the actions that can is the
-    point of such a statement (an endpoint policy). Still reported when no action of the
-    service qualifies, as for a misspelt key or a resource nothing can act on."""
+def _every_one(access_point_arn: str) -> bool:
+    """``accesspoint/*`` names every access point and every object through them."""
+    return access_point_arn.endswith(":accesspoint/*")
+
+
+def scoped_action_wildcards(finding: Finding) -> bool:
+    """Action wildcards (``s3:*``, ``s3:GetObject*``, ``dynamodb:*``) narrowed by resources or a
+    condition key: parliament expands them and reports every action that cannot act on those
+    resources or does not carry that key. Narrowing the wildcards to the actions that can is
+    the point of such a statement (an endpoint policy, a deny on access point requests).
+    Still reported when no action of the expansion qualifies, as for a misspelt key or a
+    resource nothing can act on."""
     if finding.issue not in ("RESOURCE_MISMATCH", "UNKNOWN_CONDITION_FOR_ACTION"):
         return False
     if finding.statement is None:
         return False
     actions = as_list(finding.statement.get("Action", []))
-    if len(actions) != 1 or not SERVICE_WILDCARD.fullmatch(actions[0]):
+    if not any("*" in action for action in actions):
         return False
-    expanded = len(parliament.expand_action(actions[0]))
-    flagged = len(finding.detail) if finding.issue == "RESOURCE_MISMATCH" else finding.siblings
+    expanded = sum(len(parliament.expand_action(action)) for action in actions)
+    flagged = (
+        len({mismatch["action"] for mismatch in finding.detail})
+        if finding.issue == "RESOURCE_MISMATCH"
+        else finding.siblings
+    )
     return flagged < expanded
 
 
@@ -160,14 +176,19 @@ def one_of_several_resource_types(finding: Finding) -> bool:
 
 
 def arn_keys_compared_as_strings(finding: Finding) -> bool:
-    """StringEquals on ``s3:DataAccessPointArn`` and ``bedrock:InferenceProfileArn`` (ARN-typed
-    keys): the form of AWS's own examples for both keys; comparing a complete ARN without
-    wildcards as a string is exact. parliament calls it usable and suggests ArnEquals."""
+    """StringEquals or StringNotEquals on ``s3:DataAccessPointArn``,
+    ``bedrock:InferenceProfileArn`` and ``s3:x-amz-server-side-encryption-aws-kms-key-id``
+    (whose value is a key ARN): the form of AWS's own examples for these keys; comparing a
+    complete ARN without wildcards as a string is exact. parliament calls it usable and
+    suggests ArnEquals."""
     if finding.issue != "MISMATCHED_TYPE_BUT_USABLE" or finding.statement is None:
         return False
-    if "StringEquals" not in str(finding.detail):
+    operator = next(
+        (op for op in ("StringNotEquals", "StringEquals") if op in str(finding.detail)), None
+    )
+    if operator is None:
         return False
-    equals = finding.statement.get("Condition", {}).get("StringEquals", {})
+    equals = finding.statement.get("Condition", {}).get(operator, {})
     arn_valued = {
         key: values
         for key, values in equals.items()
@@ -213,7 +234,7 @@ def lambda_network_interfaces(finding: Finding) -> bool:
 
 FALSE_POSITIVES: list[Callable[[Finding], bool]] = [
     access_point_resources,
-    scoped_service_wildcard,
+    scoped_action_wildcards,
     one_of_several_resource_types,
     arn_keys_compared_as_strings,
     trust_policy_has_no_resource,

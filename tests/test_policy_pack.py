@@ -359,6 +359,29 @@ def test_an_access_point_without_vpc_origin_is_flagged(example_run: StackRun) ->
     assert flagged(rules.evaluate(resources, others)) == flagged(violations)
 
 
+def test_an_internet_access_point_that_serves_only_aws_services_passes(prod_run: StackRun) -> None:
+    """prod's athena-curated is Internet-origin by necessity: its policy admits only requests
+    Athena makes on a caller's behalf. Without that deny it is flagged like any other."""
+    resources = as_rule_resources(prod_run)
+    athena = find(resources, rules.ACCESS_POINT, "access-points-athena-curated")
+    assert not athena.props.get("vpcConfiguration")
+    assert rules.evaluate(resources) == []
+
+    def drop_called_via_deny(props: dict[str, Any]) -> None:
+        document = json.loads(props["policy"])
+        document["Statement"] = [
+            s for s in document["Statement"] if s.get("Sid") != "DenyUnlessCalledViaServices"
+        ]
+        props["policy"] = json.dumps(document)
+
+    opened = edited(
+        resources, rules.ACCESS_POINT, "access-points-athena-curated", drop_called_via_deny
+    )
+    assert flagged(rules.evaluate(opened)) == {
+        ("access-point-vpc-origin", "access-points-athena-curated")
+    }
+
+
 def test_an_internet_access_point_configured_in_the_program_needs_the_allowance(
     dev_values: dict[str, Any], run_with: Callable[[dict[str, Any]], StackRun]
 ) -> None:

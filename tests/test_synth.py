@@ -293,6 +293,8 @@ def test_summary_describes_each_access_point(
         assert row["account"] == ap.get("accountId", data_account)
         if "vpcId" in ap:
             assert row["network origin"] == f"VPC {ap['vpcId']} (outside this stack)"
+        elif ap.get("viaServices"):
+            assert row["network origin"] == "Internet"
         else:
             assert row["network origin"] == "VPC datalake-vpc"
 

@@ -32,11 +32,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from components.offline import StackRun
+from components import policies
+from components.offline import StackRun, default_deployer_arn
 
 IAM_DIR = Path(__file__).resolve().parent
 SCRIPT = IAM_DIR / "simulate.mjs"
@@ -55,6 +56,31 @@ OPEN_S3_POLICY: PolicyDocument = {
     "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}],
 }
 
+# Access points of the data account that the stack did not create (anyone allowed to create
+# one could): no policy of their own, bound to the stack's VPC or open to the internet.
+ROGUE_ACCESS_POINT = "rogue"
+ROGUE_INTERNET_ACCESS_POINT = "rogue-internet"
+ROGUE_OPEN_ACCESS_POINT = "rogue-open"  # VPC-bound, with a policy that lets anyone in
+# "widened:NAME" is access point NAME after its owner opened its policy to anyone: the owner
+# of a cross-account access point controls its policy, not us.
+WIDENED = "widened:"
+
+# S3 Control actions on an access point: they act on the access point ARN itself.
+ACCESS_POINT_CONTROL_ACTIONS = frozenset(
+    {
+        "s3:CreateAccessPoint",
+        "s3:PutAccessPointPolicy",
+        "s3:DeleteAccessPointPolicy",
+        "s3:DeleteAccessPoint",
+        "s3:GetAccessPointPolicy",
+    }
+)
+FULL_AWS_ACCESS: PolicyDocument = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
+ORGANIZATION_ROOT = "r-root"
+
 # Request origins. "vpc" is the stack's own VPC, through its endpoints; "internet" carries no
 # aws:SourceVpc; anything else is the id of another VPC, reached through that VPC's endpoints.
 VPC = "vpc"
@@ -70,11 +96,20 @@ _OBJECT_ACTION_PREFIXES = (
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
 )
-_LISTING_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+# Listings that carry s3:prefix (the Service Authorization Reference lists it for these two).
+_PREFIX_LISTING_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
+# Actions S3 serves through access points for which iam-data (AWS's Service Authorization
+# Reference) lists no access point resource type: the access point half cannot be evaluated,
+# so the model evaluates the bucket half alone (docs/access-proof.md).
+ACCESS_POINT_HALF_UNMODELLED = frozenset({"s3:ListBucketMultipartUploads"})
 # The keys iam-data associates with access point resource types only (see simulate.mjs).
 ACCESS_POINT_KEYS = frozenset(
     {"s3:DataAccessPointArn", "s3:DataAccessPointAccount", "s3:AccessPointNetworkOrigin"}
 )
+# The encryption context S3 sends KMS: iam-data's kms:EncryptionContext:${Key} template does not
+# match a context key that itself holds ':' (aws:s3:arn), so it is passed on unfiltered too.
+S3_ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
+UNFILTERED_KEYS = ACCESS_POINT_KEYS | {S3_ENCRYPTION_CONTEXT_KEY}
 
 
 @dataclass(frozen=True)
@@ -83,6 +118,8 @@ class Identity:
 
     arn: str
     policies: tuple[tuple[str, PolicyDocument], ...] = ()
+    organization_id: str | None = None
+    """The organization of the principal's account (aws:PrincipalOrgID), if any."""
 
     @property
     def account(self) -> str:
@@ -94,7 +131,7 @@ class AccessPoint:
     name: str
     arn: str
     account_id: str
-    policy: PolicyDocument
+    policy: PolicyDocument | None
     network_origin: Literal["VPC", "Internet"]
 
 
@@ -110,11 +147,21 @@ class StackPolicies:
     s3_endpoint_policy: PolicyDocument
     bedrock_endpoint_id: str | None
     bedrock_endpoint_policy: PolicyDocument | None
+    interface_endpoint_policies: Mapping[str, PolicyDocument]
+    """Every interface endpoint's policy by IAM service prefix (sts, logs, bedrock...)."""
     bucket_name: str
     bucket_policy: PolicyDocument
     access_points: Mapping[str, AccessPoint]
     function_role_arn: str
     function_role_policy: PolicyDocument
+    log_bucket_name: str | None
+    log_bucket_policy: PolicyDocument | None
+    data_key_arn: str
+    data_key_policy: PolicyDocument | None
+    """None when the stack uses an existing key (bucket.kmsKeyArn)."""
+    service_control_policy: PolicyDocument
+    resource_control_policy: PolicyDocument
+    deployer_arn: str
 
     @classmethod
     def from_run(cls, run: StackRun) -> StackPolicies:
@@ -122,6 +169,14 @@ class StackPolicies:
         bucket_name = outputs["bucketName"]
         provider = run.named("pulumi:providers:aws", "data-account")
         account_id = str(json.loads(provider.inputs["allowedAccountIds"])[0])
+
+        interface_endpoint_policies = {
+            policies.endpoint_service_prefix(r.inputs["serviceName"].split(".", 3)[3]): json.loads(
+                r.inputs["policy"]
+            )
+            for r in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+            if r.inputs["vpcEndpointType"] == "Interface"
+        }
 
         def endpoint(service: str) -> Any:
             name = f"com.amazonaws.{run.region}.{service}"
@@ -134,11 +189,13 @@ class StackPolicies:
 
         s3 = endpoint("s3")
         bedrock = endpoint("bedrock-runtime")
-        [bucket_policy] = [
-            r
+        bucket_policies = {
+            r.inputs["bucket"]: json.loads(r.inputs["policy"])
             for r in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
-            if r.inputs["bucket"] == bucket_name
-        ]
+        }
+        log_bucket = next((name for name in bucket_policies if name != bucket_name), None)
+        keys = run.of_type("aws:kms/key:Key")
+        organization = outputs["organizationPolicies"]
         access_points = {
             r.inputs["name"]: AccessPoint(
                 name=r.inputs["name"],
@@ -160,11 +217,19 @@ class StackPolicies:
             s3_endpoint_policy=json.loads(s3.inputs["policy"]),
             bedrock_endpoint_id=outputs["interfaceEndpointIds"].get("bedrock-runtime"),
             bedrock_endpoint_policy=json.loads(bedrock.inputs["policy"]) if bedrock else None,
+            interface_endpoint_policies=interface_endpoint_policies,
             bucket_name=bucket_name,
-            bucket_policy=json.loads(bucket_policy.inputs["policy"]),
+            bucket_policy=bucket_policies[bucket_name],
             access_points=access_points,
             function_role_arn=role.outputs["arn"],
             function_role_policy=json.loads(role_policy.inputs["policy"]),
+            log_bucket_name=log_bucket,
+            log_bucket_policy=bucket_policies[log_bucket] if log_bucket else None,
+            data_key_arn=outputs["kmsKeyArn"],
+            data_key_policy=json.loads(keys[0].inputs["policy"]) if keys else None,
+            service_control_policy=json.loads(organization["serviceControlPolicy"]),
+            resource_control_policy=json.loads(organization["resourceControlPolicy"]),
+            deployer_arn=default_deployer_arn(account_id),
         )
 
     @property
@@ -174,6 +239,63 @@ class StackPolicies:
     def foreign_access_point(self) -> AccessPoint:
         arn = f"arn:aws:s3:{self.region}:{FOREIGN_ACCOUNT}:accesspoint/{FOREIGN_ACCESS_POINT}"
         return AccessPoint(FOREIGN_ACCESS_POINT, arn, FOREIGN_ACCOUNT, OPEN_S3_POLICY, "VPC")
+
+    def access_point(self, name: str) -> AccessPoint:
+        """One of the stack's access points, or one of the model's others (module constants)."""
+        if name.startswith(WIDENED):
+            widened = self.access_points[name.removeprefix(WIDENED)]
+            return AccessPoint(
+                widened.name,
+                widened.arn,
+                widened.account_id,
+                OPEN_S3_POLICY,
+                widened.network_origin,
+            )
+        if name in (ROGUE_ACCESS_POINT, ROGUE_INTERNET_ACCESS_POINT, ROGUE_OPEN_ACCESS_POINT):
+            arn = f"arn:aws:s3:{self.region}:{self.account_id}:accesspoint/{name}"
+            origin: Literal["VPC", "Internet"] = (
+                "Internet" if name == ROGUE_INTERNET_ACCESS_POINT else "VPC"
+            )
+            policy = OPEN_S3_POLICY if name == ROGUE_OPEN_ACCESS_POINT else None
+            return AccessPoint(name, arn, self.account_id, policy, origin)
+        if name == FOREIGN_ACCESS_POINT:
+            return self.foreign_access_point()
+        return self.access_points[name]
+
+    def organization_policies(
+        self, principal_account: str, resource_account: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The SCPs and RCPs in force, with the stack's organization policies attached to the
+        data account: SCPs bind its principals, RCPs its resources."""
+        scps = [
+            {
+                "orgIdentifier": ORGANIZATION_ROOT,
+                "policies": [_named("FullAWSAccess", FULL_AWS_ACCESS)],
+            }
+        ]
+        if principal_account == self.account_id:
+            scps.append(
+                {
+                    "orgIdentifier": self.account_id,
+                    "policies": [
+                        _named("FullAWSAccess", FULL_AWS_ACCESS),
+                        _named("data-lake-scp", self.service_control_policy),
+                    ],
+                }
+            )
+        rcps = []
+        if resource_account == self.account_id:
+            rcps.append(
+                {
+                    "orgIdentifier": self.account_id,
+                    "policies": [_named("data-lake-rcp", self.resource_control_policy)],
+                }
+            )
+        return scps, rcps
+
+
+def _named(name: str, policy: PolicyDocument) -> dict[str, Any]:
+    return {"name": name, "policy": policy}
 
 
 @dataclass(frozen=True)
@@ -193,7 +315,9 @@ class Request:
     origin: str = VPC
     tls: bool = True
     access_point: str | None = None
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: Mapping[str, str | list[str]] = field(default_factory=dict)
+    organization_policies: bool = False
+    """Evaluate with the stack's SCP and RCP attached to the data account."""
 
 
 @dataclass(frozen=True)
@@ -205,10 +329,12 @@ class Evaluation:
     action: str
     resource: str
     resource_account: str
-    context: Mapping[str, str]
+    context: Mapping[str, str | list[str]]
     resource_policy: PolicyDocument | None
     endpoint_policies: Sequence[tuple[str, PolicyDocument]] | None
     unfiltered_context: bool = False
+    service_control_policies: Sequence[Mapping[str, Any]] = ()
+    resource_control_policies: Sequence[Mapping[str, Any]] = ()
 
     def as_json(self, evaluation_id: str) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -227,6 +353,10 @@ class Evaluation:
             document["endpointPolicies"] = [
                 {"name": n, "policy": p} for n, p in self.endpoint_policies
             ]
+        if self.service_control_policies:
+            document["serviceControlPolicies"] = list(self.service_control_policies)
+        if self.resource_control_policies:
+            document["resourceControlPolicies"] = list(self.resource_control_policies)
         return document
 
 
@@ -270,12 +400,15 @@ def combine(decisions: Sequence[Decision]) -> Decision:
 
 def _network_context(
     stack: StackPolicies, request: Request, endpoint_id: str | None
-) -> dict[str, str]:
-    context = {
+) -> dict[str, str | list[str]]:
+    context: dict[str, str | list[str]] = {
         "aws:SecureTransport": "true" if request.tls else "false",
         "aws:PrincipalArn": request.identity.arn,
         "aws:PrincipalAccount": request.identity.account,
+        "aws:PrincipalIsAWSService": "false",
     }
+    if request.identity.organization_id is not None:
+        context["aws:PrincipalOrgID"] = request.identity.organization_id
     if request.origin == VPC:
         context["aws:SourceVpc"] = stack.vpc_id
         if endpoint_id is not None:
@@ -289,10 +422,28 @@ def _network_context(
 def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     """The evaluations AWS makes for one request (see the module docstring)."""
     if request.action.startswith("bedrock:"):
-        return [_bedrock_evaluation(stack, request)]
-    if not request.action.startswith("s3:"):
-        raise ValueError(f"the model covers S3 and Bedrock requests, not {request.action}")
-    return _s3_evaluations(stack, request)
+        planned = [_bedrock_evaluation(stack, request)]
+    elif request.action.startswith("kms:"):
+        planned = [_key_evaluation(stack, request)]
+    elif request.action in ACCESS_POINT_CONTROL_ACTIONS:
+        planned = [_access_point_control_evaluation(stack, request)]
+    elif request.action.startswith("s3:"):
+        planned = _s3_evaluations(stack, request)
+    else:
+        planned = [_interface_endpoint_evaluation(stack, request)]
+    if not request.organization_policies:
+        return planned
+    return [
+        replace(
+            evaluation,
+            service_control_policies=scps,
+            resource_control_policies=rcps,
+        )
+        for evaluation in planned
+        for scps, rcps in [
+            stack.organization_policies(request.identity.account, evaluation.resource_account)
+        ]
+    ]
 
 
 def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
@@ -317,26 +468,91 @@ def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
     )
 
 
+def _key_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """S3 calling KMS for the caller: the key policy decides (the caller's context: kms:ViaService,
+    kms:CallerAccount and the encryption context, come from the row)."""
+    if stack.data_key_policy is None:
+        raise ValueError(f"stack {stack.stack} uses an existing key: its policy is not ours")
+    return Evaluation(
+        label="data key",
+        identity=request.identity,
+        action=request.action,
+        resource=stack.data_key_arn,
+        resource_account=stack.account_id,
+        context=_network_context(stack, request, None) | dict(request.context),
+        resource_policy=stack.data_key_policy,
+        endpoint_policies=None,
+        unfiltered_context=True,
+    )
+
+
+# The target's own resource policy (a role's trust policy, ...) is taken to let anyone in, so
+# that what the stack's endpoint policy lets through is all that decides.
+OPEN_TRUST_POLICY: PolicyDocument = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*", "Resource": "*"}],
+}
+
+
+def _interface_endpoint_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """Any other service, reached through its interface endpoint from the stack's VPC: the
+    caller's IAM, the endpoint's policy, and a target that trusts everyone."""
+    service = request.action.split(":", 1)[0]
+    if request.origin != VPC or service not in stack.interface_endpoint_policies:
+        raise ValueError(f"the model covers {service} requests through the stack's endpoint only")
+    resource_account = request.resource.split(":")[4] or request.identity.account
+    return Evaluation(
+        label=f"{service} endpoint",
+        identity=request.identity,
+        action=request.action,
+        resource=request.resource,
+        resource_account=resource_account,
+        context=_network_context(stack, request, None) | dict(request.context),
+        resource_policy=OPEN_TRUST_POLICY if service == "sts" else None,
+        endpoint_policies=[(f"{service}-endpoint", stack.interface_endpoint_policies[service])],
+    )
+
+
+def _access_point_control_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """An S3 Control action on an access point: evaluated against the access point ARN. AWS
+    documents no bucket or endpoint policy for these, and an access point's policy applies
+    only to requests made through it: IAM, SCPs and RCPs decide."""
+    if request.access_point is None:
+        raise ValueError(f"{request.action} names an access point")
+    access_point = stack.access_point(request.access_point)
+    return Evaluation(
+        label=f"access point {access_point.name} (S3 Control)",
+        identity=request.identity,
+        action=request.action,
+        resource=access_point.arn,
+        resource_account=access_point.account_id,
+        context=_network_context(stack, request, None) | dict(request.context),
+        resource_policy=None,
+        endpoint_policies=None,
+    )
+
+
 def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     context = _network_context(stack, request, stack.s3_endpoint_id) | dict(request.context)
     endpoint = None
     if request.origin == VPC:
         endpoint = [("s3-gateway-endpoint", stack.s3_endpoint_policy)]
     key = request.resource
-    if not is_object_action(request.action):
-        if request.action in _LISTING_ACTIONS and key:
-            context["s3:prefix"] = key
-        key = ""
-
     bucket_name, bucket_owner = stack.bucket_name, stack.account_id
-    bucket_policy = stack.bucket_policy
+    bucket_policy: PolicyDocument | None = stack.bucket_policy
     if key.startswith("arn:aws:s3:::"):
         bucket_name, _, key = key.removeprefix("arn:aws:s3:::").partition("/")
-        if bucket_name != stack.bucket_name:
+        if bucket_name == stack.log_bucket_name:
+            bucket_policy = stack.log_bucket_policy
+        elif bucket_name != stack.bucket_name:
             bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
+    if not is_object_action(request.action):
+        if request.action in _PREFIX_LISTING_ACTIONS and key:
+            context["s3:prefix"] = key
+        key = ""
     bucket_resource = f"arn:aws:s3:::{bucket_name}" + (f"/{key}" if key else "")
 
-    def on_bucket(context: dict[str, str], *, unfiltered_context: bool) -> Evaluation:
+    def on_bucket(context: dict[str, str | list[str]], *, unfiltered_context: bool) -> Evaluation:
         return Evaluation(
             label="bucket",
             identity=request.identity,
@@ -352,12 +568,10 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     if request.access_point is None:
         return [on_bucket(context, unfiltered_context=False)]
 
+    access_point = stack.access_point(request.access_point)
     if request.access_point == FOREIGN_ACCESS_POINT:
-        access_point = stack.foreign_access_point()
         bucket_resource = "arn:aws:s3:::foreign-bucket" + (f"/{key}" if key else "")
         bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
-    else:
-        access_point = stack.access_points[request.access_point]
     context |= {
         "s3:DataAccessPointArn": access_point.arn,
         "s3:DataAccessPointAccount": access_point.account_id,
@@ -375,7 +589,10 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         endpoint_policies=endpoint,
     )
     # The bucket half sees the access point keys (iam-simulate would drop them; simulate.mjs).
-    return [through_access_point, on_bucket(context, unfiltered_context=True)]
+    on_the_bucket = on_bucket(context, unfiltered_context=True)
+    if request.action in ACCESS_POINT_HALF_UNMODELLED:
+        return [on_the_bucket]
+    return [through_access_point, on_the_bucket]
 
 
 class SimulatorUnavailable(Exception):

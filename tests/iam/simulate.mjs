@@ -4,7 +4,8 @@
 // stdin:  {"evaluations": [{"id", "principal", "action", "resource", "resourceAccount",
 //          "context": {key: value}, "identityPolicies": [{"name", "policy"}],
 //          "resourcePolicy"?: {...}, "endpointPolicies"?: [{"name", "policy"}],
-//          "unfilteredContext"?: true}]}
+//          "serviceControlPolicies"?: [{"orgIdentifier", "policies": [{"name", "policy"}]}],
+//          "resourceControlPolicies"?: [...same...], "unfilteredContext"?: true}]}
 // stdout: {"version", "results": [{"id", "decision", "parts", "validatedDecision",
 //          "ignoredContextKeys", "errors"}]}  (parts: identity/resource/endpoint results)
 //
@@ -48,8 +49,8 @@ function simulation(evaluation) {
       contextVariables: evaluation.context ?? {}
     },
     identityPolicies: evaluation.identityPolicies ?? [],
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
+    serviceControlPolicies: evaluation.serviceControlPolicies ?? [],
+    resourceControlPolicies: evaluation.resourceControlPolicies ?? [],
     resourcePolicy: evaluation.resourcePolicy ?? undefined,
     vpcEndpointPolicies: evaluation.endpointPolicies ?? undefined
   }
@@ -65,6 +66,21 @@ async function fullContext(context) {
   return values
 }
 
+// As runSimulation loads them; it adds AWS's default RCPFullAWSAccess, so the same is done here.
+const RCP_FULL_AWS_ACCESS = {
+  Version: '2012-10-17',
+  Statement: [{ Effect: 'Allow', Principal: '*', Action: '*', Resource: '*' }]
+}
+function orgPolicies(levels, defaultPolicy) {
+  return (levels ?? []).map((level) => ({
+    orgIdentifier: level.orgIdentifier,
+    policies: [
+      ...(defaultPolicy ? [loadPolicy(defaultPolicy, { name: 'RCPFullAWSAccess' })] : []),
+      ...level.policies.map((p) => loadPolicy(p.policy, { name: p.name }))
+    ]
+  }))
+}
+
 async function unfilteredAnalysis(evaluation) {
   const named = (p) => loadPolicy(p.policy, { name: p.name })
   const analysis = authorize({
@@ -77,8 +93,8 @@ async function unfilteredAnalysis(evaluation) {
     ),
     sessionPolicy: undefined,
     identityPolicies: (evaluation.identityPolicies ?? []).map(named),
-    serviceControlPolicies: [],
-    resourceControlPolicies: [],
+    serviceControlPolicies: orgPolicies(evaluation.serviceControlPolicies),
+    resourceControlPolicies: orgPolicies(evaluation.resourceControlPolicies, RCP_FULL_AWS_ACCESS),
     resourcePolicy: evaluation.resourcePolicy
       ? loadPolicy(evaluation.resourcePolicy, { name: 'ResourcePolicy' })
       : undefined,
@@ -100,7 +116,9 @@ function parts(analysis) {
   return {
     identity: analysis.identityAnalysis?.result ?? null,
     resource: analysis.resourceAnalysis?.result ?? null,
-    endpoint: analysis.endpointAnalysis?.result ?? null
+    endpoint: analysis.endpointAnalysis?.result ?? null,
+    scp: analysis.scpAnalysis?.result ?? null,
+    rcp: analysis.rcpAnalysis?.result ?? null
   }
 }
 
