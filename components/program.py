@@ -212,7 +212,25 @@ def build(config: StackConfig) -> dict[str, Any]:
         "organizationPolicies": deployer_arn.apply(
             lambda deployer: organization_policies(config, deployer)
         ),
+        **(
+            {"dataKeyPolicyStatements": policies.to_json(external_key_statements(config))}
+            if config.bucket.kms_key_arn is not None
+            else {}
+        ),
     }
+
+
+def external_key_statements(config: StackConfig) -> policies.PolicyDocument:
+    """What ``bucket.kmsKeyArn``'s policy must add so that the applications and partners the
+    access points admit can use it, through S3 and for this bucket only."""
+    return policies.document(
+        *policies.data_key_usage_statements(
+            region=config.region,
+            data_account_id=config.account_id,
+            bucket_name=config.data_bucket_name,
+            cross_account_access=config.cross_account_access(),
+        )
+    )
 
 
 def organization_policies(config: StackConfig, deployer_arn: str) -> dict[str, str]:

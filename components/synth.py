@@ -16,6 +16,7 @@ stderr), 2 for an invalid stack configuration or a missing stack file (nothing i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -152,6 +153,10 @@ def output_files(
     """Every file of the synth, by path relative to the output directory."""
     files = {"resources.json": resources_json(model).encode()}
     files |= {f"policies/{p.file_name}": policy_json(p).encode() for p in model.policies}
+    files |= {
+        p.file_name: (json.dumps(p.document, indent=2, sort_keys=True) + "\n").encode()
+        for p in model.outside_the_stack
+    }
     files["architecture.dot"] = picture.source.encode()
     files |= {f"architecture.{fmt}": image for fmt, image in picture.images.items()}
     summary = _summary(model, picture, gb_per_month, max_rows=None, command=command)

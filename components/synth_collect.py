@@ -32,6 +32,8 @@ VPC_ENDPOINT_TYPE = "aws:ec2/vpcEndpoint:VpcEndpoint"
 TRUST_POLICY_LIMIT_CHARS = 2_048  # IAM role trust policy: the default quota (adjustable)
 KMS_KEY_POLICY_LIMIT_BYTES = 32 * 1024
 MANAGED_POLICY_LIMIT_CHARS = 6_144
+# AWS Organizations: the size of a service control policy and of a resource control policy.
+ORGANIZATION_POLICY_LIMIT_CHARS = 5_120
 
 Unit = Literal["bytes", "characters"]
 
@@ -181,6 +183,43 @@ class NetworkShape:
 
 
 @dataclass(frozen=True)
+class OutsidePolicy:
+    """A policy document for someone else to attach (from the stack outputs)."""
+
+    file_name: str
+    what: str
+    document: Mapping[str, Any]
+    limit: PolicyLimit | None
+
+    @property
+    def size(self) -> int:
+        return policies.policy_size(dict(self.document))
+
+
+# (stack output, key within it or None, file, what it is, its AWS limit)
+_OUTSIDE_POLICIES = (
+    ("organizationPolicies", "serviceControlPolicy", "organization/service-control-policy.json",
+     "service control policy for the data account", PolicyLimit(
+         "service control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
+    ("organizationPolicies", "resourceControlPolicy", "organization/resource-control-policy.json",
+     "resource control policy for the data account", PolicyLimit(
+         "resource control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
+    ("dataKeyPolicyStatements", None, "organization/data-key-policy-statements.json",
+     "statements to add to bucket.kmsKeyArn's key policy", None),
+)  # fmt: skip
+
+
+def outside_policies(outputs: Mapping[str, Any]) -> tuple[OutsidePolicy, ...]:
+    found = []
+    for output, key, file_name, what, limit in _OUTSIDE_POLICIES:
+        value = outputs.get(output)
+        text = value.get(key) if key is not None and isinstance(value, Mapping) else value
+        if isinstance(text, str):
+            found.append(OutsidePolicy(file_name, what, json.loads(text), limit))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
 class SynthModel:
     project: str
     stack: str
@@ -193,6 +232,8 @@ class SynthModel:
     """AWS resources registered directly under the stack, outside any component."""
     providers: tuple[ProviderRecord, ...]
     network: NetworkShape
+    outside_the_stack: tuple[OutsidePolicy, ...] = ()
+    """Policies the stack cannot attach itself: the organization's, an existing key's."""
 
     @property
     def aws_resource_count(self) -> int:
@@ -217,6 +258,7 @@ def collect(run: StackRun) -> SynthModel:
         stack_level_resources=stack_level,
         providers=provider_records(resources),
         network=network_shape(resources),
+        outside_the_stack=outside_policies(run.outputs),
     )
 
 

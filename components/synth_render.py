@@ -85,8 +85,31 @@ def summary_markdown(
         _policies_section(model.policies, max_rows),
         "## Network path: monthly cost estimate",
         _cost_section(model, cost),
+        "## What the stack cannot attach itself",
+        _outside_section(model),
     ]
     return "\n\n".join(s for s in sections if s) + "\n"
+
+
+def _outside_section(model: SynthModel) -> str:
+    if not model.outside_the_stack:
+        return "Nothing."
+    intro = (
+        "No bucket or endpoint policy stops an access point from being created or managed in "
+        "the data account: the organization attaches these (README, \"What remains the "
+        "organization's job\"). They name the deploying role; regenerate them after a change "
+        "of deployer."
+    )
+    rows = [
+        [
+            f"`{p.file_name}`",
+            p.what,
+            f"{p.size:,}",
+            f"{p.limit.limit:,} {p.limit.unit}" if p.limit is not None else "(your key policy)",
+        ]
+        for p in model.outside_the_stack
+    ]
+    return intro + "\n\n" + table(["file", "what", "size", "AWS limit"], rows, None)
 
 
 def _components_table(model: SynthModel, max_rows: int | None) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pytest
 
 from components import policies
-from components.offline import StackRun, load_stack_values, run_stack
+from components.offline import StackRun, default_deployer_arn, load_stack_values, run_stack
 from tests.iam.access_model import (
     FOREIGN_ACCESS_POINT,
     IAM_DIR,
@@ -105,7 +105,7 @@ IDENTITIES: dict[str, Identity] = {
     "ci-deployer": data_role("ci-deployer", EVERYTHING),
     "sso-read-only+s3:*": data_role(f"{SSO}/AWSReservedSSO_ReadOnly_0a1b2c3d", S3_ALL),
     # Whoever runs `pulumi up` (the mocked caller identity; no stack lists it as an admin).
-    "deployer": data_role("pulumi-deploy", EVERYTHING),
+    "deployer": Identity(default_deployer_arn(DATA), (EVERYTHING,), ORG),
     # The partner account (prod), outside the organization. A cross-account request also
     # needs the caller's own IAM allow, so the partner's reader is modelled with s3:*.
     "partner-reader+s3:*": Identity(role(PARTNER, "partner-reader"), (S3_ALL,)),
@@ -746,6 +746,34 @@ def test_bucket_evaluation_needs_the_access_point_keys(outcomes: dict[int, Outco
     ]
     assert bucket_halves
     assert any(r.decision == ALLOW and r.validated_decision != ALLOW for r in bucket_halves)
+
+
+def test_a_new_deploying_role_takes_over_without_being_locked_out(
+    simulator: Simulator, stacks: dict[str, StackPolicies]
+) -> None:
+    """The bucket policy names the role that deployed it. A new CI role is first added to
+    bucket.adminRoleArns and deployed by the old one; then it deploys alone (README)."""
+    old, new = default_deployer_arn(DATA), role(DATA, "ci-deployer-v2")
+    as_new = Identity(new, (EVERYTHING,), ORG)
+    as_old = Identity(old, (EVERYTHING,), ORG)
+    values = copy.deepcopy(load_stack_values("dev"))
+
+    def may_update(policies_of: StackPolicies, identity: Identity) -> str:
+        update = Request(identity, "s3:PutBucketPolicy", "", origin=INTERNET)
+        [outcome] = simulator.decide([(policies_of, update)])
+        return outcome.decision
+
+    # Straight away, the new role is refused by the policy the old one deployed.
+    assert may_update(stacks["dev"], as_new) == "ExplicitlyDenied"
+    # Step 1: the old role deploys the new one as an administrator.
+    values["private-datalake:bucket"]["adminRoleArns"].append(new)
+    handover = StackPolicies.from_run(run_stack("dev", values=values, deployer_arn=old))
+    assert may_update(handover, as_new) == "Allowed"
+    # Step 2: the new role deploys; the old one, no longer listed anywhere, is out.
+    values["private-datalake:bucket"]["adminRoleArns"].remove(new)
+    taken_over = StackPolicies.from_run(run_stack("dev", values=values, deployer_arn=new))
+    assert may_update(taken_over, as_new) == "Allowed"
+    assert may_update(taken_over, as_old) == "ExplicitlyDenied"
 
 
 @pytest.mark.parametrize(

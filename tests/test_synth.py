@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from components import offline, policies, synth
-from components.offline import PROJECT_DIR, StackRun, load_stack_values
+from components.offline import PROJECT_DIR, StackRun, default_deployer_arn, load_stack_values
 from components.synth_collect import (
     AccessPointRecord,
     collect,
@@ -111,6 +111,31 @@ def test_synth_writes_every_file(synthesized: tuple[SynthResult, StackRun]) -> N
     for name in ("resources.json", "summary.md", "architecture.dot"):
         assert (result.out / name).is_file(), name
     assert list((result.out / "policies").glob("*.json"))
+
+
+def test_what_the_organization_must_attach_is_written_ready_to_use(
+    synthesized: tuple[SynthResult, StackRun],
+) -> None:
+    result, run = synthesized
+    scp = json.loads((result.out / "organization/service-control-policy.json").read_text())
+    rcp = json.loads((result.out / "organization/resource-control-policy.json").read_text())
+    # As the stack outputs them: they name the deployer the run used, and the administrators.
+    outputs = run.outputs["organizationPolicies"]
+    assert scp == json.loads(outputs["serviceControlPolicy"])
+    assert rcp == json.loads(outputs["resourceControlPolicy"])
+    [deny] = rcp["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert "s3:CreateAccessPoint" in deny["Action"]
+    assert (
+        default_deployer_arn("111111111111") in deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    )
+    key_statements = result.out / "organization/data-key-policy-statements.json"
+    # Only a stack with bucket.kmsKeyArn needs statements added to a key it does not own.
+    assert key_statements.is_file() == (run.stack == "prod")
+    rows = table_rows(result.summary, "What the stack cannot attach itself")
+    assert {row["file"].strip("`") for row in rows} == {
+        str(p.relative_to(result.out)) for p in (result.out / "organization").iterdir()
+    }
 
 
 @needs_dot

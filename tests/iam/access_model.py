@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from components import policies
-from components.offline import StackRun, default_deployer_arn
+from components.offline import StackRun
 
 IAM_DIR = Path(__file__).resolve().parent
 SCRIPT = IAM_DIR / "simulate.mjs"
@@ -161,7 +161,6 @@ class StackPolicies:
     """None when the stack uses an existing key (bucket.kmsKeyArn)."""
     service_control_policy: PolicyDocument
     resource_control_policy: PolicyDocument
-    deployer_arn: str
 
     @classmethod
     def from_run(cls, run: StackRun) -> StackPolicies:
@@ -229,7 +228,6 @@ class StackPolicies:
             data_key_policy=json.loads(keys[0].inputs["policy"]) if keys else None,
             service_control_policy=json.loads(organization["serviceControlPolicy"]),
             resource_control_policy=json.loads(organization["resourceControlPolicy"]),
-            deployer_arn=default_deployer_arn(account_id),
         )
 
     @property
