@@ -96,7 +96,7 @@ def _outside_section(model: SynthModel) -> str:
         return "Nothing."
     intro = (
         "No bucket or endpoint policy stops an access point from being created or managed in "
-        "the data account: the organization attaches these (README, \"What remains the "
+        'the data account: the organization attaches these (README, "What remains the '
         "organization's job\"). They name the deploying role; regenerate them after a change "
         "of deployer."
     )
