@@ -1,15 +1,18 @@
 """Fixtures for the Bedrock Lambda function: a fresh handler module per test, S3 served by moto
-through a real S3 Access Point, and a recorder of every AWS call the handler makes."""
+through a real S3 Access Point, real documents of every type, a fake Lambda context whose clock
+the test moves, and a recorder of every AWS call the handler makes."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import logging
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +22,8 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
+from .documents import OLE2_HEADER, make_docx, make_pdf, make_xlsx
+
 HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda_src" / "handler.py"
 
 REGION = "us-east-1"
@@ -27,26 +32,78 @@ ACCOUNT_ID = "123456789012"
 BUCKET = "datalake-test-bucket"
 ACCESS_POINT_NAME = "analytics"
 PREFIX = "curated/"
+# Text only (Bedrock's feature table: no document chat).
 DEFAULT_MODEL = "amazon.nova-micro-v1:0"
+# A cross-Region inference profile of a model that accepts documents.
 OTHER_MODEL = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 SYSTEM_PROMPT = "Answer only from the supplied document."
 MAX_TOKENS = 512
-MAX_DOCUMENT_BYTES = 256
+MAX_DOCUMENT_BYTES = 256 * 1024
+
+# Without a Lambda context the handler budgets the component's default 60 s: 58 s after the
+# 2 s margin, less 2 s to connect, rounded down to 5 s steps.
+DEFAULT_MODEL_READ_TIMEOUT = 55
+DEFAULT_S3_READ_TIMEOUT = 10
 
 SECRET_PROMPT = "SECRET-PROMPT-4b1d what was the revenue?"
 SECRET_DOCUMENT = "Quarterly revenue was SECRET-DOCUMENT-7731 million."
 # Every prompt and document the tests use carries one of these markers.
 SECRET_MARKERS = ("SECRET-PROMPT", "SECRET-DOCUMENT")
 
+TXT_KEY = f"{PREFIX}reports/q3.txt"
+MD_KEY = f"{PREFIX}notes/summary.md"
+CSV_KEY = f"{PREFIX}data/revenue.csv"
+HTML_KEY = f"{PREFIX}pages/about.html"
+PDF_KEY = f"{PREFIX}reports/q3.pdf"
+DOCX_KEY = f"{PREFIX}reports/q3 board_minutes.docx"
+XLSX_KEY = f"{PREFIX}data/revenue.xlsx"
+DOC_KEY = f"{PREFIX}legacy/memo.doc"
+XLS_KEY = f"{PREFIX}legacy/ledger.xls"
+OUTSIDE_PREFIX_KEY = "raw/notes.txt"
+LARGE_KEY = f"{PREFIX}too-large.txt"
+
+HTML = (
+    "<!doctype html><html><head><title>About</title><style>p { color: red }</style>"
+    "<script>var hidden = 'not text';</script></head><body><h1>About us</h1>"
+    "<p>Revenue &amp; growth: SECRET-DOCUMENT-html</p><ul><li>North</li><li>South</li></ul>"
+    "</body></html>"
+)
+DOCX_PARAGRAPHS = ["Board minutes", "Revenue was SECRET-DOCUMENT-docx million.\tApproved."]
+DOCX_TABLE = [["Region", "Revenue"], ["North", "12"]]
+XLSX_SHEETS: dict[str, list[list[object]]] = {
+    "Revenue": [["Region", "Q3", "Note"], ["North", 12, "SECRET-DOCUMENT-xlsx"], ["South", 7.5]],
+    "Flags": [["Audited", True, None, "gap before me"]],
+}
+
+
+@functools.cache
+def documents() -> dict[str, bytes]:
+    """The lake's objects: one real file of every supported type, and some that are not."""
+    return {
+        TXT_KEY: SECRET_DOCUMENT.encode(),
+        MD_KEY: b"# Summary\n\n- revenue: SECRET-DOCUMENT-md\n",
+        CSV_KEY: b"region,revenue\nnorth,SECRET-DOCUMENT-csv\n",
+        HTML_KEY: HTML.encode(),
+        PDF_KEY: make_pdf("Revenue was SECRET-DOCUMENT-pdf million."),
+        DOCX_KEY: make_docx(DOCX_PARAGRAPHS, DOCX_TABLE),
+        XLSX_KEY: make_xlsx(XLSX_SHEETS),
+        DOC_KEY: OLE2_HEADER,
+        XLS_KEY: OLE2_HEADER,
+        OUTSIDE_PREFIX_KEY: b"raw notes outside the curated prefix",
+        LARGE_KEY: b"x" * (MAX_DOCUMENT_BYTES + 1),
+        # Content that does not match the extension.
+        f"{PREFIX}broken/fake.pdf": b"SECRET-DOCUMENT plain text, not a PDF",
+        f"{PREFIX}broken/fake.docx": b"SECRET-DOCUMENT plain text, not a zip",
+        f"{PREFIX}broken/sheet.xlsx": make_docx(["SECRET-DOCUMENT a docx named xlsx"], [["a"]]),
+        f"{PREFIX}broken/latin1.txt": "café SECRET-DOCUMENT".encode("latin-1"),
+        f"{PREFIX}broken/empty.txt": b"",
+    }
+
 
 @dataclass(frozen=True)
 class Lake:
     access_point_arn: str
-    document_key: str
-    document_text: str
-    large_key: str
-    binary_key: str
-    outside_prefix_key: str
+    objects: dict[str, bytes]
 
 
 @dataclass(frozen=True)
@@ -54,6 +111,20 @@ class AwsCall:
     service: str
     operation: str
     params: dict[str, Any]
+    # The configuration of the client that made the call.
+    read_timeout: float = field(default=0, compare=False)
+    total_max_attempts: int = field(default=0, compare=False)
+
+
+@dataclass
+class FakeContext:
+    """A Lambda context whose remaining time moves only when the test moves it."""
+
+    remaining_ms: int
+    aws_request_id: str = "lambda-req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 HANDLER_ENV = {
@@ -93,6 +164,14 @@ def env(
             monkeypatch.setenv(name, value)
 
 
+@pytest.fixture(autouse=True)
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The delays the handler slept between attempts; nothing really sleeps."""
+    delays: list[float] = []
+    monkeypatch.setattr(time, "sleep", delays.append)
+    return delays
+
+
 @pytest.fixture
 def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[], ModuleType]:
     """Import lambda_src/handler.py under a unique name, as a new execution environment would."""
@@ -119,57 +198,72 @@ def lake() -> Iterator[Lake]:
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
-        objects = {
-            f"{PREFIX}reports/q3.txt": SECRET_DOCUMENT.encode(),
-            f"{PREFIX}too-large.txt": b"x" * (MAX_DOCUMENT_BYTES + 1),
-            f"{PREFIX}image.bin": b"SECRET-DOCUMENT-BINARY \xff\xfe\x00\x81",
-            "raw/notes.txt": b"raw notes outside the curated prefix",
-        }
-        for key, body in objects.items():
+        for key, body in documents().items():
             s3.put_object(Bucket=BUCKET, Key=key, Body=body)
         access_point = boto3.client("s3control", region_name=REGION).create_access_point(
             AccountId=ACCOUNT_ID, Name=ACCESS_POINT_NAME, Bucket=BUCKET
         )
-        yield Lake(
-            access_point_arn=access_point["AccessPointArn"],
-            document_key=f"{PREFIX}reports/q3.txt",
-            document_text=SECRET_DOCUMENT,
-            large_key=f"{PREFIX}too-large.txt",
-            binary_key=f"{PREFIX}image.bin",
-            outside_prefix_key="raw/notes.txt",
-        )
+        yield Lake(access_point_arn=access_point["AccessPointArn"], objects=documents())
 
 
 @pytest.fixture
 def handler(lake: Lake, load_handler: Callable[[], ModuleType]) -> ModuleType:
-    return load_handler()
+    module = load_handler()
+
+    def refuse(**_: Any) -> None:
+        raise AssertionError("a Bedrock request was about to leave the process unstubbed")
+
+    # On the session, so every client the handler builds later inherits it; stubbed calls are
+    # answered earlier (before-call) and never get here.
+    module.CLIENTS.session.events.register("before-send.bedrock-runtime", refuse)
+    return module
 
 
 @pytest.fixture
-def bedrock(handler: ModuleType) -> Iterator[Stubber]:
-    """Stubber for the handler's own Bedrock client; responses not queued make a call fail."""
-    stubber = Stubber(handler.BEDROCK_CLIENT)
-    with stubber:
-        yield stubber
+def aws_calls(handler: ModuleType) -> list[AwsCall]:
+    """Every API call any of the handler's clients attempts, with the caller's parameters."""
+    calls: list[AwsCall] = []
+
+    def record(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        config = context["client_config"]
+        calls.append(
+            AwsCall(
+                model.service_model.service_name,
+                model.name,
+                dict(params),
+                read_timeout=config.read_timeout,
+                total_max_attempts=config.retries["total_max_attempts"],
+            )
+        )
+
+    # First, before botocore's own handlers add defaults such as S3's ChecksumMode.
+    handler.CLIENTS.session.events.register_first("before-parameter-build", record)
+    return calls
+
+
+@pytest.fixture
+def stub_bedrock(
+    handler: ModuleType, aws_calls: list[AwsCall]
+) -> Iterator[Callable[[int], Stubber]]:
+    """Stubber for the handler's Bedrock client of a read timeout; unqueued calls fail."""
+    stubbers: list[Stubber] = []
+
+    def stub(read_timeout: int) -> Stubber:
+        stubber = Stubber(handler.CLIENTS.bedrock(read_timeout))
+        stubber.activate()
+        stubbers.append(stubber)
+        return stubber
+
+    yield stub
+    for stubber in stubbers:
+        stubber.deactivate()
         stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
-def aws_calls(handler: ModuleType, bedrock: Stubber) -> list[AwsCall]:
-    """Every API call the handler's clients attempt, with the caller's parameters.
-
-    Bedrock stays stubbed meanwhile, so an unexpected Converse call fails instead of going out.
-    """
-    calls: list[AwsCall] = []
-
-    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
-        service = model.service_model.service_name
-        calls.append(AwsCall(service, model.name, dict(params)))
-
-    for client in (handler.S3_CLIENT, handler.BEDROCK_CLIENT):
-        # First, before botocore's own handlers add defaults such as S3's ChecksumMode.
-        client.meta.events.register_first("before-parameter-build", record)
-    return calls
+def bedrock(stub_bedrock: Callable[[int], Stubber]) -> Stubber:
+    """The Bedrock client an invocation with a 60 s budget (or no context) uses."""
+    return stub_bedrock(DEFAULT_MODEL_READ_TIMEOUT)
 
 
 @pytest.fixture

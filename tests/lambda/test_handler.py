@@ -1,4 +1,5 @@
-"""Behaviour of lambda_src/handler.py with moto S3 (via an access point) and a stubbed Bedrock."""
+"""Behaviour of lambda_src/handler.py with moto S3 (via an access point) and a stubbed Bedrock:
+the event, the answer, AWS errors, logging and configuration."""
 
 from __future__ import annotations
 
@@ -15,13 +16,18 @@ from botocore.stub import Stubber
 
 from .conftest import (
     DEFAULT_MODEL,
+    DEFAULT_S3_READ_TIMEOUT,
+    LARGE_KEY,
     MAX_DOCUMENT_BYTES,
     MAX_TOKENS,
-    OTHER_MODEL,
+    OUTSIDE_PREFIX_KEY,
     PREFIX,
+    SECRET_DOCUMENT,
     SECRET_PROMPT,
     SYSTEM_PROMPT,
+    TXT_KEY,
     AwsCall,
+    FakeContext,
     Lake,
 )
 
@@ -42,11 +48,13 @@ def converse_response(text: str = "It was 7731 million.") -> dict[str, Any]:
 
 
 def expected_request(
-    texts: list[str], model_id: str = DEFAULT_MODEL, system: str | None = SYSTEM_PROMPT
+    content: list[dict[str, Any]],
+    model_id: str = DEFAULT_MODEL,
+    system: str | None = SYSTEM_PROMPT,
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "modelId": model_id,
-        "messages": [{"role": "user", "content": [{"text": text} for text in texts]}],
+        "messages": [{"role": "user", "content": content}],
         "inferenceConfig": {"maxTokens": MAX_TOKENS},
     }
     if system is not None:
@@ -71,7 +79,9 @@ def error_log(logs: Logs) -> Any:
 def test_answers_without_document_using_default_model(
     handler: ModuleType, bedrock: Stubber, aws_calls: list[AwsCall], logs: Logs
 ) -> None:
-    bedrock.add_response("converse", converse_response(), expected_request([SECRET_PROMPT]))
+    bedrock.add_response(
+        "converse", converse_response(), expected_request([{"text": SECRET_PROMPT}])
+    )
 
     result = handler.lambda_handler(
         {"prompt": SECRET_PROMPT}, SimpleNamespace(aws_request_id="lambda-req-1")
@@ -90,37 +100,38 @@ def test_answers_without_document_using_default_model(
             "event": "request_succeeded",
             "lambdaRequestId": "lambda-req-1",
             "modelId": DEFAULT_MODEL,
-            "documentKey": None,
+            "invokedModelId": DEFAULT_MODEL,
+            "documentKeys": [],
             "stopReason": "end_turn",
             "usage": USAGE,
         }
     ]
 
 
-def test_reads_document_through_access_point_with_allowed_model(
+def test_reads_document_through_access_point_for_a_text_model(
     handler: ModuleType, lake: Lake, bedrock: Stubber, aws_calls: list[AwsCall], logs: Logs
 ) -> None:
-    document_block = f'<document key="{lake.document_key}">\n{lake.document_text}\n</document>'
+    # Nova Micro reads text only, so the document arrives as a delimited text block named
+    # after its file, never after the caller's full key.
+    document_block = f'<document name="q3">\n{SECRET_DOCUMENT}\n</document>'
     bedrock.add_response(
         "converse",
         converse_response(),
-        expected_request([document_block, SECRET_PROMPT], model_id=OTHER_MODEL),
+        expected_request([{"text": document_block}, {"text": SECRET_PROMPT}]),
     )
 
-    result = handler.lambda_handler(
-        {"prompt": SECRET_PROMPT, "documentKey": lake.document_key, "modelId": OTHER_MODEL}, None
-    )
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": TXT_KEY}, None)
 
-    assert result["modelId"] == OTHER_MODEL
+    assert result["modelId"] == DEFAULT_MODEL
     assert result["response"] == "It was 7731 million."
     # The document text in the Converse request came from moto through this exact ARN.
     assert aws_calls[0] == AwsCall(
-        "s3", "GetObject", {"Bucket": lake.access_point_arn, "Key": lake.document_key}
+        "s3", "GetObject", {"Bucket": lake.access_point_arn, "Key": TXT_KEY}
     )
     assert called(aws_calls) == [GET_OBJECT, CONVERSE]
     (line,) = logs()
-    assert line["documentKey"] == lake.document_key
-    assert line["modelId"] == OTHER_MODEL
+    assert line["documentKeys"] == [TXT_KEY]
+    assert line["modelId"] == DEFAULT_MODEL
     assert line["usage"] == USAGE
 
 
@@ -138,12 +149,13 @@ def test_joins_text_blocks_and_skips_other_content(handler: ModuleType, bedrock:
 
     assert result["response"] == "Part one. Part two."
     assert result["stopReason"] == "max_tokens"
+    assert "guardrail" not in result
 
 
 @pytest.mark.parametrize("env_overrides", [{"SYSTEM_PROMPT": ""}])
 def test_empty_system_prompt_sends_no_system_block(handler: ModuleType, bedrock: Stubber) -> None:
     bedrock.add_response(
-        "converse", converse_response(), expected_request([SECRET_PROMPT], system=None)
+        "converse", converse_response(), expected_request([{"text": SECRET_PROMPT}], system=None)
     )
 
     assert "response" in handler.lambda_handler({"prompt": SECRET_PROMPT}, None)
@@ -151,15 +163,15 @@ def test_empty_system_prompt_sends_no_system_block(handler: ModuleType, bedrock:
 
 @pytest.mark.parametrize("env_overrides", [{"DOCUMENT_PREFIX": ""}])
 def test_empty_prefix_allows_the_whole_access_point(
-    handler: ModuleType, lake: Lake, bedrock: Stubber, aws_calls: list[AwsCall]
+    handler: ModuleType, bedrock: Stubber, aws_calls: list[AwsCall]
 ) -> None:
     bedrock.add_response("converse", converse_response())
-    event = {"prompt": SECRET_PROMPT, "documentKey": lake.outside_prefix_key}
+    event = {"prompt": SECRET_PROMPT, "documentKey": OUTSIDE_PREFIX_KEY}
 
     assert "response" in handler.lambda_handler(event, None)
     assert called(aws_calls) == [GET_OBJECT, CONVERSE]
 
-    event["documentKey"] = "/" + lake.outside_prefix_key
+    event["documentKey"] = "/" + OUTSIDE_PREFIX_KEY
     assert handler.lambda_handler(event, None)["error"]["code"] == "BadRequest"
 
 
@@ -199,6 +211,30 @@ def test_empty_prefix_allows_the_whole_access_point(
             {"prompt": SECRET_PROMPT, "documentKey": PREFIX + "k" * 1_100}, "1024", id="key-long"
         ),
         pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKey": TXT_KEY, "documentKeys": [TXT_KEY]},
+            "not both",
+            id="key-and-keys",
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKeys": TXT_KEY}, "list", id="keys-not-a-list"
+        ),
+        pytest.param({"prompt": SECRET_PROMPT, "documentKeys": []}, "non-empty", id="keys-empty"),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKeys": [TXT_KEY, 3]},
+            "documentKeys[1]",
+            id="keys-item-int",
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKeys": [TXT_KEY, "raw/notes.txt"]},
+            "documentKeys[1] must name an object under",
+            id="keys-item-outside-prefix",
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "documentKeys": [TXT_KEY, TXT_KEY]},
+            "twice",
+            id="keys-repeated",
+        ),
+        pytest.param(
             {"prompt": SECRET_PROMPT, "modelId": "anthropic.claude-v2"},
             DEFAULT_MODEL,
             id="disallowed-model",
@@ -227,7 +263,6 @@ def test_rejects_bad_input_before_calling_aws(
 
 def test_refuses_oversized_document_without_reading_it(
     handler: ModuleType,
-    lake: Lake,
     aws_calls: list[AwsCall],
     logs: Logs,
     monkeypatch: pytest.MonkeyPatch,
@@ -235,26 +270,15 @@ def test_refuses_oversized_document_without_reading_it(
     read = Mock(side_effect=AssertionError("the oversized body was read"))
     monkeypatch.setattr(StreamingBody, "read", read)
 
-    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": lake.large_key}, None)
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": LARGE_KEY}, None)
 
     assert result["error"]["code"] == "DocumentTooLarge"
     assert f"{MAX_DOCUMENT_BYTES + 1} bytes" in result["error"]["message"]
     read.assert_not_called()
     assert called(aws_calls) == [GET_OBJECT]
-    assert error_log(logs)["documentKey"] == lake.large_key
-
-
-def test_rejects_document_that_is_not_utf8(
-    handler: ModuleType, lake: Lake, aws_calls: list[AwsCall], logs: Logs
-) -> None:
-    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": lake.binary_key}, None)
-
-    assert result["error"] == {
-        "code": "BadRequest",
-        "message": f"Document {lake.binary_key} is not UTF-8 text",
-    }
-    assert called(aws_calls) == [GET_OBJECT]
-    assert error_log(logs)["documentKey"] == lake.binary_key
+    line = error_log(logs)
+    assert line["documentKeys"] == [LARGE_KEY]
+    assert line["level"] == "WARNING"
 
 
 def test_reports_missing_document(
@@ -265,10 +289,11 @@ def test_reports_missing_document(
     result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": key}, None)
 
     assert result["error"]["code"] == "DocumentNotFound"
+    # Not a transient failure: one attempt.
     assert called(aws_calls) == [GET_OBJECT]
     line = error_log(logs)
     assert line["awsErrorCode"] == "NoSuchKey"
-    assert line["documentKey"] == key
+    assert line["documentKeys"] == [key]
 
 
 # --- AWS errors -----------------------------------------------------------------------------
@@ -279,18 +304,16 @@ def test_s3_access_denied(
 ) -> None:
     # moto does not enforce access point policies, so the denial itself is stubbed; the stub
     # still checks that the handler asked for the object through the access point ARN.
-    with Stubber(handler.S3_CLIENT) as s3:
+    with Stubber(handler.CLIENTS.s3(DEFAULT_S3_READ_TIMEOUT)) as s3:
         s3.add_client_error(
             "get_object",
             service_error_code="AccessDenied",
             service_message="Access Denied",
             http_status_code=403,
-            expected_params={"Bucket": lake.access_point_arn, "Key": lake.document_key},
+            expected_params={"Bucket": lake.access_point_arn, "Key": TXT_KEY},
             response_meta={"RequestId": "s3-req-1"},
         )
-        result = handler.lambda_handler(
-            {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}, None
-        )
+        result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": TXT_KEY}, None)
         s3.assert_no_pending_responses()
 
     assert result["error"]["code"] == "AccessDenied"
@@ -300,24 +323,22 @@ def test_s3_access_denied(
     assert line["awsErrorCode"] == "AccessDenied"
     assert line["awsRequestId"] == "s3-req-1"
     assert line["modelId"] == DEFAULT_MODEL
-    assert line["documentKey"] == lake.document_key
+    assert line["documentKeys"] == [TXT_KEY]
 
 
 @pytest.mark.parametrize(
     ("aws_code", "status", "code"),
     [
         ("AccessDeniedException", 403, "AccessDenied"),
-        ("ThrottlingException", 429, "Throttled"),
         ("ServiceQuotaExceededException", 400, "Throttled"),
         ("ValidationException", 400, "ModelError"),
         ("ModelErrorException", 424, "ModelError"),
-        ("ModelNotReadyException", 429, "ModelError"),
-        ("InternalServerException", 500, "InternalError"),
+        ("ModelTimeoutException", 408, "ModelError"),
+        ("SomethingNewException", 500, "InternalError"),
     ],
 )
 def test_bedrock_errors_map_to_codes(
     handler: ModuleType,
-    lake: Lake,
     bedrock: Stubber,
     aws_calls: list[AwsCall],
     logs: Logs,
@@ -335,13 +356,12 @@ def test_bedrock_errors_map_to_codes(
         response_meta={"RequestId": "bedrock-req-1"},
     )
 
-    result = handler.lambda_handler(
-        {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}, None
-    )
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": TXT_KEY}, None)
 
     assert result["error"]["code"] == code
     assert aws_code in result["error"]["message"]
     assert SECRET_PROMPT in result["error"]["message"]
+    # None of these is worth another attempt.
     assert called(aws_calls) == [GET_OBJECT, CONVERSE]
     assert error_log(logs) == {
         "level": "ERROR",
@@ -352,23 +372,23 @@ def test_bedrock_errors_map_to_codes(
         "awsRequestId": "bedrock-req-1",
         "lambdaRequestId": None,
         "modelId": DEFAULT_MODEL,
-        "documentKey": lake.document_key,
+        "documentKeys": [TXT_KEY],
     }
 
 
 @pytest.mark.parametrize(
-    ("client_attr", "operation", "error", "endpoint"),
+    ("operation", "error", "endpoint"),
     [
-        ("BEDROCK_CLIENT", "bedrock-runtime.Converse", ReadTimeoutError, "bedrock-runtime"),
-        ("S3_CLIENT", "s3.GetObject", EndpointConnectionError, "s3"),
+        ("bedrock-runtime.Converse", EndpointConnectionError, "bedrock-runtime"),
+        ("s3.GetObject", EndpointConnectionError, "s3"),
     ],
 )
-def test_network_failures_point_at_vpc_endpoints(
+def test_connection_failures_point_at_vpc_endpoints(
     handler: ModuleType,
     lake: Lake,
     logs: Logs,
+    sleeps: list[float],
     *,
-    client_attr: str,
     operation: str,
     error: type[BotoCoreError],
     endpoint: str,
@@ -376,47 +396,54 @@ def test_network_failures_point_at_vpc_endpoints(
     def fail(**_: Any) -> None:
         raise error(endpoint_url=f"https://{endpoint}.us-east-1.amazonaws.com/")
 
-    # Raised where botocore's HTTP layer would raise it, minus the retries' backoff sleeps.
-    getattr(handler, client_attr).meta.events.register(f"before-call.{operation}", fail)
+    # Raised where botocore's HTTP layer would raise it, for every client the handler builds.
+    handler.CLIENTS.session.events.register(f"before-call.{operation}", fail)
 
-    result = handler.lambda_handler(
-        {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}, None
-    )
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": TXT_KEY}, None)
 
     assert result["error"]["code"] == "Timeout"
     assert f"VPC endpoint for {endpoint}" in result["error"]["message"]
     assert error_log(logs)["awsErrorCode"] == error.__name__
+    # A connection that never opened may open next time: three attempts, two pauses.
+    assert len(sleeps) == 2
+
+
+def test_model_read_timeout_is_reported_and_not_retried(
+    handler: ModuleType, aws_calls: list[AwsCall], logs: Logs, sleeps: list[float]
+) -> None:
+    def fail(**_: Any) -> None:
+        raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com/")
+
+    handler.CLIENTS.session.events.register("before-call.bedrock-runtime.Converse", fail)
+
+    result = handler.lambda_handler({"prompt": SECRET_PROMPT}, FakeContext(60_000))
+
+    assert result["error"]["code"] == "Timeout"
+    assert "did not answer within the time left" in result["error"]["message"]
+    # The attempt used the whole budget: nothing is left for another.
+    assert called(aws_calls) == [CONVERSE]
+    assert sleeps == []
+    assert error_log(logs)["awsErrorCode"] == "ReadTimeoutError"
 
 
 # --- execution environment -----------------------------------------------------------------
 
 
 def test_clients_are_reused_across_invocations(
-    handler: ModuleType, lake: Lake, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
+    handler: ModuleType, bedrock: Stubber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clients = (handler.S3_CLIENT, handler.BEDROCK_CLIENT)
+    event = {"prompt": SECRET_PROMPT, "documentKey": TXT_KEY}
+    bedrock.add_response("converse", converse_response())
+    assert "response" in handler.lambda_handler(event, FakeContext(60_000))
+
     # Every boto3/botocore client, however obtained, is built by this method.
     create_client = Mock(side_effect=AssertionError("client created during an invocation"))
     monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-    event = {"prompt": SECRET_PROMPT, "documentKey": lake.document_key}
-
-    for _ in range(2):
+    for remaining_ms in (59_800, 59_990):
         bedrock.add_response("converse", converse_response())
-        assert "response" in handler.lambda_handler(event, None)
+        assert "response" in handler.lambda_handler(event, FakeContext(remaining_ms))
 
     create_client.assert_not_called()
-    assert clients == (handler.S3_CLIENT, handler.BEDROCK_CLIENT)
-
-
-def test_clients_have_explicit_timeouts_and_retries(handler: ModuleType) -> None:
-    for client in (handler.S3_CLIENT, handler.BEDROCK_CLIENT):
-        config = client.meta.config
-        assert client.meta.region_name == "us-east-1"
-        assert config.connect_timeout <= 5
-        assert config.retries["mode"] in {"standard", "adaptive"}
-        assert config.retries["total_max_attempts"] >= 2
-    # Below the function's default 60 s timeout, so a hung model call is reported, not killed.
-    assert 10 <= handler.BEDROCK_CLIENT.meta.config.read_timeout < 60
 
 
 @pytest.mark.parametrize(
@@ -436,6 +463,41 @@ def test_clients_have_explicit_timeouts_and_retries(handler: ModuleType) -> None
         ),
         pytest.param({"AWS_REGION": "eu-west-1"}, "runs in eu-west-1", id="arn-other-region"),
         pytest.param({"MODEL_ID": "amazon.titan-text-lite-v1"}, "not listed", id="default"),
+        pytest.param({"MODEL_ROUTES": "not json"}, "JSON object", id="routes-not-json"),
+        pytest.param({"MODEL_ROUTES": '["a"]'}, "JSON object", id="routes-not-object"),
+        pytest.param(
+            {"MODEL_ROUTES": '{"amazon.nova-pro-v1:0": "x"}'},
+            "not in ALLOWED_MODEL_IDS",
+            id="routes-unknown-model",
+        ),
+        pytest.param(
+            {"MODEL_ROUTES": f'{{"{DEFAULT_MODEL}": ""}}'}, "id or ARN", id="routes-empty-target"
+        ),
+        pytest.param(
+            {
+                "MODEL_ROUTES": f'{{"{DEFAULT_MODEL}": "arn:aws:bedrock:eu-west-1:123456789012:'
+                'application-inference-profile/abc123"}'
+            },
+            "ARN in us-east-1",
+            id="routes-other-region",
+        ),
+        pytest.param(
+            {"MODEL_ROUTES": f'{{"{DEFAULT_MODEL}": "arn:aws:s3:::bucket"}}'},
+            "Bedrock ARN",
+            id="routes-not-bedrock",
+        ),
+        pytest.param({"GUARDRAIL_ID": "gr1abc"}, "set together", id="guardrail-no-version"),
+        pytest.param({"GUARDRAIL_VERSION": "1"}, "set together", id="guardrail-no-id"),
+        pytest.param(
+            {"GUARDRAIL_ID": "gr1abc", "GUARDRAIL_VERSION": "latest"},
+            "GUARDRAIL_VERSION",
+            id="guardrail-bad-version",
+        ),
+        pytest.param(
+            {"GUARDRAIL_ID": "My Guardrail", "GUARDRAIL_VERSION": "1"},
+            "GUARDRAIL_ID",
+            id="guardrail-bad-id",
+        ),
     ],
 )
 def test_import_fails_fast_on_bad_configuration(
@@ -443,3 +505,16 @@ def test_import_fails_fast_on_bad_configuration(
 ) -> None:
     with pytest.raises(RuntimeError, match=message):
         load_handler()
+
+
+@pytest.mark.parametrize(
+    ("env_overrides", "limit"),
+    [
+        pytest.param({"MAX_DOCUMENT_BYTES": "1000"}, 1000, id="below-converse"),
+        pytest.param({"MAX_DOCUMENT_BYTES": "50000000"}, 4_500_000, id="capped-at-converse"),
+    ],
+)
+def test_document_limit_is_the_smaller_of_the_setting_and_converse(
+    load_handler: Callable[[], ModuleType], limit: int
+) -> None:
+    assert load_handler().SETTINGS.max_document_bytes == limit
