@@ -22,7 +22,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from .documents import OLE2_HEADER, make_docx, make_pdf, make_xlsx
+from .documents import OLE2_HEADER, make_docx, make_pdf, make_xlsx, share_strings
 
 HANDLER_PATH = Path(__file__).resolve().parents[2] / "lambda_src" / "handler.py"
 
@@ -56,7 +56,9 @@ CSV_KEY = f"{PREFIX}data/revenue.csv"
 HTML_KEY = f"{PREFIX}pages/about.html"
 PDF_KEY = f"{PREFIX}reports/q3.pdf"
 DOCX_KEY = f"{PREFIX}reports/q3 board_minutes.docx"
+# As Excel saves it (shared strings), and as openpyxl does (inline strings).
 XLSX_KEY = f"{PREFIX}data/revenue.xlsx"
+XLSX_INLINE_KEY = f"{PREFIX}data/revenue-inline.xlsx"
 DOC_KEY = f"{PREFIX}legacy/memo.doc"
 XLS_KEY = f"{PREFIX}legacy/ledger.xls"
 OUTSIDE_PREFIX_KEY = "raw/notes.txt"
@@ -86,7 +88,8 @@ def documents() -> dict[str, bytes]:
         HTML_KEY: HTML.encode(),
         PDF_KEY: make_pdf("Revenue was SECRET-DOCUMENT-pdf million."),
         DOCX_KEY: make_docx(DOCX_PARAGRAPHS, DOCX_TABLE),
-        XLSX_KEY: make_xlsx(XLSX_SHEETS),
+        XLSX_KEY: share_strings(make_xlsx(XLSX_SHEETS)),
+        XLSX_INLINE_KEY: make_xlsx(XLSX_SHEETS),
         DOC_KEY: OLE2_HEADER,
         XLS_KEY: OLE2_HEADER,
         OUTSIDE_PREFIX_KEY: b"raw notes outside the curated prefix",

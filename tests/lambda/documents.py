@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 
 import docx
 import openpyxl
@@ -64,4 +66,49 @@ def make_xlsx(sheets: dict[str, list[list[object]]]) -> bytes:
                     sheet.cell(row=row_number, column=column_number, value=value)
     out = io.BytesIO()
     workbook.save(out)
+    return out.getvalue()
+
+
+_INLINE_STRING = re.compile(rb'(<c r="[A-Z]+[0-9]+") t="inlineStr"><is><t>(.*?)</t></is></c>')
+_MAIN = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_SHARED_STRINGS_TYPE = (
+    b"http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+)
+
+
+def share_strings(xlsx: bytes) -> bytes:
+    """The workbook as Excel saves it: text cells point into xl/sharedStrings.xml (openpyxl
+    writes them inline)."""
+    strings: list[bytes] = []
+
+    def share(cell: re.Match[bytes]) -> bytes:
+        strings.append(cell[2])
+        return cell[1] + b' t="s"><v>%d</v></c>' % (len(strings) - 1)
+
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as source:
+        parts = {
+            name: _INLINE_STRING.sub(share, data) if name.startswith("xl/worksheets/") else data
+            for name in source.namelist()
+            for data in [source.read(name)]
+        }
+    parts["xl/sharedStrings.xml"] = b'<sst xmlns="%b" count="%d" uniqueCount="%d">%b</sst>' % (
+        _MAIN,
+        len(strings),
+        len(strings),
+        b"".join(b"<si><t>%b</t></si>" % text for text in strings),
+    )
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdShared" Type="%b" Target="sharedStrings.xml"/></Relationships>'
+        % _SHARED_STRINGS_TYPE,
+    )
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>",
+        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
     return out.getvalue()

@@ -19,59 +19,25 @@ from .conftest import (
     DEFAULT_S3_READ_TIMEOUT,
     LARGE_KEY,
     MAX_DOCUMENT_BYTES,
-    MAX_TOKENS,
     OUTSIDE_PREFIX_KEY,
     PREFIX,
     SECRET_DOCUMENT,
     SECRET_PROMPT,
-    SYSTEM_PROMPT,
     TXT_KEY,
     AwsCall,
     FakeContext,
     Lake,
 )
-
-Logs = Callable[[], list[Any]]
-
-USAGE = {"inputTokens": 40, "outputTokens": 7, "totalTokens": 47}
-CONVERSE = ("bedrock-runtime", "Converse")
-GET_OBJECT = ("s3", "GetObject")
-
-
-def converse_response(text: str = "It was 7731 million.") -> dict[str, Any]:
-    return {
-        "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
-        "stopReason": "end_turn",
-        "usage": USAGE,
-        "metrics": {"latencyMs": 321},
-    }
-
-
-def expected_request(
-    content: list[dict[str, Any]],
-    model_id: str = DEFAULT_MODEL,
-    system: str | None = SYSTEM_PROMPT,
-) -> dict[str, Any]:
-    request: dict[str, Any] = {
-        "modelId": model_id,
-        "messages": [{"role": "user", "content": content}],
-        "inferenceConfig": {"maxTokens": MAX_TOKENS},
-    }
-    if system is not None:
-        request["system"] = [{"text": system}]
-    return request
-
-
-def called(calls: list[AwsCall]) -> list[tuple[str, str]]:
-    return [(call.service, call.operation) for call in calls]
-
-
-def error_log(logs: Logs) -> Any:
-    lines = logs()
-    assert len(lines) == 1
-    assert lines[0]["event"] == "request_failed"
-    return lines[0]
-
+from .helpers import (
+    CONVERSE,
+    GET_OBJECT,
+    USAGE,
+    Logs,
+    called,
+    converse_response,
+    error_log,
+    expected_request,
+)
 
 # --- success ------------------------------------------------------------------------------
 
