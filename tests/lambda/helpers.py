@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .conftest import DEFAULT_MODEL, MAX_TOKENS, SYSTEM_PROMPT, AwsCall
+from .conftest import DEFAULT_MODEL, MAX_TOKENS, SYSTEM_PROMPT, AwsCall, Lake
 
 Logs = Callable[[], list[Any]]
 
@@ -47,3 +47,8 @@ def error_log(logs: Logs) -> Any:
     assert len(lines) == 1
     assert lines[0]["event"] == "request_failed"
     return lines[0]
+
+
+def document_block(lake: Lake, key: str, fmt: str, name: str) -> dict[str, Any]:
+    """A Converse document block carrying the object's bytes as stored in the lake."""
+    return {"document": {"format": fmt, "name": name, "source": {"bytes": lake.objects[key]}}}

@@ -43,6 +43,7 @@ from .helpers import (
     Logs,
     called,
     converse_response,
+    document_block,
     error_log,
     expected_request,
 )
@@ -51,10 +52,6 @@ XLSX_TEXT = (
     "# Revenue\nRegion\tQ3\tNote\nNorth\t12\tSECRET-DOCUMENT-xlsx\nSouth\t7.5\n\n"
     "# Flags\nAudited\tTRUE\t\tgap before me"
 )
-
-
-def document_block(lake: Lake, key: str, fmt: str, name: str) -> dict[str, Any]:
-    return {"document": {"format": fmt, "name": name, "source": {"bytes": lake.objects[key]}}}
 
 
 def text_block(name: str, text: str) -> dict[str, Any]:
