@@ -20,7 +20,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 from xml.etree import ElementTree
@@ -244,8 +244,8 @@ class Settings:
     max_document_bytes: int
     region: str
     # Configured model id -> the id or ARN invoked in its place (an application inference profile).
-    model_routes: Mapping[str, str] = field(default_factory=dict)
-    guardrail: Guardrail | None = None
+    model_routes: Mapping[str, str]
+    guardrail: Guardrail | None
 
 
 @dataclass(frozen=True)
@@ -897,6 +897,7 @@ class Clients:
     def _client(self, service: str, read_timeout: int) -> object:
         key = (service, read_timeout)
         if key not in self._cache:
+            # The stubs type client() per literal service name; the casts below restore them.
             self._cache[key] = self.session.client(  # type: ignore[call-overload]
                 service, config=_client_config(read_timeout)
             )
