@@ -4,10 +4,10 @@ its access point and calls Bedrock through the bedrock-runtime interface endpoin
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -56,6 +56,13 @@ class BedrockFunctionArgs:
     reserved_concurrency: int | None = None
     """None leaves the function on the account's unreserved pool."""
     log_retention_days: int = 90
+    guardrail_arn: pulumi.Input[str] | None = None
+    """The guardrail every model call must carry (its policies enforce it); None for none."""
+    guardrail_version: pulumi.Input[str] | None = None
+    guardrail_key_arn: pulumi.Input[str] | None = None
+    """The key the guardrail is encrypted with, when the stack created it."""
+    routes: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
+    """Configured model id -> application inference profile ARN the function invokes instead."""
 
 
 class BedrockFunction(pulumi.ComponentResource):
@@ -84,24 +91,17 @@ class BedrockFunction(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        kms_key_arn: pulumi.Input[str | None] = args.kms_key_arn
         role_policy = aws.iam.RolePolicy(
             f"{name}-role",
             role=role.id,
-            policy=pulumi.Output.all(log_group.arn, kms_key_arn).apply(
-                lambda values: policies.to_json(
-                    policies.function_role_policy(
-                        region=args.region,
-                        account_id=args.account_id,
-                        ap_arn=args.access_point_arn,
-                        prefix=args.document_prefix,
-                        model_ids=args.model_ids,
-                        streaming=args.streaming,
-                        log_group_arn=values[0],
-                        kms_key_arn=values[1],
-                    )
-                )
-            ),
+            policy=pulumi.Output.all(
+                log_group=log_group.arn,
+                kms_key_arn=args.kms_key_arn,
+                guardrail_arn=args.guardrail_arn,
+                guardrail_version=args.guardrail_version,
+                guardrail_key_arn=args.guardrail_key_arn,
+                routes=args.routes,
+            ).apply(lambda values: policies.to_json(_role_policy(args, values))),
             opts=child,
         )
         security_group = aws.ec2.SecurityGroup(
@@ -146,15 +146,11 @@ class BedrockFunction(pulumi.ComponentResource):
             if args.reserved_concurrency is not None
             else -1,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={
-                    "ACCESS_POINT_ARN": args.access_point_arn,
-                    "DOCUMENT_PREFIX": args.document_prefix,
-                    "MODEL_ID": args.default_model_id,
-                    "ALLOWED_MODEL_IDS": ",".join(args.model_ids),
-                    "MAX_TOKENS": str(args.max_tokens),
-                    "SYSTEM_PROMPT": args.system_prompt,
-                    "MAX_DOCUMENT_BYTES": str(args.max_document_bytes),
-                }
+                variables=pulumi.Output.all(
+                    guardrail_arn=args.guardrail_arn,
+                    guardrail_version=args.guardrail_version,
+                    routes=args.routes,
+                ).apply(lambda values: environment(args, values))
             ),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=args.subnet_ids, security_group_ids=[security_group.id]
@@ -184,6 +180,46 @@ class BedrockFunction(pulumi.ComponentResource):
                 "invokeCommand": self.invoke_command,
             }
         )
+
+
+def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.PolicyDocument:
+    guardrail = (
+        policies.GuardrailRef(values["guardrail_arn"], values["guardrail_version"])
+        if values["guardrail_arn"] is not None
+        else None
+    )
+    return policies.function_role_policy(
+        region=args.region,
+        account_id=args.account_id,
+        ap_arn=args.access_point_arn,
+        prefix=args.document_prefix,
+        model_ids=args.model_ids,
+        streaming=args.streaming,
+        log_group_arn=values["log_group"],
+        kms_key_arn=values["kms_key_arn"],
+        guardrail=guardrail,
+        guardrail_key_arn=values["guardrail_key_arn"],
+        routes=values["routes"],
+    )
+
+
+def environment(args: BedrockFunctionArgs, values: dict[str, Any]) -> dict[str, str]:
+    """The function's configuration, as agreed with lambda_src/handler.py."""
+    variables = {
+        "ACCESS_POINT_ARN": args.access_point_arn,
+        "DOCUMENT_PREFIX": args.document_prefix,
+        "MODEL_ID": args.default_model_id,
+        "ALLOWED_MODEL_IDS": ",".join(args.model_ids),
+        "MAX_TOKENS": str(args.max_tokens),
+        "SYSTEM_PROMPT": args.system_prompt,
+        "MAX_DOCUMENT_BYTES": str(args.max_document_bytes),
+    }
+    if values["guardrail_arn"] is not None:
+        variables["GUARDRAIL_ID"] = values["guardrail_arn"]
+        variables["GUARDRAIL_VERSION"] = values["guardrail_version"]
+    if values["routes"]:
+        variables["MODEL_ROUTES"] = json.dumps(dict(sorted(values["routes"].items())))
+    return variables
 
 
 def invoke_command(function_name: str, region: str) -> str:

@@ -29,9 +29,15 @@ from components import policies
 from components.policies import AccessMode
 
 MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
+# The shortest function timeout that fits one model call: the handler's Bedrock client connect
+# and read timeouts plus reading the document (lambda_src/handler.py documents the same number).
+MIN_FUNCTION_TIMEOUT_SECONDS = 15
+# Model providers whose models Amazon Bedrock serves without an AWS Marketplace subscription.
+FIRST_PARTY_MODEL_PROVIDERS = frozenset({"amazon"})
 PLACEHOLDER_VPC_ID = "vpc-0123456789abcdef0"  # longest VPC id form, for worst-case size checks
 # The longest role ARN IAM accepts (a 512-character path, a 64-character name): the deployer.
 LONGEST_ROLE_ARN = "arn:aws:iam::{account}:role/" + "x" * (512 + 64)
+PLACEHOLDER_ID_LENGTH = 64  # longer than the ids AWS gives guardrails and inference profiles
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = frozenset(
@@ -251,6 +257,15 @@ def _retention(value: Any) -> Any:
 RetentionDays = Annotated[int, AfterValidator(_retention)]
 
 
+def _fits_a_model_call(value: int) -> int:
+    if value < MIN_FUNCTION_TIMEOUT_SECONDS:
+        raise ValueError(
+            f"{value} seconds cannot fit one model call; at least "
+            f"{MIN_FUNCTION_TIMEOUT_SECONDS} (the function's Bedrock connect and read timeouts)"
+        )
+    return value
+
+
 def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
     duplicates = sorted({v for v in values if values.count(v) > 1})
     if duplicates:
@@ -346,6 +361,173 @@ class AccessPointConfig(_Schema):
         return "internet" if self.via_services else self.network
 
 
+Strength = Literal["NONE", "LOW", "MEDIUM", "HIGH"]
+PiiEntityType = Literal[
+    "ADDRESS", "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "CA_HEALTH_NUMBER",
+    "CA_SOCIAL_INSURANCE_NUMBER", "CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY",
+    "CREDIT_DEBIT_CARD_NUMBER", "DRIVER_ID", "EMAIL", "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
+    "IP_ADDRESS", "LICENSE_PLATE", "MAC_ADDRESS", "NAME", "PASSWORD", "PHONE", "PIN",
+    "SWIFT_CODE", "UK_NATIONAL_HEALTH_SERVICE_NUMBER", "UK_NATIONAL_INSURANCE_NUMBER",
+    "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "URL", "USERNAME", "US_BANK_ACCOUNT_NUMBER",
+    "US_BANK_ROUTING_NUMBER", "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "US_PASSPORT_NUMBER",
+    "US_SOCIAL_SECURITY_NUMBER", "VEHICLE_IDENTIFICATION_NUMBER",
+]  # fmt: skip
+
+
+def _is_regex(value: str) -> bool:
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
+
+
+GuardrailId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"[a-z0-9]{1,64}"), "must be a guardrail id (lowercase letters and digits)")
+    ),
+]
+GuardrailVersion = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"[1-9][0-9]{0,7}"),
+            "must be a published numeric version such as '1' (quoted); the DRAFT changes "
+            "under the function and cannot be pinned",
+        )
+    ),
+]
+TopicName = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"[0-9A-Za-z_ !?.-]{1,100}"),
+            "must be 1-100 letters, digits, spaces or _-!?.",
+        )
+    ),
+]
+Regex = Annotated[str, BeforeValidator(_rule(_is_regex, "is not a valid regular expression"))]
+TagKey = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            lambda key: _matches(r"[\w .:/=+@-]{1,128}")(key) and not key.startswith("aws:"),
+            "must be a tag key of 1-128 letters, digits, spaces or _.:/=+-@, not starting "
+            "with aws:",
+        )
+    ),
+]
+TagValue = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"[\w .:/=+@-]{0,256}"), "must be a tag value of at most 256 characters")
+    ),
+]
+Tags = Annotated[dict[TagKey, TagValue], Field(min_length=1, max_length=50)]
+EmailAddress = Annotated[
+    str,
+    BeforeValidator(_rule(_matches(r"[^@\s]+@[^@\s]+\.[^@\s]+"), "must be an email address")),
+]
+TopicArn = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"arn:aws:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}"),
+            "must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)",
+        )
+    ),
+]
+
+
+class ContentFilterConfig(_Schema):
+    """One content filter of a guardrail and how strictly it filters prompts and answers."""
+
+    type: Literal["SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT", "PROMPT_ATTACK"]
+    input_strength: Strength = "HIGH"
+    output_strength: Strength = "HIGH"
+
+
+class DeniedTopicConfig(_Schema):
+    """A subject the function must neither be asked about nor answer about."""
+
+    name: TopicName
+    definition: str = Field(min_length=1, max_length=200)
+    examples: tuple[Annotated[str, Field(min_length=1, max_length=100)], ...] = Field(
+        (), max_length=5
+    )
+
+
+class SensitiveEntityConfig(_Schema):
+    type: PiiEntityType
+    action: Literal["BLOCK", "ANONYMIZE"] = "ANONYMIZE"
+
+
+class SensitiveRegexConfig(_Schema):
+    name: str = Field(min_length=1, max_length=100)
+    pattern: Regex
+    action: Literal["BLOCK", "ANONYMIZE"] = "ANONYMIZE"
+    description: str | None = Field(None, max_length=1000)
+
+
+class SensitiveInformationConfig(_Schema):
+    entities: tuple[SensitiveEntityConfig, ...] = ()
+    regexes: tuple[SensitiveRegexConfig, ...] = Field((), max_length=10)
+
+
+class GuardrailConfig(_Schema):
+    """``bedrock.guardrail``: a guardrail the stack creates from these policies, or ``id`` and
+    ``version`` of an existing one. Either way every model call must carry it."""
+
+    id: GuardrailId | None = None
+    version: GuardrailVersion | None = None
+    content_filters: tuple[ContentFilterConfig, ...] = ()
+    denied_topics: tuple[DeniedTopicConfig, ...] = Field((), max_length=30)
+    sensitive_information: SensitiveInformationConfig = SensitiveInformationConfig()
+    words: Annotated[
+        tuple[Annotated[str, Field(min_length=1, max_length=100)], ...], AfterValidator(_unique)
+    ] = Field((), max_length=10_000)
+    profanity: bool = False
+    blocked_input_message: str = Field(
+        "This request was blocked by the organisation's content policy.",
+        min_length=1,
+        max_length=500,
+    )
+    blocked_output_message: str = Field(
+        "The answer was withheld by the organisation's content policy.",
+        min_length=1,
+        max_length=500,
+    )
+
+    @property
+    def is_existing(self) -> bool:
+        return self.id is not None
+
+    @property
+    def defines_policies(self) -> bool:
+        return bool(
+            self.content_filters
+            or self.denied_topics
+            or self.sensitive_information.entities
+            or self.sensitive_information.regexes
+            or self.words
+            or self.profanity
+        )
+
+
+class InvocationLoggingConfig(_Schema):
+    """``bedrock.invocationLogging``: Bedrock's model invocation logging, one setting per account
+    and Region. Only the stack named by ``ownerStack`` manages it; the others state who does."""
+
+    owner_stack: str = Field(min_length=1, max_length=100)
+    cloud_watch: bool = False
+    s3: bool = False
+    text_data: bool = True
+    image_data: bool = False
+    embedding_data: bool = False
+    retention_days: RetentionDays = 365
+
+
 class BedrockConfig(_Schema):
     """``bedrock``: the models the function may call and where it reads documents."""
 
@@ -359,6 +541,13 @@ class BedrockConfig(_Schema):
         "contain the answer, say so.",
         max_length=8000,
     )
+    guardrail: GuardrailConfig | None = None
+    invocation_logging: InvocationLoggingConfig | None = None
+    model_tags: dict[ModelId, Tags] = {}
+    """Per configured model: cost-allocation tags of an application inference profile that the
+    function invokes instead of the model."""
+    subscribed_providers: Annotated[tuple[str, ...], AfterValidator(_unique)] = ()
+    """Third-party model providers the account is subscribed to through AWS Marketplace."""
 
     @property
     def model_id(self) -> str:
@@ -370,11 +559,19 @@ class FunctionConfig(_Schema):
     """``function``: the Lambda function that reads documents and calls Bedrock."""
 
     memory_mb: int = Field(256, ge=128, le=10240)
-    timeout_seconds: int = Field(60, ge=3, le=900)
+    timeout_seconds: Annotated[int, Field(le=900), AfterValidator(_fits_a_model_call)] = 60
     architecture: Literal["arm64", "x86_64"] = "arm64"
     reserved_concurrency: int | None = Field(None, ge=1)
     log_retention_days: RetentionDays = 90
     max_document_bytes: int = Field(1_000_000, ge=1, le=50_000_000)
+
+
+class AlarmsConfig(_Schema):
+    """``alarms``: where the function's and the models' alarms go: a topic the stack creates
+    with these email subscriptions, or an existing topic."""
+
+    email: Annotated[tuple[EmailAddress, ...], AfterValidator(_unique)] = ()
+    topic_arn: TopicArn | None = None
 
 
 class StackConfig(_Schema):
@@ -396,10 +593,20 @@ class StackConfig(_Schema):
     ]
     bedrock: BedrockConfig
     function: FunctionConfig = FunctionConfig()
+    alarms: AlarmsConfig | None = None
 
     @property
     def data_bucket_name(self) -> str:
         return self.bucket.name or default_bucket_name(self.project, self.stack, self.account_id)
+
+    @property
+    def name_prefix(self) -> str:
+        """``project-stack``: names of stack-wide resources (guardrail, alarms, ...)."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def invocation_log_bucket_name(self) -> str:
+        return f"{self.data_bucket_name[: 63 - len('-invocations')]}-invocations"
 
     @property
     def log_bucket_name(self) -> str:
@@ -475,6 +682,8 @@ class StackConfig(_Schema):
                 organization_id=self.organization_id,
                 model_ids=self.bedrock.model_ids,
                 streaming=self.bedrock.streaming,
+                guardrail=guardrail_pattern(self),
+                routes=application_profile_patterns(self),
             )
         return policies.interface_endpoint_policy(service=service, perimeter=self.perimeter)
 
@@ -667,11 +876,117 @@ def _cross_field_problems(config: StackConfig) -> list[str]:
                 f"network.interfaceEndpoints[{index}]: '{service}' is already reached through "
                 "its gateway endpoint (free, on every route table)"
             )
+    problems += _bedrock_problems(config)
     if config.bucket.name is None and not _is_bucket_name(config.log_bucket_name):
         problems.append(
             f"bucket.name: the default name '{config.data_bucket_name}' (project-stack-account) "
             "is not a valid S3 bucket name for this stack; set bucket.name explicitly"
         )
+    return problems
+
+
+def model_provider(model_id: str) -> str:
+    """``us.anthropic.claude...`` -> ``anthropic``."""
+    ref = policies.parse_model_id(model_id)
+    assert ref is not None, "checked by the ModelId type"
+    return ref.foundation_model_id.split(".", maxsplit=1)[0]
+
+
+def _bedrock_problems(config: StackConfig) -> list[str]:
+    return (
+        _model_problems(config.bedrock)
+        + _guardrail_problems(config.bedrock.guardrail)
+        + _invocation_logging_problems(config)
+        + _alarm_problems(config)
+    )
+
+
+def _model_problems(bedrock: BedrockConfig) -> list[str]:
+    problems = []
+    for index, model_id in enumerate(bedrock.model_ids):
+        provider = model_provider(model_id)
+        if provider not in FIRST_PARTY_MODEL_PROVIDERS and provider not in (
+            bedrock.subscribed_providers
+        ):
+            problems.append(
+                f"bedrock.modelIds[{index}]: '{model_id}' is a third-party ({provider}) model: "
+                "subscribe the account to it through AWS Marketplace first (the function's "
+                "role has no Marketplace permissions; see README, Prerequisites), then list "
+                f"'{provider}' in bedrock.subscribedProviders"
+            )
+    for model_id in bedrock.model_tags:
+        if model_id not in bedrock.model_ids:
+            problems.append(
+                f"bedrock.modelTags.{model_id}: is not one of bedrock.modelIds; an application "
+                "inference profile is created only for a configured model"
+            )
+    return problems
+
+
+def _guardrail_problems(guardrail: GuardrailConfig | None) -> list[str]:
+    problems: list[str] = []
+    if guardrail is not None:
+        if (guardrail.id is None) != (guardrail.version is None):
+            problems.append("bedrock.guardrail: an existing guardrail needs both id and version")
+        elif guardrail.is_existing and guardrail.defines_policies:
+            problems.append(
+                "bedrock.guardrail: either id and version of an existing guardrail, or policies "
+                "for a new one (contentFilters, deniedTopics, sensitiveInformation, words, "
+                "profanity), not both"
+            )
+        elif not guardrail.is_existing and not guardrail.defines_policies:
+            problems.append(
+                "bedrock.guardrail: defines no policy; set contentFilters, deniedTopics, "
+                "sensitiveInformation, words or profanity (or id and version of an existing one)"
+            )
+        for index, content_filter in enumerate(guardrail.content_filters):
+            if content_filter.type == "PROMPT_ATTACK" and content_filter.output_strength != "NONE":
+                problems.append(
+                    f"bedrock.guardrail.contentFilters[{index}].outputStrength: must be NONE for "
+                    "PROMPT_ATTACK (prompt attacks are filtered on input only)"
+                )
+    return problems
+
+
+def _invocation_logging_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    logging = config.bedrock.invocation_logging
+    if logging is not None:
+        where = "bedrock.invocationLogging"
+        if logging.owner_stack == config.stack:
+            if not (logging.cloud_watch or logging.s3):
+                problems.append(f"{where}: choose a destination: cloudWatch, s3 or both")
+            if logging.s3 and not config.bucket.admin_role_arns:
+                problems.append(
+                    f"{where}.s3: the log bucket is readable only by bucket.adminRoleArns, "
+                    "which is empty"
+                )
+        else:
+            problems += [
+                f"{where}.{key}: only the owner stack '{logging.owner_stack}' configures the "
+                "account's invocation logging (one setting per account and Region)"
+                for key in sorted(
+                    InvocationLoggingConfig.model_fields[name].alias or name
+                    for name in logging.model_fields_set - {"owner_stack"}
+                )
+            ]
+    return problems
+
+
+def _alarm_problems(config: StackConfig) -> list[str]:
+    problems: list[str] = []
+    if config.alarms is not None:
+        alarms = config.alarms
+        if bool(alarms.email) == (alarms.topic_arn is not None):
+            problems.append(
+                "alarms: set either email (a topic the stack creates) or topicArn (an existing "
+                "topic)"
+            )
+        elif alarms.topic_arn is not None and alarms.topic_arn.split(":")[3] != config.region:
+            problems.append(
+                f"alarms.topicArn: must be in {config.region}; CloudWatch alarms notify topics "
+                "in their own Region only"
+            )
     return problems
 
 
@@ -775,6 +1090,15 @@ def _size_problems(config: StackConfig) -> list[str]:
                 + "x" * 512,
                 kms_key_arn=config.bucket.kms_key_arn
                 or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                guardrail=_worst_case_guardrail(config),
+                guardrail_key_arn=config.bucket.kms_key_arn
+                or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                routes={
+                    model_id: policies.application_profile_arn(
+                        config.region, config.account_id, "x" * PLACEHOLDER_ID_LENGTH
+                    )
+                    for model_id in config.bedrock.model_tags
+                },
             ),
             policies.ROLE_INLINE_POLICY_LIMIT_CHARS,
         ),
@@ -800,6 +1124,35 @@ def _size_problems(config: StackConfig) -> list[str]:
         if size > limit:
             problems.append(f"{key}: {what} would be {size:,} bytes, over AWS's limit of {limit:,}")
     return problems
+
+
+def guardrail_pattern(config: StackConfig) -> policies.GuardrailRef | None:
+    """What the endpoint policy can name of the guardrail before it exists: the guardrail
+    itself when it is an existing one, else any published version of a data-account guardrail."""
+    guardrail = config.bedrock.guardrail
+    if guardrail is None:
+        return None
+    if guardrail.id is not None and guardrail.version is not None:
+        return policies.GuardrailRef(
+            policies.guardrail_arn(config.region, config.account_id, guardrail.id),
+            guardrail.version,
+        )
+    return policies.GuardrailRef(policies.guardrail_arn(config.region, config.account_id, "*"), "*")
+
+
+def application_profile_patterns(config: StackConfig) -> dict[str, str]:
+    """The application profiles the endpoint allows, before AWS has named them."""
+    pattern = policies.application_profile_arn(config.region, config.account_id, "*")
+    return dict.fromkeys(config.bedrock.model_tags, pattern)
+
+
+def _worst_case_guardrail(config: StackConfig) -> policies.GuardrailRef | None:
+    if config.bedrock.guardrail is None:
+        return None
+    return policies.GuardrailRef(
+        policies.guardrail_arn(config.region, config.account_id, "x" * PLACEHOLDER_ID_LENGTH),
+        "9" * 8,
+    )
 
 
 def _worst_case_principals(config: StackConfig, ap: AccessPointConfig) -> list[str]:

@@ -234,9 +234,35 @@ class StackMocks(pulumi.runtime.Mocks):
                 resource_id = name
             case "aws:ec2/vpcEndpoint:VpcEndpoint" if inputs.get("vpcEndpointType") == "Gateway":
                 state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
+        governance = _governance_state(args.typ, args.name, self.region, account, generated_name)
+        if governance is not None:
+            state |= governance[0]
+            resource_id = governance[1] or resource_id
         if args.typ in _EC2_ID_PREFIXES:
             resource_id = f"{_EC2_ID_PREFIXES[args.typ]}-{_short_hash(args.name)}"
         return resource_id, state
+
+
+def _governance_state(
+    type_token: str, name: str, region: str, account: str, generated_name: str
+) -> tuple[dict[str, Any], str | None] | None:
+    """Computed values of the guardrail, profile and alarm resources: (state, id or None)."""
+    match type_token:
+        case "aws:bedrock/guardrail:Guardrail":
+            guardrail_id = _short_hash(name, length=12)
+            arn = f"arn:aws:bedrock:{region}:{account}:guardrail/{guardrail_id}"
+            return {"guardrailId": guardrail_id, "guardrailArn": arn, "version": "DRAFT"}, None
+        case "aws:bedrock/guardrailVersion:GuardrailVersion":
+            return {"version": "1"}, None
+        case "aws:bedrock/inferenceProfile:InferenceProfile":
+            profile_id = _short_hash(name, length=12)
+            arn = f"arn:aws:bedrock:{region}:{account}:application-inference-profile/{profile_id}"
+            return {"arn": arn}, profile_id
+        case "aws:sns/topic:Topic":
+            return {"arn": f"arn:aws:sns:{region}:{account}:{generated_name}"}, None
+        case "aws:cloudwatch/metricAlarm:MetricAlarm":
+            return {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"}, None
+    return None
 
 
 class CapturingMonitor(pulumi_mocks.MockMonitor):

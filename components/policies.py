@@ -795,6 +795,39 @@ def interface_endpoint_policy(*, service: str, perimeter: Perimeter) -> PolicyDo
     )
 
 
+@dataclass(frozen=True)
+class GuardrailRef:
+    """The guardrail every model call must carry: its ARN and published version, or ARN
+    patterns (``*``) where the exact guardrail is not known yet (see bedrock_endpoint_policy)."""
+
+    arn: str
+    version: str
+
+    @property
+    def identifier(self) -> str:
+        """The value of ``bedrock:GuardrailIdentifier`` in a request that applies this guardrail:
+        the guardrail ARN and its numeric version."""
+        return f"{self.arn}:{self.version}"
+
+
+def guardrail_arn(region: str, account_id: str, guardrail_id: str) -> str:
+    return f"arn:{PARTITION}:bedrock:{region}:{account_id}:guardrail/{guardrail_id}"
+
+
+def application_profile_arn(region: str, account_id: str, profile_id: str) -> str:
+    return (
+        f"arn:{PARTITION}:bedrock:{region}:{account_id}:application-inference-profile/{profile_id}"
+    )
+
+
+def _merged(
+    conditions: Mapping[str, Mapping[str, Any]] | None, operator: str, key: str, value: Any
+) -> dict[str, dict[str, Any]]:
+    merged = {op: dict(values) for op, values in (conditions or {}).items()}
+    merged.setdefault(operator, {})[key] = value
+    return merged
+
+
 def bedrock_invoke_statements(
     *,
     region: str,
@@ -803,58 +836,87 @@ def bedrock_invoke_statements(
     streaming: bool,
     principal: str | None = None,
     conditions: Mapping[str, Mapping[str, Any]] | None = None,
+    guardrail: GuardrailRef | None = None,
+    routes: Mapping[str, str] | None = None,
 ) -> list[Statement]:
-    """Allow invoking exactly the configured models.
+    """Allow invoking exactly the configured models, with the guardrail when there is one.
 
     A cross-Region inference profile needs its own ARN and, in every Region it routes to, the
     foundation model behind it; the second statement allows those foundation models only when
     the call comes through one of the configured profiles (``bedrock:InferenceProfileArn``).
+
+    ``routes`` maps a configured model id to the application inference profile that stands for
+    it: the profile is allowed instead of the model, and the model (the system profile and the
+    foundation models it routes to) only through that application profile.
+
+    With a guardrail, only the entry point (model, profile or application profile) carries the
+    ``bedrock:GuardrailIdentifier`` condition: the calls Bedrock makes on to the routed models
+    are allowed only through a profile that was entered with it. ``bedrock:ApplyGuardrail`` on
+    the guardrail is what Bedrock checks to apply it during the call.
     """
     actions = [BEDROCK_INVOKE, BEDROCK_INVOKE_STREAM] if streaming else [BEDROCK_INVOKE]
+    routes = routes or {}
     refs = [ref for ref in map(parse_model_id, model_ids) if ref is not None]
-    direct = sorted(
-        {
-            foundation_model_arn(region, ref.foundation_model_id)
-            for ref in refs
-            if not ref.is_inference_profile
-        }
-        | {
-            inference_profile_arn(region, account_id, ref.model_id)
-            for ref in refs
-            if ref.is_inference_profile
-        }
+
+    def own_arn(ref: ModelRef) -> str:
+        if ref.is_inference_profile:
+            return inference_profile_arn(region, account_id, ref.model_id)
+        return foundation_model_arn(region, ref.foundation_model_id)
+
+    def routed_foundation_models(ref: ModelRef) -> str:
+        # A profile routes to its foundation model in every Region of its geography.
+        if ref.is_inference_profile:
+            return f"arn:{PARTITION}:bedrock:*::foundation-model/{ref.foundation_model_id}"
+        return foundation_model_arn(region, ref.foundation_model_id)
+
+    entry_points = sorted({routes.get(ref.model_id) or own_arn(ref) for ref in refs})
+    entry_conditions = (
+        _merged(conditions, "StringLike", "bedrock:GuardrailIdentifier", guardrail.identifier)
+        if guardrail is not None
+        else conditions
     )
     statements = [
         _statement(
             "InvokeConfiguredModels",
             actions,
-            direct,
+            entry_points,
             principal=principal,
-            conditions=conditions,
+            conditions=entry_conditions,
         )
     ]
-    profiles = [ref for ref in refs if ref.is_inference_profile]
-    if profiles:
-        routed_conditions: dict[str, dict[str, Any]] = {
-            op: dict(v) for op, v in (conditions or {}).items()
-        }
-        routed_conditions.setdefault("StringEquals", {})["bedrock:InferenceProfileArn"] = (
-            _one_or_many(
-                sorted({inference_profile_arn(region, account_id, p.model_id) for p in profiles})
-            )
-        )
+    behind: set[str] = set()
+    through: set[str] = set()
+    for ref in refs:
+        profile = routes.get(ref.model_id)
+        if profile is not None:
+            behind |= {own_arn(ref), routed_foundation_models(ref)}
+            through.add(profile)
+        elif ref.is_inference_profile:
+            behind.add(routed_foundation_models(ref))
+            through.add(own_arn(ref))
+    if behind:
         statements.append(
             _statement(
                 "InvokeFoundationModelsBehindProfiles",
                 actions,
-                sorted(
-                    {
-                        f"arn:{PARTITION}:bedrock:*::foundation-model/{p.foundation_model_id}"
-                        for p in profiles
-                    }
-                ),
+                sorted(behind - set(entry_points)),
                 principal=principal,
-                conditions=routed_conditions,
+                conditions=_merged(
+                    conditions,
+                    "StringEquals",
+                    "bedrock:InferenceProfileArn",
+                    _one_or_many(sorted(through)),
+                ),
+            )
+        )
+    if guardrail is not None:
+        statements.append(
+            _statement(
+                "ApplyTheGuardrail",
+                ["bedrock:ApplyGuardrail"],
+                [guardrail.arn],
+                principal=principal,
+                conditions=conditions,
             )
         )
     return statements
@@ -867,9 +929,17 @@ def bedrock_endpoint_policy(
     model_ids: Sequence[str],
     streaming: bool,
     organization_id: str | None = None,
+    guardrail: GuardrailRef | None = None,
+    routes: Mapping[str, str] | None = None,
 ) -> PolicyDocument:
-    """The bedrock-runtime endpoint lets the perimeter's principals invoke only these models.
-    Models are AWS's resources, so no resource perimeter applies."""
+    """The bedrock-runtime endpoint lets the perimeter's principals invoke only these models
+    (with the guardrail, when there is one). Models are AWS's resources, so no resource
+    perimeter applies.
+
+    The endpoint is created before the guardrail and the application profiles exist (their ARNs
+    hold ids AWS generates), so the caller passes patterns of the data account for those: the
+    function's role names them exactly, and the endpoint still allows only the configured
+    models behind them."""
     return document(
         *bedrock_invoke_statements(
             region=region,
@@ -878,6 +948,8 @@ def bedrock_endpoint_policy(
             streaming=streaming,
             principal="*",
             conditions=Perimeter(account_id, organization_id).principals_inside(),
+            guardrail=guardrail,
+            routes=routes,
         )
     )
 
@@ -928,9 +1000,14 @@ def function_role_policy(
     streaming: bool,
     log_group_arn: str,
     kms_key_arn: str | None,
+    guardrail: GuardrailRef | None = None,
+    guardrail_key_arn: str | None = None,
+    routes: Mapping[str, str] | None = None,
 ) -> PolicyDocument:
     """Least privilege for the Bedrock function: read its prefix through its access point,
-    invoke its models, write its own logs, manage its VPC network interfaces."""
+    invoke its models (only with its guardrail, when there is one, and through their
+    application profiles, when they have one), write its own logs, manage its VPC network
+    interfaces."""
     statements = [
         _statement(
             "ReadDocumentsThroughAccessPoint",
@@ -941,7 +1018,12 @@ def function_role_policy(
         # key, and the function could not tell the caller which one it was.
         _prefix_listing_statement("ListDocumentsWithinPrefix", ap_arn, prefix, None, {}),
         *bedrock_invoke_statements(
-            region=region, account_id=account_id, model_ids=model_ids, streaming=streaming
+            region=region,
+            account_id=account_id,
+            model_ids=model_ids,
+            streaming=streaming,
+            guardrail=guardrail,
+            routes=routes,
         ),
         _statement(
             "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]
@@ -955,6 +1037,17 @@ def function_role_policy(
                 ["kms:Decrypt"],
                 [kms_key_arn],
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}},
+            )
+        )
+    if guardrail_key_arn is not None:
+        # A guardrail encrypted with a customer managed key is decrypted with the caller's
+        # permissions while Bedrock applies it.
+        statements.append(
+            _statement(
+                "DecryptGuardrailThroughBedrock",
+                ["kms:Decrypt"],
+                [guardrail_key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"bedrock.{region}.amazonaws.com"}},
             )
         )
     return document(*statements)
@@ -1086,3 +1179,130 @@ def organization_resource_control_policy(
         statement["Condition"], {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
     )
     return document(statement)
+
+
+# --- Model invocation logging and alarms ---------------------------------------------------
+
+INVOCATION_LOG_STREAM = "aws/bedrock/modelinvocations"
+"""The log stream Bedrock writes invocation logs to in the configured log group."""
+OBJECT_READ_AND_DELETE_ACTIONS = ("s3:GetObject*", "s3:DeleteObject*", "s3:RestoreObject")
+
+
+def _bound_to_account(account_id: str, source_arn: str) -> dict[str, dict[str, Any]]:
+    """A service acting for this account and for these resources only (confused deputy)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": source_arn},
+    }
+
+
+def bedrock_account_resources(region: str, account_id: str) -> str:
+    return f"arn:{PARTITION}:bedrock:{region}:{account_id}:*"
+
+
+def invocation_logging_assume_role_policy(region: str, account_id: str) -> PolicyDocument:
+    """Trust policy of the role Bedrock assumes to deliver invocation logs: only for this
+    account's Bedrock in this Region."""
+    return document(
+        {
+            "Sid": "BedrockDeliversThisAccountsLogs",
+            "Effect": "Allow",
+            "Principal": {"Service": "bedrock.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": _bound_to_account(
+                account_id, bedrock_account_resources(region, account_id)
+            ),
+        }
+    )
+
+
+def invocation_log_delivery_policy(log_group_arn: str) -> PolicyDocument:
+    """The delivery role writes Bedrock's log stream in its log group, and nothing else."""
+    return document(
+        _statement(
+            "WriteInvocationLogStream",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"{log_group_arn}:log-stream:{INVOCATION_LOG_STREAM}"],
+        )
+    )
+
+
+def invocation_log_bucket_policy(
+    *, bucket_name: str, key_prefix: str, region: str, account_id: str, reader_arns: Sequence[str]
+) -> PolicyDocument:
+    """The invocation-log bucket: Bedrock writes this account's logs under the prefix, only
+    the admins read (or delete) them, and plain HTTP is refused.
+
+    The deny names principals by ``aws:PrincipalArn``, which a service principal does not
+    carry: it must not cover the writes, or Bedrock's own delivery would be denied too."""
+    bucket = bucket_arn(bucket_name)
+    objects = f"{bucket}/*"
+    return document(
+        _statement(
+            "BedrockDeliversInvocationLogs",
+            ["s3:PutObject"],
+            [f"{bucket}/{key_prefix}AWSLogs/{account_id}/BedrockModelInvocationLogs/*"],
+            principal={"Service": "bedrock.amazonaws.com"},
+            conditions=_bound_to_account(account_id, bedrock_account_resources(region, account_id)),
+        ),
+        _statement(
+            "OnlyAdminsReadInvocationLogs",
+            OBJECT_READ_AND_DELETE_ACTIONS,
+            [objects],
+            effect="Deny",
+            principal="*",
+            conditions={"ArnNotLike": {"aws:PrincipalArn": _one_or_many(sorted(reader_arns))}},
+        ),
+        _statement(
+            "DenyInsecureTransport",
+            ["s3:*"],
+            [bucket, objects],
+            effect="Deny",
+            principal="*",
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+    )
+
+
+def alarm_topic_key_policy(account_id: str) -> PolicyDocument:
+    """The alarm topic's key: administered through IAM; CloudWatch may use it to publish this
+    account's alarms (the AWS managed SNS key cannot be used by CloudWatch)."""
+    return document(
+        _statement(
+            "DataAccountAdministersThroughIam",
+            ["kms:*"],
+            ["*"],
+            principal={"AWS": account_root_arn(account_id)},
+        ),
+        _statement(
+            "CloudWatchPublishesThisAccountsAlarms",
+            ["kms:GenerateDataKey*", "kms:Decrypt"],
+            ["*"],
+            principal={"Service": "cloudwatch.amazonaws.com"},
+            conditions={"StringEquals": {"aws:SourceAccount": account_id}},
+        ),
+    )
+
+
+def alarm_topic_policy(*, topic_arn: str, region: str, account_id: str) -> PolicyDocument:
+    """Only this account's CloudWatch alarms publish to the topic; nobody over plain HTTP.
+    The account's own principals keep what their IAM policies grant (same account)."""
+    return document(
+        _statement(
+            "CloudWatchAlarmsPublish",
+            ["sns:Publish"],
+            [topic_arn],
+            principal={"Service": "cloudwatch.amazonaws.com"},
+            conditions=_bound_to_account(
+                account_id, f"arn:{PARTITION}:cloudwatch:{region}:{account_id}:alarm:*"
+            ),
+        ),
+        _statement(
+            "DenyInsecureTransport",
+            ["sns:Publish"],
+            [topic_arn],
+            effect="Deny",
+            principal="*",
+            conditions={"Bool": {"aws:SecureTransport": "false"}},
+        ),
+    )

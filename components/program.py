@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -14,8 +15,25 @@ from pulumi.runtime import config as runtime_config
 
 from components import policies
 from components.access_points import AccessPoints, AccessPointsArgs, AccessPointSpec
+from components.alarms import (
+    Alarms,
+    AlarmsArgs,
+    function_alarms,
+    invocation_log_alarms,
+    model_alarms,
+)
 from components.bedrock import BedrockFunction, BedrockFunctionArgs
-from components.config import USER_KEYS, ConfigError, StackConfig, parse_stack_config
+from components.config import (
+    USER_KEYS,
+    ConfigError,
+    StackConfig,
+    parse_stack_config,
+)
+from components.model_governance import (
+    InvocationLogDestinations,
+    ModelGovernance,
+    ModelGovernanceArgs,
+)
 from components.network import DataLakeNetwork, DataLakeNetworkArgs, InterfaceEndpointSpec
 from components.storage import DataBucket, DataBucketArgs
 
@@ -139,6 +157,25 @@ def build(config: StackConfig) -> dict[str, Any]:
         opts=in_data_account,
     )
 
+    governance = ModelGovernance(
+        "models",
+        ModelGovernanceArgs(
+            region=config.region,
+            account_id=config.account_id,
+            name_prefix=config.name_prefix,
+            model_ids=config.bedrock.model_ids,
+            guardrail=config.bedrock.guardrail,
+            kms_key_arn=data.kms_key_arn,
+            model_tags=config.bedrock.model_tags,
+            invocation_logging=_invocation_log_destinations(config, data.log_bucket_name),
+            deletion_protection=config.bucket.deletion_protection,
+        ),
+        opts=in_data_account,
+    )
+    created_guardrail = config.bedrock.guardrail is not None and not (
+        config.bedrock.guardrail.is_existing
+    )
+
     function = BedrockFunction(
         "bedrock",
         BedrockFunctionArgs(
@@ -163,6 +200,10 @@ def build(config: StackConfig) -> dict[str, Any]:
             architecture=config.function.architecture,
             reserved_concurrency=config.function.reserved_concurrency,
             log_retention_days=config.function.log_retention_days,
+            guardrail_arn=governance.guardrail_arn,
+            guardrail_version=governance.guardrail_version,
+            guardrail_key_arn=data.kms_key_arn if created_guardrail else None,
+            routes=governance.routes,
         ),
         opts=in_data_account,
     )
@@ -195,6 +236,9 @@ def build(config: StackConfig) -> dict[str, Any]:
         opts=in_data_account,
     )
 
+    if config.alarms is not None:
+        _alarms(config, function, governance, in_data_account)
+
     return {
         "region": config.region,
         "vpcId": network.vpc_id,
@@ -218,6 +262,74 @@ def build(config: StackConfig) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def _invocation_log_destinations(
+    config: StackConfig, access_log_bucket: pulumi.Output[str] | None
+) -> InvocationLogDestinations | None:
+    settings = config.bedrock.invocation_logging
+    if settings is None:
+        return None
+    if settings.owner_stack != config.stack:
+        pulumi.log.info(
+            f"Bedrock model invocation logging for account {config.account_id} in "
+            f"{config.region} is managed by stack '{settings.owner_stack}', not by this one."
+        )
+        return None
+    return InvocationLogDestinations(
+        settings=settings,
+        bucket_name=config.invocation_log_bucket_name,
+        reader_arns=config.bucket.admin_role_arns,
+        access_log_bucket=access_log_bucket,
+    )
+
+
+def _alarms(
+    config: StackConfig,
+    function: BedrockFunction,
+    governance: ModelGovernance,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    assert config.alarms is not None, "checked by the caller"
+    logging = config.bedrock.invocation_logging
+    owns_logging = logging is not None and logging.owner_stack == config.stack
+    Alarms(
+        "alarms",
+        AlarmsArgs(
+            region=config.region,
+            account_id=config.account_id,
+            prefix=config.name_prefix,
+            specs=[
+                *function_alarms(
+                    config.name_prefix,
+                    function.function_name,
+                    config.function.timeout_seconds,
+                    config.function.reserved_concurrency,
+                ),
+                *model_alarms(
+                    config.name_prefix,
+                    {
+                        model_id: governance.routes.apply(functools.partial(_invoked_id, model_id))
+                        for model_id in config.bedrock.model_ids
+                    },
+                ),
+                *(
+                    invocation_log_alarms(config.name_prefix, logging.cloud_watch, logging.s3)
+                    if owns_logging and logging is not None
+                    else []
+                ),
+            ],
+            email=config.alarms.email,
+            topic_arn=config.alarms.topic_arn,
+        ),
+        opts=opts,
+    )
+
+
+def _invoked_id(model_id: str, routes: dict[str, str]) -> str:
+    """What the function passes to Bedrock for a configured model, and so the ModelId
+    dimension of Bedrock's metrics for its calls."""
+    return routes.get(model_id, model_id)
 
 
 def external_key_statements(config: StackConfig) -> policies.PolicyDocument:

@@ -1,0 +1,253 @@
+"""Alarms on the function and on the models it calls, to an encrypted SNS topic the stack
+creates (with email subscriptions) or to an existing topic.
+
+Every alarm is named ``<project>-<stack> <what is wrong>`` and its description says what it
+means and where to look first: the person paged reads the name in a subject line."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policies
+
+FIVE_MINUTES = 300
+NEAR_LIMIT = 0.8
+"""Duration and concurrency alarms fire at this share of the function's timeout and reservation:
+early enough to act before requests time out or are throttled."""
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """One CloudWatch alarm: a metric over five-minute periods against a threshold."""
+
+    key: str
+    """Resource name suffix, stable across renames of the alarm."""
+    name: str
+    description: str
+    namespace: str
+    metric: str
+    statistic: str
+    threshold: float
+    dimensions: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+def function_alarms(
+    prefix: str,
+    function_name: pulumi.Input[str],
+    timeout_seconds: int,
+    reserved_concurrency: int | None,
+) -> list[AlarmSpec]:
+    """Errors, throttles, duration near the timeout, concurrency near the reservation."""
+    on_function = {"FunctionName": function_name}
+    specs = [
+        AlarmSpec(
+            "function-errors",
+            f"{prefix} function failing",
+            "The Bedrock function crashed or timed out at least once in 5 minutes (expected "
+            "failures such as a missing document are answers, not errors). Look at its log group.",
+            "AWS/Lambda",
+            "Errors",
+            "Sum",
+            1,
+            on_function,
+        ),
+        AlarmSpec(
+            "function-throttles",
+            f"{prefix} function throttled",
+            "Invocations of the Bedrock function were refused for lack of concurrency in the "
+            "last 5 minutes. Raise function.reservedConcurrency or find the caller in a loop.",
+            "AWS/Lambda",
+            "Throttles",
+            "Sum",
+            1,
+            on_function,
+        ),
+        AlarmSpec(
+            "function-duration",
+            f"{prefix} function near its timeout",
+            f"An invocation took over {NEAR_LIMIT:.0%} of the {timeout_seconds} s timeout in the "
+            "last 5 minutes; slower models or larger documents will start timing out. Check "
+            "Bedrock latency, then function.timeoutSeconds.",
+            "AWS/Lambda",
+            "Duration",
+            "Maximum",
+            timeout_seconds * 1000 * NEAR_LIMIT,
+            on_function,
+        ),
+    ]
+    if reserved_concurrency is not None:
+        specs.append(
+            AlarmSpec(
+                "function-concurrency",
+                f"{prefix} function near its concurrency cap",
+                f"Concurrent executions reached {NEAR_LIMIT:.0%} of the reserved "
+                f"{reserved_concurrency} in the last 5 minutes; beyond it requests are "
+                "throttled. Raise function.reservedConcurrency if the load is expected.",
+                "AWS/Lambda",
+                "ConcurrentExecutions",
+                "Maximum",
+                math.ceil(reserved_concurrency * NEAR_LIMIT),
+                on_function,
+            )
+        )
+    return specs
+
+
+def model_alarms(prefix: str, model_dimensions: Mapping[str, pulumi.Input[str]]) -> list[AlarmSpec]:
+    """Per model the function calls (by the id it invokes): throttles, client and server
+    errors in Bedrock's own metrics."""
+    specs = []
+    for index, (model_id, invoked) in enumerate(sorted(model_dimensions.items())):
+        on_model = {"ModelId": invoked}
+        specs += [
+            AlarmSpec(
+                f"model-{index}-throttles",
+                f"{prefix} {model_id} throttled",
+                f"Bedrock throttled calls to {model_id} in the last 5 minutes (after the "
+                "function's retries). Check the account's Bedrock quotas for this model or use "
+                "a cross-Region inference profile.",
+                "AWS/Bedrock",
+                "InvocationThrottles",
+                "Sum",
+                1,
+                on_model,
+            ),
+            AlarmSpec(
+                f"model-{index}-client-errors",
+                f"{prefix} {model_id} rejecting requests",
+                f"Bedrock rejected calls to {model_id} as client errors in the last 5 minutes: "
+                "access denied (guardrail, policy, Marketplace subscription), validation or "
+                "an unknown model. The function's log names the error code.",
+                "AWS/Bedrock",
+                "InvocationClientErrors",
+                "Sum",
+                1,
+                on_model,
+            ),
+            AlarmSpec(
+                f"model-{index}-server-errors",
+                f"{prefix} {model_id} failing in AWS",
+                f"Bedrock failed calls to {model_id} with server errors in the last 5 minutes. "
+                "Check the AWS Health Dashboard for Bedrock in this Region.",
+                "AWS/Bedrock",
+                "InvocationServerErrors",
+                "Sum",
+                1,
+                on_model,
+            ),
+        ]
+    return specs
+
+
+def invocation_log_alarms(prefix: str, cloud_watch: bool, s3: bool) -> list[AlarmSpec]:
+    """Delivery failures of the account's invocation logs (published across all models)."""
+    destinations = [("CloudWatch", "CloudWatch Logs")] if cloud_watch else []
+    destinations += [("S3", "S3")] if s3 else []
+    return [
+        AlarmSpec(
+            f"invocation-logs-{metric.lower()}-delivery",
+            f"{prefix} invocation logs not delivered to {where}",
+            f"Bedrock could not deliver model invocation logs to {where} in the last 5 "
+            "minutes: calls are going unlogged. Check the destination's policy and the "
+            "delivery role.",
+            "AWS/Bedrock",
+            f"ModelInvocationLogs{metric}DeliveryFailure",
+            "Sum",
+            1,
+        )
+        for metric, where in destinations
+    ]
+
+
+@dataclass(frozen=True)
+class AlarmsArgs:
+    """Inputs of :class:`Alarms`."""
+
+    region: str
+    account_id: str
+    prefix: str
+    """``project-stack``: starts every alarm name."""
+    specs: Sequence[AlarmSpec]
+    email: Sequence[str] = ()
+    """Subscriptions of the topic the stack creates (when ``topic_arn`` is None)."""
+    topic_arn: str | None = None
+    """An existing topic to notify instead."""
+
+
+class Alarms(pulumi.ComponentResource):
+    """The alarms and, unless an existing topic is given, their encrypted topic."""
+
+    topic_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("datalake:index:Alarms", name, {}, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if args.topic_arn is not None:
+            topic_arn: pulumi.Output[str] = pulumi.Output.from_input(args.topic_arn)
+        else:
+            topic_arn = self._topic(name, args)
+        for spec in args.specs:
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{spec.key}",
+                name=spec.name,
+                alarm_description=spec.description,
+                namespace=spec.namespace,
+                metric_name=spec.metric,
+                statistic=spec.statistic,
+                dimensions=dict(spec.dimensions) or None,
+                period=FIVE_MINUTES,
+                evaluation_periods=1,
+                threshold=spec.threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold",
+                # No traffic is not a failure.
+                treat_missing_data="notBreaching",
+                alarm_actions=[topic_arn],
+                ok_actions=[topic_arn],
+                opts=child,
+            )
+        self.topic_arn = topic_arn
+        self.register_outputs({"topicArn": self.topic_arn})
+
+    def _topic(self, name: str, args: AlarmsArgs) -> pulumi.Output[str]:
+        child = pulumi.ResourceOptions(parent=self)
+        key = aws.kms.Key(
+            f"{name}-topic",
+            description=f"Encrypts the alarm notifications of {args.prefix}",
+            enable_key_rotation=True,
+            policy=policies.to_json(policies.alarm_topic_key_policy(args.account_id)),
+            opts=child,
+        )
+        topic = aws.sns.Topic(
+            f"{name}-topic",
+            name=f"{args.prefix}-alarms",
+            kms_master_key_id=key.arn,
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic",
+            arn=topic.arn,
+            policy=topic.arn.apply(
+                lambda arn: policies.to_json(
+                    policies.alarm_topic_policy(
+                        topic_arn=arn, region=args.region, account_id=args.account_id
+                    )
+                )
+            ),
+            opts=child,
+        )
+        for index, address in enumerate(args.email):
+            aws.sns.TopicSubscription(
+                f"{name}-email-{index}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=address,
+                opts=child,
+            )
+        return topic.arn
