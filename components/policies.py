@@ -821,10 +821,17 @@ def application_profile_arn(region: str, account_id: str, profile_id: str) -> st
 
 
 def _merged(
-    conditions: Mapping[str, Mapping[str, Any]] | None, operator: str, key: str, value: Any
+    conditions: Mapping[str, Mapping[str, Any]] | None,
+    key: str,
+    values: Sequence[str],
+    like: Literal["StringLike", "ArnLike"],
 ) -> dict[str, dict[str, Any]]:
-    merged = {op: dict(values) for op, values in (conditions or {}).items()}
-    merged.setdefault(operator, {})[key] = value
+    """``conditions`` and ``key`` equal to one of ``values``: StringEquals for exact values
+    (as in AWS's examples for these keys), ``like`` where a value is a pattern (in
+    StringEquals, ``*`` is a literal star)."""
+    operator = like if any("*" in v for v in values) else "StringEquals"
+    merged = {op: dict(existing) for op, existing in (conditions or {}).items()}
+    merged.setdefault(operator, {})[key] = _one_or_many(values)
     return merged
 
 
@@ -871,7 +878,8 @@ def bedrock_invoke_statements(
 
     entry_points = sorted({routes.get(ref.model_id) or own_arn(ref) for ref in refs})
     entry_conditions = (
-        _merged(conditions, "StringLike", "bedrock:GuardrailIdentifier", guardrail.identifier)
+        # ARN:version is not an ARN of its own, so a pattern of it is matched as a string.
+        _merged(conditions, "bedrock:GuardrailIdentifier", [guardrail.identifier], "StringLike")
         if guardrail is not None
         else conditions
     )
@@ -902,10 +910,7 @@ def bedrock_invoke_statements(
                 sorted(behind - set(entry_points)),
                 principal=principal,
                 conditions=_merged(
-                    conditions,
-                    "StringEquals",
-                    "bedrock:InferenceProfileArn",
-                    _one_or_many(sorted(through)),
+                    conditions, "bedrock:InferenceProfileArn", sorted(through), "ArnLike"
                 ),
             )
         )

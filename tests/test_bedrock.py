@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ HAIKU_PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
 NOVA_ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
 PROFILE_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{HAIKU_PROFILE}"
+APP_PROFILE_PATTERN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/*"
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -104,10 +106,21 @@ def test_stacks_wire_the_endpoint_policy_for_their_models(example_run: StackRun)
         assert resources == [NOVA_ARN]
         assert "InvokeFoundationModelsBehindProfiles" not in statements
     else:
-        assert sorted(resources) == sorted([NOVA_ARN, PROFILE_ARN])
-        assert "InvokeFoundationModelsBehindProfiles" in statements
+        # Claude through its application profile, which the endpoint knows only by pattern.
+        assert sorted(resources) == sorted([NOVA_ARN, APP_PROFILE_PATTERN])
+        routed = statements["InvokeFoundationModelsBehindProfiles"]
+        assert routed["Condition"]["ArnLike"] == {
+            "bedrock:InferenceProfileArn": APP_PROFILE_PATTERN
+        }
+    # Any published version of a data-account guardrail: the exact one is in the role policy.
+    assert statements["InvokeConfiguredModels"]["Condition"]["StringLike"] == {
+        "bedrock:GuardrailIdentifier": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/*:*"
+    }
+    assert statements["ApplyTheGuardrail"]["Resource"] == (
+        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/*"
+    )
     actions = {a for s in statements.values() for a in as_list(s["Action"])}
-    assert actions == {"bedrock:InvokeModel"}
+    assert actions == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail"}
 
 
 def function_of(run: StackRun) -> CapturedResource:
@@ -168,6 +181,9 @@ def test_function_settings_come_from_config(prod_run: StackRun) -> None:
     assert function.inputs["timeout"] == 120
     assert function.inputs["reservedConcurrentExecutions"] == 20
     variables = function.inputs["environment"]["variables"]
+    guardrail = prod_run.named("aws:bedrock/guardrail:Guardrail", "models-guardrail")
+    version = prod_run.named("aws:bedrock/guardrailVersion:GuardrailVersion", "models-guardrail")
+    [app_profile] = prod_run.of_type("aws:bedrock/inferenceProfile:InferenceProfile")
     assert variables == {
         "ACCESS_POINT_ARN": "arn:aws:s3:us-east-1:111111111111:accesspoint/analytics",
         "DOCUMENT_PREFIX": "curated/",
@@ -176,6 +192,9 @@ def test_function_settings_come_from_config(prod_run: StackRun) -> None:
         "MAX_TOKENS": "2048",
         "SYSTEM_PROMPT": variables["SYSTEM_PROMPT"],
         "MAX_DOCUMENT_BYTES": "1000000",
+        "GUARDRAIL_ID": guardrail.outputs["guardrailArn"],
+        "GUARDRAIL_VERSION": version.outputs["version"],
+        "MODEL_ROUTES": json.dumps({HAIKU_PROFILE: app_profile.outputs["arn"]}),
     }
     assert variables["SYSTEM_PROMPT"]
 
@@ -221,14 +240,19 @@ def test_role_invokes_only_the_configured_models(example_run: StackRun) -> None:
     statements = role_policy(example_run)
     invoke = statements["InvokeConfiguredModels"]
     assert invoke["Action"] == "bedrock:InvokeModel"
-    expected = [NOVA_ARN] if example_run.stack == "dev" else [NOVA_ARN, PROFILE_ARN]
+    if example_run.stack == "dev":
+        expected = [NOVA_ARN]
+    else:
+        [app_profile] = example_run.of_type("aws:bedrock/inferenceProfile:InferenceProfile")
+        expected = [NOVA_ARN, app_profile.outputs["arn"]]
     assert sorted(as_list(invoke["Resource"])) == sorted(expected)
     bedrock_statements = [
         s
         for s in statements.values()
         if any(a.startswith("bedrock:") for a in as_list(s["Action"]))
     ]
-    assert len(bedrock_statements) == (1 if example_run.stack == "dev" else 2)
+    # invoke and apply the guardrail; prod also the models behind its profile
+    assert len(bedrock_statements) == (2 if example_run.stack == "dev" else 3)
 
 
 def test_role_writes_only_its_own_logs_and_manages_enis(example_run: StackRun) -> None:

