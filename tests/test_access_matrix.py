@@ -130,8 +130,30 @@ def profile(profile_id: str, region: str = REGION) -> str:
     return f"arn:aws:bedrock:{region}:{DATA}:inference-profile/{profile_id}"
 
 
+def application_profile(profile_id: str) -> str:
+    return f"arn:aws:bedrock:{REGION}:{DATA}:application-inference-profile/{profile_id}"
+
+
 HAIKU_PROFILE = profile(f"us.{HAIKU}")
 ROUTED_BY_HAIKU_PROFILE = {"bedrock:InferenceProfileArn": HAIKU_PROFILE}
+# Placeholders for what AWS names at creation, filled in from the run (StackPolicies.resolve).
+HAIKU_APP_PROFILE = f"<app-profile:us.{HAIKU}>"
+ROUTED_BY_HAIKU_APP_PROFILE = {"bedrock:InferenceProfileArn": HAIKU_APP_PROFILE}
+GUARDED = {"bedrock:GuardrailIdentifier": "<guardrail-version>"}
+OTHER_GUARDRAIL_ARN = f"arn:aws:bedrock:{REGION}:{DATA}:guardrail/0ther0guardrail"
+OTHER_GUARDRAIL = {"bedrock:GuardrailIdentifier": f"{OTHER_GUARDRAIL_ARN}:1"}
+FOREIGN = "999999999999"
+BEDROCK_SERVICE = "bedrock-service"  # the Bedrock service principal, for the roles it assumes
+LOGGING_ROLE = "<role:models-invocation-logging>"
+
+
+def bedrock_source(account: str, region: str = REGION) -> dict[str, str]:
+    """What Bedrock puts in the context when it assumes a role for ``account``."""
+    return {
+        "aws:SourceAccount": account,
+        "aws:SourceArn": f"arn:aws:bedrock:{region}:{account}:model-invocation-logging",
+    }
+
 
 DATA_KEY = "<the stack's data key ARN>"  # replaced per stack in request()
 FOREIGN_KEY = "arn:aws:kms:us-east-1:999999999999:key/1b2c3d4e-0000-4000-8000-000000000000"
@@ -541,37 +563,90 @@ MATRIX: list[Row] = [
     Row("thief", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS, "athena-curated",
         DENY, "Athena for another account's principal", stacks=("prod",), context=VIA_ATHENA),
     # --- Bedrock: the function and its models, through the bedrock-runtime endpoint ---
+    # Every call the function makes carries its guardrail (GUARDED); see the last section.
     Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, ALLOW,
-        "a configured foundation model"),
+        "a configured foundation model", context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModelWithResponseStream", model(NOVA), VPC, TLS, None, DENY,
-        "streaming is off"),
+        "streaming is off", context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModel", model(NOVA, "us-west-2"), VPC, TLS, None, DENY,
-        "a foundation model is allowed in the stack's Region only"),
+        "a foundation model is allowed in the stack's Region only", context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModel", model("amazon.titan-text-express-v1"), VPC, TLS, None,
-        DENY, "a model that is not configured"),
-    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_PROFILE, VPC, TLS, None, ALLOW,
-        "a configured inference profile", stacks=("prod",)),
-    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "us-east-1"), VPC, TLS, None, ALLOW,
-        "the profile routes to its foundation model at home", stacks=("prod",),
-        context=ROUTED_BY_HAIKU_PROFILE),
-    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "us-west-2"), VPC, TLS, None, ALLOW,
-        "the profile routes to another Region", stacks=("prod",),
-        context=ROUTED_BY_HAIKU_PROFILE),
+        DENY, "a model that is not configured", context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU), VPC, TLS, None, DENY,
-        "a model configured behind a profile is not callable directly", stacks=("prod",)),
+        "a model configured behind a profile is not callable directly", stacks=("prod",),
+        context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "eu-west-1"), VPC, TLS, None, DENY,
         "routed by a profile that is not configured", stacks=("prod",),
         context={"bedrock:InferenceProfileArn": profile(f"eu.{HAIKU}", "eu-west-1")}),
     Row(FUNCTION, "bedrock:InvokeModel", profile("us.anthropic.claude-3-opus-20240229-v1:0"),
-        VPC, TLS, None, DENY, "a profile that is not configured", stacks=("prod",)),
+        VPC, TLS, None, DENY, "a profile that is not configured", stacks=("prod",),
+        context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModel", model("anthropic.claude-3-opus-20240229-v1:0",
         "us-west-2"), VPC, TLS, None, DENY,
         "another model, even with a configured profile's ARN in the context", stacks=("prod",),
-        context=ROUTED_BY_HAIKU_PROFILE),
+        context=ROUTED_BY_HAIKU_APP_PROFILE),
     Row("over-privileged", "bedrock:InvokeModel", model("amazon.titan-text-express-v1"), VPC,
-        TLS, None, DENY, "the endpoint refuses models that are not configured"),
+        TLS, None, DENY, "the endpoint refuses models that are not configured",
+        context=GUARDED),
     Row("partner-admin", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
-        "the endpoint refuses other accounts' credentials", stacks=("prod",)),
+        "the endpoint refuses other accounts' credentials", stacks=("prod",), context=GUARDED),
+    # --- Bedrock governance (issue 14): guardrail, application profile, invocation logging ---
+    Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "a call without the guardrail"),
+    Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "a call with another guardrail of the account", context=OTHER_GUARDRAIL),
+    Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "a call with the guardrail's draft instead of its published version",
+        context={"bedrock:GuardrailIdentifier": "<guardrail>:DRAFT"}),
+    Row(FUNCTION, "bedrock:ApplyGuardrail", "<guardrail>", VPC, TLS, None, ALLOW,
+        "Bedrock applies the guardrail with the function's permissions"),
+    Row(FUNCTION, "bedrock:ApplyGuardrail", OTHER_GUARDRAIL_ARN, VPC, TLS, None, DENY,
+        "no other guardrail"),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "the endpoint refuses calls without a guardrail, whatever IAM allows"),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, ALLOW,
+        "the endpoint allows a configured model with a published guardrail of the account",
+        context=OTHER_GUARDRAIL),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_APP_PROFILE, VPC, TLS, None, ALLOW,
+        "the application profile that carries the cost tags", stacks=("prod",),
+        context=GUARDED),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_APP_PROFILE, VPC, TLS, None, DENY,
+        "the application profile without the guardrail", stacks=("prod",)),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_PROFILE, VPC, TLS, None, ALLOW,
+        "the system profile behind the application profile, through it", stacks=("prod",),
+        context=ROUTED_BY_HAIKU_APP_PROFILE),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_PROFILE, VPC, TLS, None, DENY,
+        "the system profile directly: spend would miss the cost tags", stacks=("prod",),
+        context=GUARDED),
+    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "us-east-1"), VPC, TLS, None, ALLOW,
+        "the profile routes to its foundation model at home", stacks=("prod",),
+        context=ROUTED_BY_HAIKU_APP_PROFILE),
+    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "us-west-2"), VPC, TLS, None, ALLOW,
+        "the profile routes to another Region", stacks=("prod",),
+        context=ROUTED_BY_HAIKU_APP_PROFILE),
+    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "us-west-2"), VPC, TLS, None, DENY,
+        "the foundation model through the system profile, bypassing the application profile",
+        stacks=("prod",), context=ROUTED_BY_HAIKU_PROFILE),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_PROFILE, INTERNET, TLS, None, DENY,
+        "the function's credentials outside the VPC: its role alone keeps the system profile "
+        "behind the application profile", stacks=("prod",), context=GUARDED),
+    Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, DENY,
+        "the function's credentials outside the VPC: its role alone requires the guardrail"),
+    Row(FUNCTION, "bedrock:InvokeModel", application_profile("0ther0profile"), VPC, TLS, None,
+        DENY, "another application profile of the account", stacks=("prod",),
+        context=GUARDED),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", LOGGING_ROLE, INTERNET, TLS, None, ALLOW,
+        "Bedrock delivers this account's invocation logs", stacks=("prod",),
+        context=bedrock_source(DATA)),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", LOGGING_ROLE, INTERNET, TLS, None, DENY,
+        "Bedrock acting for another account cannot use the delivery role", stacks=("prod",),
+        context=bedrock_source(FOREIGN)),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", LOGGING_ROLE, INTERNET, TLS, None, DENY,
+        "another account naming our resources", stacks=("prod",),
+        context={**bedrock_source(DATA), "aws:SourceAccount": FOREIGN}),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", LOGGING_ROLE, INTERNET, TLS, None, DENY,
+        "our account's Bedrock in another Region", stacks=("prod",),
+        context=bedrock_source(DATA, "eu-west-1")),
 ]  # fmt: skip
 
 
@@ -623,23 +698,29 @@ def stacks(dev_run: StackRun, prod_run: StackRun) -> dict[str, StackPolicies]:
 
 
 def identity(name: str, stack: StackPolicies) -> Identity:
+    if name == BEDROCK_SERVICE:
+        return Identity("bedrock.amazonaws.com")
     if name == FUNCTION:
         return replace(stack.function, organization_id=ORG)
     return IDENTITIES[name]
+
+
+def context_value(value: str | list[str], stack: StackPolicies) -> str | list[str]:
+    """A row's context value with the stack's own names filled in (DATA_KEY, placeholders)."""
+    if value == DATA_KEY:
+        return stack.data_key_arn
+    return stack.resolve(value) if isinstance(value, str) else value
 
 
 def request(row: Row, stack: StackPolicies) -> Request:
     return Request(
         identity=identity(row.principal, stack),
         action=row.action,
-        resource=row.resource,
+        resource=stack.resolve(row.resource),
         origin=row.origin,
         tls=row.tls,
         access_point=row.access_point,
-        context={
-            key: stack.data_key_arn if value == DATA_KEY else value
-            for key, value in row.context.items()
-        },
+        context={key: context_value(value, stack) for key, value in row.context.items()},
         organization_policies=row.organization_policies,
     )
 
@@ -956,6 +1037,22 @@ MUTATIONS = [
              "the data key used for any bucket"),
     Mutation("dev", "data_key_usage_statements", drop_key("kms:CallerAccount"),
              "the data key used by any account"),
+    # --- Bedrock governance (issue 14) ---
+    Mutation("dev", "function_role_policy", drop_key("bedrock:GuardrailIdentifier"),
+             "the function's role invokes models without the guardrail"),
+    Mutation("dev", "function_role_policy",
+             flip_operator("bedrock:GuardrailIdentifier", "StringEquals", "StringNotEquals"),
+             "the function's role invokes models with any guardrail but its own"),
+    Mutation("dev", "bedrock_endpoint_policy", drop_key("bedrock:GuardrailIdentifier"),
+             "the endpoint lets calls without a guardrail through"),
+    Mutation("prod", "function_role_policy", drop_key("bedrock:InferenceProfileArn"),
+             "the model behind the application profile callable around it"),
+    Mutation("prod", "function_role_policy", drop_statement("InvokeFoundationModelsBehindProfiles"),
+             "the application profile cannot reach the models it routes to"),
+    Mutation("prod", "invocation_logging_assume_role_policy", drop_key("aws:SourceAccount"),
+             "the delivery role usable by Bedrock acting for another account"),
+    Mutation("prod", "invocation_logging_assume_role_policy", drop_key("aws:SourceArn"),
+             "the delivery role usable for Bedrock resources of another Region"),
 ]  # fmt: skip
 
 

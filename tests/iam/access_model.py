@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -125,6 +126,11 @@ class Identity:
     def account(self) -> str:
         return self.arn.split(":")[4]
 
+    @property
+    def is_service(self) -> bool:
+        """An AWS service principal (``bedrock.amazonaws.com``) rather than an ARN."""
+        return not self.arn.startswith("arn:")
+
 
 @dataclass(frozen=True)
 class AccessPoint:
@@ -161,6 +167,11 @@ class StackPolicies:
     """None when the stack uses an existing key (bucket.kmsKeyArn)."""
     service_control_policy: PolicyDocument
     resource_control_policy: PolicyDocument
+    function_environment: Mapping[str, str] = field(default_factory=dict)
+    trust_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    """Role ARN -> trust policy, for the roles services assume (sts:AssumeRole requests)."""
+    role_arns: Mapping[str, str] = field(default_factory=dict)
+    """Role resource name -> its ARN."""
 
     @classmethod
     def from_run(cls, run: StackRun) -> StackPolicies:
@@ -207,6 +218,7 @@ class StackPolicies:
         }
         role = run.named("aws:iam/role:Role", "bedrock-role")
         role_policy = run.named("aws:iam/rolePolicy:RolePolicy", "bedrock-role")
+        [function] = run.of_type("aws:lambda/function:Function")
         return cls(
             stack=run.stack,
             region=run.region,
@@ -228,11 +240,39 @@ class StackPolicies:
             data_key_policy=json.loads(keys[0].inputs["policy"]) if keys else None,
             service_control_policy=json.loads(organization["serviceControlPolicy"]),
             resource_control_policy=json.loads(organization["resourceControlPolicy"]),
+            function_environment=function.inputs["environment"]["variables"],
+            trust_policies={
+                r.outputs["arn"]: json.loads(r.inputs["assumeRolePolicy"])
+                for r in run.of_type("aws:iam/role:Role")
+            },
+            role_arns={r.name: r.outputs["arn"] for r in run.of_type("aws:iam/role:Role")},
         )
 
     @property
     def function(self) -> Identity:
         return Identity(self.function_role_arn, (("function-role", self.function_role_policy),))
+
+    def resolve(self, text: str) -> str:
+        """Fill in what only the run knows: ``<guardrail>`` (its ARN), ``<guardrail-version>``
+        (the function's guardrail identifier, ARN:version), ``<app-profile:MODEL>`` (the
+        application profile the function invokes for MODEL) and ``<role:NAME>`` (the ARN of
+        a role by its resource name)."""
+        environment = self.function_environment
+        routes = json.loads(environment.get("MODEL_ROUTES", "{}"))
+
+        def value(match: re.Match[str]) -> str:
+            kind, _, argument = match[1].partition(":")
+            if kind == "guardrail":
+                return environment["GUARDRAIL_ID"]
+            if kind == "guardrail-version":
+                return f"{environment['GUARDRAIL_ID']}:{environment['GUARDRAIL_VERSION']}"
+            if kind == "app-profile":
+                return str(routes[argument])
+            if kind == "role":
+                return self.role_arns[argument]
+            raise ValueError(f"unknown placeholder <{match[1]}>")
+
+        return re.sub(r"<([a-z-]+(?::[^>]+)?)>", value, text)
 
     def foreign_access_point(self) -> AccessPoint:
         arn = f"arn:aws:s3:{self.region}:{FOREIGN_ACCOUNT}:accesspoint/{FOREIGN_ACCESS_POINT}"
@@ -419,7 +459,9 @@ def _network_context(
 
 def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     """The evaluations AWS makes for one request (see the module docstring)."""
-    if request.action.startswith("bedrock:"):
+    if request.identity.is_service:
+        planned = [_trust_evaluation(stack, request)]
+    elif request.action.startswith("bedrock:"):
         planned = [_bedrock_evaluation(stack, request)]
     elif request.action.startswith("kms:"):
         planned = [_key_evaluation(stack, request)]
@@ -526,6 +568,21 @@ def _access_point_control_evaluation(stack: StackPolicies, request: Request) -> 
         resource_account=access_point.account_id,
         context=_network_context(stack, request, None) | dict(request.context),
         resource_policy=None,
+        endpoint_policies=None,
+    )
+
+
+def _trust_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """A service assuming one of the stack's roles: the role's trust policy decides, with the
+    service's aws:SourceAccount and aws:SourceArn in the context (no network keys)."""
+    return Evaluation(
+        label="trust",
+        identity=request.identity,
+        action=request.action,
+        resource=request.resource,
+        resource_account=stack.account_id,
+        context=dict(request.context),
+        resource_policy=stack.trust_policies[request.resource],
         endpoint_policies=None,
     )
 
