@@ -791,6 +791,8 @@ def _describe(error: ValidationError) -> list[str]:
 def _key_path(loc: Sequence[int | str]) -> str:
     path = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for an invalid dict key: the key is named before
+            continue
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
     return path
 
