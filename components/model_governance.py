@@ -18,6 +18,8 @@ from components.config import GuardrailConfig, InvocationLoggingConfig
 INVOCATION_LOG_PREFIX = "bedrock-invocations/"
 """The key prefix Bedrock writes under in the invocation-log bucket."""
 ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
+MAX_PROFILE_NAME = 64
+MAX_GUARDRAIL_NAME = 50
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,8 @@ class ModelGovernance(pulumi.ComponentResource):
         for model_id, tags in sorted(args.model_tags.items()):
             profile = aws.bedrock.InferenceProfile(
                 f"{self._name}-{_slug(model_id)}",
-                name=f"{args.name_prefix}-{_slug(model_id)}"[:64],
+                # Letters, digits, ":" and "." are allowed; a trailing separator is not.
+                name=f"{args.name_prefix}-{model_id}"[:MAX_PROFILE_NAME].rstrip("-_ "),
                 description=f"Cost allocation for {model_id} called by the data-lake function",
                 model_source=aws.bedrock.InferenceProfileModelSourceArgs(
                     copy_from=model_source_arn(args.region, args.account_id, model_id)
@@ -357,7 +360,7 @@ def guardrail_args(
             else None,
         )
     return aws.bedrock.GuardrailArgs(
-        name=name[:50],
+        name=name[:MAX_GUARDRAIL_NAME],
         description="Every model call of the data-lake function must carry this guardrail",
         blocked_input_messaging=settings.blocked_input_message,
         blocked_outputs_messaging=settings.blocked_output_message,

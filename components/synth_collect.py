@@ -34,6 +34,7 @@ KMS_KEY_POLICY_LIMIT_BYTES = 32 * 1024
 MANAGED_POLICY_LIMIT_CHARS = 6_144
 # AWS Organizations: the size of a service control policy and of a resource control policy.
 ORGANIZATION_POLICY_LIMIT_CHARS = 5_120
+SNS_TOPIC_POLICY_LIMIT_BYTES = 30 * 1024
 
 Unit = Literal["bytes", "characters"]
 
@@ -74,6 +75,9 @@ POLICY_LIMITS: Mapping[tuple[str, str], PolicyLimit] = {
     ),
     ("aws:iam/policy:Policy", "policy"): PolicyLimit(
         "managed policy", MANAGED_POLICY_LIMIT_CHARS, "characters"
+    ),
+    ("aws:sns/topicPolicy:TopicPolicy", "policy"): PolicyLimit(
+        "SNS topic policy", SNS_TOPIC_POLICY_LIMIT_BYTES, "bytes"
     ),
 }
 
@@ -220,6 +224,49 @@ def outside_policies(outputs: Mapping[str, Any]) -> tuple[OutsidePolicy, ...]:
 
 
 @dataclass(frozen=True)
+class GuardrailRecord:
+    """The guardrail the function's calls carry: created by the stack, or an existing one."""
+
+    name: str
+    """The guardrail's name, or its ARN when it is not the stack's."""
+    created: bool
+    policies: tuple[str, ...]
+    """What it filters, in words ("6 content filters", "profanity", ...)."""
+    kms_key: str | None
+
+
+@dataclass(frozen=True)
+class ApplicationProfileRecord:
+    name: str
+    copies: str
+    """The ARN of the model or system inference profile it copies."""
+    tags: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    name: str
+    metric: str
+    """``namespace/metric``."""
+    condition: str
+    """``statistic >= threshold per period``."""
+
+
+@dataclass(frozen=True)
+class GovernanceRecord:
+    """Guardrail, application profiles, invocation logging and alarms, as registered."""
+
+    guardrail: GuardrailRecord | None
+    profiles: tuple[ApplicationProfileRecord, ...]
+    invocation_log_destinations: tuple[str, ...]
+    """Empty when this stack does not manage the account's invocation logging."""
+    invocation_log_data: tuple[str, ...]
+    alarms: tuple[AlarmRecord, ...]
+    alarm_topic: str | None
+    """What the alarms notify: the stack's topic (with its subscriptions) or a topic ARN."""
+
+
+@dataclass(frozen=True)
 class SynthModel:
     project: str
     stack: str
@@ -232,6 +279,7 @@ class SynthModel:
     """AWS resources registered directly under the stack, outside any component."""
     providers: tuple[ProviderRecord, ...]
     network: NetworkShape
+    governance: GovernanceRecord
     outside_the_stack: tuple[OutsidePolicy, ...] = ()
     """Policies the stack cannot attach itself: the organization's, an existing key's."""
 
@@ -258,6 +306,7 @@ def collect(run: StackRun) -> SynthModel:
         stack_level_resources=stack_level,
         providers=provider_records(resources),
         network=network_shape(resources),
+        governance=governance(resources),
         outside_the_stack=outside_policies(run.outputs),
     )
 
@@ -564,3 +613,139 @@ def endpoint_service(service_name: str) -> str:
     """``com.amazonaws.us-east-1.ecr.api`` -> ``ecr.api``."""
     parts = service_name.split(".", maxsplit=3)
     return parts[3] if len(parts) == 4 else service_name
+
+
+# --- Bedrock governance --------------------------------------------------------------------
+
+GUARDRAIL_TYPE = "aws:bedrock/guardrail:Guardrail"
+PROFILE_TYPE = "aws:bedrock/inferenceProfile:InferenceProfile"
+LOGGING_TYPE = "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration"
+ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION_TYPE = "aws:lambda/function:Function"
+
+
+def governance(resources: Sequence[ResourceRecord]) -> GovernanceRecord:
+    of_type: dict[str, list[ResourceRecord]] = {}
+    for resource in resources:
+        of_type.setdefault(resource.type, []).append(resource)
+    alarms = of_type.get(ALARM_TYPE, [])
+    return GovernanceRecord(
+        guardrail=_guardrail(of_type.get(GUARDRAIL_TYPE, []), of_type.get(FUNCTION_TYPE, [])),
+        profiles=tuple(
+            ApplicationProfileRecord(
+                name=str(r.inputs.get("name", r.name)),
+                copies=str((r.inputs.get("modelSource") or {}).get("copyFrom", "")),
+                tags=dict(r.inputs.get("tags") or {}),
+            )
+            for r in of_type.get(PROFILE_TYPE, [])
+        ),
+        invocation_log_destinations=_log_destinations(resources, of_type.get(LOGGING_TYPE, [])),
+        invocation_log_data=tuple(
+            kind
+            for r in of_type.get(LOGGING_TYPE, [])
+            for kind in ("text", "image", "embedding", "video")
+            if (r.inputs.get("loggingConfig") or {}).get(f"{kind}DataDeliveryEnabled")
+        ),
+        alarms=tuple(
+            AlarmRecord(
+                name=str(r.inputs.get("name", r.name)),
+                metric=f"{r.inputs.get('namespace')}/{r.inputs.get('metricName')}",
+                condition=f"{r.inputs.get('statistic')} >= {_number(r.inputs.get('threshold'))} "
+                f"per {_number(r.inputs.get('period'))} s",
+            )
+            for r in sorted(alarms, key=lambda r: str(r.inputs.get("name", r.name)))
+        ),
+        alarm_topic=_alarm_topic(resources, alarms),
+    )
+
+
+def _guardrail(
+    guardrails: Sequence[ResourceRecord], functions: Sequence[ResourceRecord]
+) -> GuardrailRecord | None:
+    if guardrails:
+        inputs = guardrails[0].inputs
+        sensitive = inputs.get("sensitiveInformationPolicyConfig") or {}
+        words = inputs.get("wordPolicyConfig") or {}
+        counts = [
+            (len((inputs.get("contentPolicyConfig") or {}).get("filtersConfigs") or []),
+             "content filter"),
+            (len((inputs.get("topicPolicyConfig") or {}).get("topicsConfigs") or []),
+             "denied topic"),
+            (len(sensitive.get("piiEntitiesConfigs") or []), "sensitive-information entity"),
+            (len(sensitive.get("regexesConfigs") or []), "sensitive-information pattern"),
+            (len(words.get("wordsConfigs") or []), "blocked word"),
+        ]  # fmt: skip
+        described = [_plural(count, word) for count, word in counts if count]
+        if words.get("managedWordListsConfigs"):
+            described.append("profanity")
+        return GuardrailRecord(
+            name=str(inputs.get("name", guardrails[0].name)),
+            created=True,
+            policies=tuple(described),
+            kms_key=str(inputs["kmsKeyArn"]) if inputs.get("kmsKeyArn") else None,
+        )
+    for function in functions:
+        variables = (function.inputs.get("environment") or {}).get("variables") or {}
+        if variables.get("GUARDRAIL_ID"):
+            name = f"{variables['GUARDRAIL_ID']} version {variables.get('GUARDRAIL_VERSION')}"
+            return GuardrailRecord(name=name, created=False, policies=(), kms_key=None)
+    return None
+
+
+def _plural(count: int, word: str) -> str:
+    plural = word[:-1] + "ies" if word.endswith("y") else word + "s"
+    return f"{count:,} {word if count == 1 else plural}"
+
+
+def _log_destinations(
+    resources: Sequence[ResourceRecord], configurations: Sequence[ResourceRecord]
+) -> tuple[str, ...]:
+    groups = {
+        str(r.inputs.get("name")): r.inputs.get("retentionInDays")
+        for r in resources
+        if r.type == "aws:cloudwatch/logGroup:LogGroup"
+    }
+    retention = {
+        str(r.inputs.get("bucket")): rule.get("expiration", {}).get("days")
+        for r in resources
+        if r.type == "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+        for rule in r.inputs.get("rules") or []
+        if (rule.get("expiration") or {}).get("days")
+    }
+    found = []
+    for configuration in configurations:
+        settings = configuration.inputs.get("loggingConfig") or {}
+        cloudwatch = settings.get("cloudwatchConfig") or {}
+        if cloudwatch:
+            group = str(cloudwatch.get("logGroupName"))
+            found.append(f"CloudWatch Logs {group}, kept {groups.get(group)} days")
+        s3 = settings.get("s3Config") or {}
+        if s3:
+            bucket = str(s3.get("bucketName"))
+            found.append(
+                f"S3 s3://{bucket}/{s3.get('keyPrefix', '')}/, kept {retention.get(bucket)} days"
+            )
+    return tuple(found)
+
+
+def _alarm_topic(
+    resources: Sequence[ResourceRecord], alarms: Sequence[ResourceRecord]
+) -> str | None:
+    topics = [r for r in resources if r.type == "aws:sns/topic:Topic"]
+    if topics:
+        subscriptions = sum(
+            1 for r in resources if r.type == "aws:sns/topicSubscription:TopicSubscription"
+        )
+        encrypted = "KMS-encrypted" if topics[0].inputs.get("kmsMasterKeyId") else "unencrypted"
+        return (
+            f"SNS topic {topics[0].inputs.get('name', topics[0].name)} ({encrypted}, "
+            f"{_plural(subscriptions, 'email subscription')})"
+        )
+    actions = {a for r in alarms for a in r.inputs.get("alarmActions") or []}
+    return ", ".join(sorted(actions)) or None
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{value:,}" if isinstance(value, int | float) else str(value)

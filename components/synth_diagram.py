@@ -54,6 +54,9 @@ COLORS = {
     "write": "#F8BBD0",
     "readwrite": "#D1C4E9",
     "other": "#ECEFF1",
+    "guardrail": "#FFCDD2",
+    "logs": "#F0F4C3",
+    "alarms": "#FFECB3",
 }
 SERVICE_NAMES = {
     "bedrock-runtime": "Amazon Bedrock (runtime)",
@@ -164,6 +167,7 @@ def architecture_graph(model: SynthModel) -> graphviz.Digraph:
             if index == 0:
                 _draw_vpcs(canvas, cluster)
                 _draw_buckets(canvas, cluster)
+                _draw_governance(canvas, cluster)
             _draw_access_points(canvas, cluster, account)
     _draw_services(canvas)
     return graph
@@ -491,6 +495,54 @@ def _origin(canvas: _Canvas, cluster: graphviz.Digraph, ap: AccessPointRecord) -
     return node
 
 
+def _draw_governance(canvas: _Canvas, cluster: graphviz.Digraph) -> None:
+    """The guardrail beside the Bedrock service, the invocation-log destinations it writes to,
+    and the alarms watching the function."""
+    record = canvas.model.governance
+    if record.guardrail is not None:
+        guardrail = record.guardrail
+        canvas.graph.node(
+            "governance/guardrail",
+            _lines(
+                "Bedrock guardrail" + ("" if guardrail.created else " (existing)"),
+                guardrail.name,
+                *guardrail.policies,
+                "KMS: data key" if guardrail.kms_key else "",
+            ),
+            style="rounded,filled,bold",
+            fillcolor=COLORS["guardrail"],
+        )
+        canvas.graph.edge(
+            "service/bedrock-runtime", "governance/guardrail", label="every call", style="bold"
+        )
+    for index, destination in enumerate(record.invocation_log_destinations):
+        node = f"governance/invocation-logs-{index}"
+        bucket = destination.removeprefix("S3 s3://").split("/", maxsplit=1)[0]
+        if destination.startswith("S3 ") and bucket in canvas.bucket_nodes:
+            node = canvas.bucket_nodes[bucket]
+        else:
+            cluster.node(
+                node,
+                _lines("model invocation logs", *destination.split(", ")),
+                shape="note",
+                style="filled",
+                fillcolor=COLORS["logs"],
+            )
+        canvas.graph.edge("service/bedrock-runtime", node, label="invocation logs", style="dotted")
+    if record.alarms:
+        cluster.node(
+            "governance/alarms",
+            _lines(_count(len(record.alarms), "CloudWatch alarm"), f"to {record.alarm_topic}"),
+            shape="tab",
+            style="filled",
+            fillcolor=COLORS["alarms"],
+        )
+        for function in _of_type(canvas.model, "aws:lambda/function:Function"):
+            canvas.graph.edge(
+                "governance/alarms", f"function/{function.name}", label="watch", style="dashed"
+            )
+
+
 def _draw_services(canvas: _Canvas) -> None:
     model = canvas.model
     services = sorted(
@@ -500,9 +552,10 @@ def _draw_services(canvas: _Canvas) -> None:
         }
         - {"s3"}
     )
+    profiled = {p.copies.rsplit("/", maxsplit=1)[-1] for p in model.governance.profiles}
     models = sorted(
         {
-            model_id
+            model_id + (" (via tagged application profile)" if model_id in profiled else "")
             for function in _of_type(model, "aws:lambda/function:Function")
             for model_id in str(
                 ((function.inputs.get("environment") or {}).get("variables") or {}).get(

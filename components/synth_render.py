@@ -81,6 +81,8 @@ def summary_markdown(
         ),
         "## Access points",
         _access_points_table(model, max_rows),
+        "## Bedrock governance",
+        _governance_section(model, max_rows),
         "## Policies against their AWS limits",
         _policies_section(model.policies, max_rows),
         "## Network path: monthly cost estimate",
@@ -143,6 +145,61 @@ def _access_points_table(model: SynthModel, max_rows: int | None) -> str:
         rows,
         max_rows,
     )
+
+
+def _governance_section(model: SynthModel, max_rows: int | None) -> str:
+    record = model.governance
+    guardrail = record.guardrail
+    if guardrail is None:
+        guarded = "Guardrail: none; model calls are not filtered."
+    elif guardrail.created:
+        guarded = (
+            f"Guardrail: `{guardrail.name}`, created and published by the stack"
+            + (", encrypted with the data key" if guardrail.kms_key else "")
+            + f"; {', '.join(guardrail.policies)}. The function's role invokes models only "
+            "with it."
+        )
+    else:
+        guarded = (
+            f"Guardrail: existing `{guardrail.name}`; the function's role invokes models "
+            "only with it."
+        )
+    lines = [f"- {guarded}"]
+    for profile in record.profiles:
+        tags = ", ".join(f"{k}={v}" for k, v in sorted(profile.tags.items()))
+        lines.append(
+            f"- Application inference profile `{profile.name}` copies `{profile.copies}`; "
+            f"its spend carries {tags}."
+        )
+    if record.invocation_log_destinations:
+        lines.append(
+            "- Model invocation logging (this stack owns the account's setting in "
+            f"{model.region}; logs {', '.join(record.invocation_log_data) or 'metadata only'}): "
+            + "; ".join(record.invocation_log_destinations)
+            + "."
+        )
+    else:
+        lines.append("- Model invocation logging: not managed by this stack.")
+    parts = ["\n".join(lines)]
+    if record.alarms:
+        parts.append(
+            f"{_count_words(len(record.alarms), 'alarm')} to {record.alarm_topic}, on alarm "
+            "and on recovery:"
+        )
+        parts.append(
+            table(
+                ["alarm", "metric", "fires at"],
+                [[a.name, a.metric, a.condition] for a in record.alarms],
+                max_rows,
+            )
+        )
+    else:
+        parts.append("No alarms.")
+    return "\n\n".join(parts)
+
+
+def _count_words(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 def _policies_section(found: Sequence[PolicyRecord], max_rows: int | None) -> str:

@@ -197,7 +197,9 @@ def test_resources_keep_protect_and_retain_flags(
     keep = load_stack_values(run.stack)[f"{PROJECT}:bucket"]["deletionProtection"]
     resources = result.json("resources.json")["resources"]
     protected = {r["name"] for r in resources if r["protect"] and r["retainOnDelete"]}
-    assert protected == ({"data", "data-access-logs"} if keep else set())
+    # prod also owns the account's invocation logging, whose bucket is kept the same way.
+    kept = {"data", "data-access-logs", "models-invocation-logs"}
+    assert protected == (kept if keep else set())
 
 
 def test_policy_files_are_every_policy_in_the_inputs(
@@ -296,7 +298,7 @@ def test_summary_counts_resources_per_component(
     counts = {row["component"]: int(row["AWS resources"].replace(",", "")) for row in rows}
     assert counts.pop("**total**") == sum(1 for r in resources if custom_aws(r))
     assert counts == dict(expected)
-    assert set(counts) == {"datalake", "data", "bedrock", "access-points"}
+    assert set(counts) == {"datalake", "data", "bedrock", "access-points", "models", "alarms"}
 
 
 def test_summary_describes_each_access_point(
@@ -559,3 +561,55 @@ def test_function_access_point_is_always_drawn(dev_run: StackRun) -> None:
     )
     graph = architecture_graph(dataclasses.replace(model, access_points=(*filler, reader)))
     assert f'"ap/{reader.account}/analytics" [' in graph.source
+
+
+# --- Bedrock governance (issue 14) ------------------------------------------------------------
+
+
+def test_summary_shows_guardrail_logging_and_alarms(
+    synthesized: tuple[SynthResult, StackRun],
+) -> None:
+    result, run = synthesized
+    section = result.summary.split("## Bedrock governance\n", maxsplit=1)[1].split("\n## ")[0]
+    guardrail = run.named("aws:bedrock/guardrail:Guardrail", "models-guardrail")
+    assert f"Guardrail: `{guardrail.inputs['name']}`, created and published by the stack" in (
+        section
+    )
+    assert "6 content filters" in section
+    if run.stack == "prod":
+        [profile] = run.of_type("aws:bedrock/inferenceProfile:InferenceProfile")
+        assert f"Application inference profile `{profile.inputs['name']}`" in section
+        assert "cost-center=cc-4711" in section
+        assert "CloudWatch Logs /aws/bedrock/modelinvocations/private-datalake-prod, kept 731" in (
+            section
+        )
+        assert "S3 s3://private-datalake-prod-111111111111-invocations/bedrock-invocations/" in (
+            section
+        )
+    else:
+        assert "Model invocation logging: not managed by this stack." in section
+    alarms = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    rows = table_rows(result.summary, "Bedrock governance")
+    assert sorted(row["alarm"] for row in rows) == sorted(a.inputs["name"] for a in alarms)
+    assert f"{len(alarms)} alarms to SNS topic private-datalake-{run.stack}-alarms (KMS-" in (
+        section
+    )
+
+
+def test_picture_shows_the_guardrail_the_log_destinations_and_the_alarms(
+    synthesized: tuple[SynthResult, StackRun],
+) -> None:
+    result, run = synthesized
+    source = (result.out / "architecture.dot").read_text()
+    assert '"governance/guardrail" [' in source
+    assert '"service/bedrock-runtime" -> "governance/guardrail"' in source
+    assert '"governance/alarms" -> "function/bedrock-function"' in source
+    logs_to = re.findall(
+        r'"service/bedrock-runtime" -> "([^"]+)" \[label="invocation logs"', source
+    )
+    expected = (
+        {"governance/invocation-logs-0", "bucket/private-datalake-prod-111111111111-invocations"}
+        if run.stack == "prod"
+        else set()
+    )
+    assert set(logs_to) == expected
