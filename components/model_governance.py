@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -118,8 +119,7 @@ class ModelGovernance(pulumi.ComponentResource):
         for model_id, tags in sorted(args.model_tags.items()):
             profile = aws.bedrock.InferenceProfile(
                 f"{self._name}-{_slug(model_id)}",
-                # Letters, digits, ":" and "." are allowed; a trailing separator is not.
-                name=f"{args.name_prefix}-{model_id}"[:MAX_PROFILE_NAME].rstrip("-_ "),
+                name=f"{args.name_prefix}-{_slug(model_id)}"[:MAX_PROFILE_NAME].rstrip("-"),
                 description=f"Cost allocation for {model_id} called by the data-lake function",
                 model_source=aws.bedrock.InferenceProfileModelSourceArgs(
                     copy_from=model_source_arn(args.region, args.account_id, model_id)
@@ -389,4 +389,5 @@ def model_source_arn(region: str, account_id: str, model_id: str) -> str:
 
 
 def _slug(model_id: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in model_id).strip("-")
+    """Profile names take letters and digits, each followed by at most one separator."""
+    return re.sub(r"[^0-9a-zA-Z]+", "-", model_id).strip("-")

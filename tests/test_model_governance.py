@@ -175,6 +175,7 @@ def test_the_stack_creates_and_publishes_the_guardrail_with_the_data_key(
     inputs = guardrail.inputs
     assert inputs["kmsKeyArn"] == prod_run.outputs["kmsKeyArn"]
     assert inputs["name"] == "private-datalake-prod-guardrail"
+    assert re.fullmatch(r"[0-9a-zA-Z_-]{1,50}", inputs["name"])  # AWS's pattern
     filters = {f["type"]: f for f in inputs["contentPolicyConfig"]["filtersConfigs"]}
     assert filters["PROMPT_ATTACK"]["outputStrength"] == "NONE"
     assert filters["HATE"] == {"type": "HATE", "inputStrength": "HIGH", "outputStrength": "HIGH"}
@@ -300,6 +301,9 @@ def test_a_tagged_model_gets_an_application_profile_the_function_invokes(
     assert profile.inputs["modelSource"] == {
         "copyFrom": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{HAIKU_PROFILE}"
     }
+    # AWS's patterns for application inference profile names and descriptions.
+    assert re.fullmatch(r"([0-9a-zA-Z][ _-]?){1,64}", profile.inputs["name"])
+    assert re.fullmatch(r"([0-9a-zA-Z:.][ _-]?)+", profile.inputs["description"])
     # Its own tags for cost allocation, on top of the provider's default tags.
     assert profile.inputs["tags"] == {"cost-center": "cc-4711", "application": "document-qa"}
     assert json.loads(variables(prod_run)["MODEL_ROUTES"]) == {
