@@ -428,6 +428,29 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
     assert "DenyInsecureTransport" in statements
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the access-log bucket's policy lets S3 deliver the data bucket's logs only; it must "
+    "also name the invocation-log bucket as a source (storage.py, data-perimeter work)",
+)
+def test_the_access_log_bucket_accepts_the_invocation_log_buckets_logs(
+    prod_run: StackRun,
+) -> None:
+    log_bucket = "private-datalake-prod-111111111111-logs"
+    [log_policy] = [
+        r
+        for r in prod_run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+        if r.inputs["bucket"] == log_bucket
+    ]
+    sources = [
+        s["Condition"]["ArnLike"]["aws:SourceArn"]
+        for s in policy(log_policy.inputs)["Statement"]
+        if s.get("Principal") == {"Service": "logging.s3.amazonaws.com"}
+    ]
+    source_arn = "arn:aws:s3:::private-datalake-prod-111111111111-invocations"
+    assert any(source_arn in ([v] if isinstance(v, str) else v) for v in sources), sources
+
+
 def test_only_the_owner_stack_registers_logging(dev_run: StackRun) -> None:
     assert (
         dev_run.of_type(
