@@ -1097,9 +1097,11 @@ def _size_problems(config: StackConfig) -> list[str]:
                 or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
                 routes={
                     model_id: policies.application_profile_arn(
-                        config.region, config.account_id, "x" * PLACEHOLDER_ID_LENGTH
+                        config.region,
+                        config.account_id,
+                        f"{index:x}".rjust(PLACEHOLDER_ID_LENGTH, "x"),
                     )
-                    for model_id in config.bedrock.model_tags
+                    for index, model_id in enumerate(config.bedrock.model_tags)
                 },
             ),
             policies.ROLE_INLINE_POLICY_LIMIT_CHARS,

@@ -575,3 +575,13 @@ def test_an_existing_topic_is_notified_instead(
     run = run_with(dev_values)
     assert run.of_type("aws:sns/topic:Topic") == []
     assert {tuple(a["alarmActions"]) for a in alarms(run).values()} == {(arn,)}
+
+
+def test_policy_sizes_count_each_application_profile() -> None:
+    """Every tagged model adds its profile's ARN to the function's role policy (an id of up to
+    64 characters, as AWS allows): the size check before deploying must count them."""
+    values = with_change("bedrock.modelIds", [f"amazon.model-{i:03d}-v1:0" for i in range(25)])
+    assert parse(values)
+    values["bedrock"]["modelTags"] = {m: {"team": "x"} for m in values["bedrock"]["modelIds"]}
+    [problem] = problems_of(values)
+    assert problem.startswith("bedrock.modelIds: the function role's inline policy would be ")
