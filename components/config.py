@@ -605,6 +605,12 @@ class StackConfig(_Schema):
         return f"{self.project}-{self.stack}"
 
     @property
+    def owned_invocation_logging(self) -> InvocationLoggingConfig | None:
+        """The invocation-logging settings when this stack is their owner, else None."""
+        logging = self.bedrock.invocation_logging
+        return logging if logging is not None and logging.owner_stack == self.stack else None
+
+    @property
     def invocation_log_bucket_name(self) -> str:
         return f"{self.data_bucket_name[: 63 - len('-invocations')]}-invocations"
 
@@ -955,7 +961,7 @@ def _invocation_logging_problems(config: StackConfig) -> list[str]:
     logging = config.bedrock.invocation_logging
     if logging is not None:
         where = "bedrock.invocationLogging"
-        if logging.owner_stack == config.stack:
+        if config.owned_invocation_logging is not None:
             if not (logging.cloud_watch or logging.s3):
                 problems.append(f"{where}: choose a destination: cloudWatch, s3 or both")
             if logging.s3 and not config.bucket.admin_role_arns:

@@ -44,7 +44,6 @@ class ModelGovernanceArgs:
     account_id: str
     name_prefix: str
     """``project-stack``: names of the guardrail and profiles, unique per account and Region."""
-    model_ids: Sequence[str]
     guardrail: GuardrailConfig | None
     kms_key_arn: pulumi.Input[str]
     """The data key: a created guardrail is encrypted with it."""
@@ -61,6 +60,8 @@ class ModelGovernance(pulumi.ComponentResource):
 
     guardrail_arn: pulumi.Output[str] | None
     guardrail_version: pulumi.Output[str] | None
+    guardrail_key_arn: pulumi.Output[str] | None
+    """The key the stack encrypted the guardrail with; None for an existing guardrail."""
     routes: pulumi.Output[dict[str, str]]
     """Configured model id -> ARN of the application inference profile to invoke instead."""
     invocation_log_group_name: pulumi.Output[str] | None
@@ -72,6 +73,7 @@ class ModelGovernance(pulumi.ComponentResource):
         super().__init__("datalake:index:ModelGovernance", name, {}, opts)
         self._name = name
         self._args = args
+        self.guardrail_key_arn = None
         self.guardrail_arn, self.guardrail_version = self._guardrail()
         self.routes = self._application_profiles()
         self.invocation_log_group_name = None
@@ -111,6 +113,7 @@ class ModelGovernance(pulumi.ComponentResource):
                 parent=self, depends_on=[guardrail], replace_on_changes=["description"]
             ),
         )
+        self.guardrail_key_arn = pulumi.Output.from_input(args.kms_key_arn)
         return guardrail.guardrail_arn, version.version
 
     def _application_profiles(self) -> pulumi.Output[dict[str, str]]:

@@ -25,6 +25,7 @@ from components.alarms import (
 from components.bedrock import BedrockFunction, BedrockFunctionArgs
 from components.config import (
     USER_KEYS,
+    AlarmsConfig,
     ConfigError,
     StackConfig,
     parse_stack_config,
@@ -163,7 +164,6 @@ def build(config: StackConfig) -> dict[str, Any]:
             region=config.region,
             account_id=config.account_id,
             name_prefix=config.name_prefix,
-            model_ids=config.bedrock.model_ids,
             guardrail=config.bedrock.guardrail,
             kms_key_arn=data.kms_key_arn,
             model_tags=config.bedrock.model_tags,
@@ -171,9 +171,6 @@ def build(config: StackConfig) -> dict[str, Any]:
             deletion_protection=config.bucket.deletion_protection,
         ),
         opts=in_data_account,
-    )
-    created_guardrail = config.bedrock.guardrail is not None and not (
-        config.bedrock.guardrail.is_existing
     )
 
     function = BedrockFunction(
@@ -202,7 +199,7 @@ def build(config: StackConfig) -> dict[str, Any]:
             log_retention_days=config.function.log_retention_days,
             guardrail_arn=governance.guardrail_arn,
             guardrail_version=governance.guardrail_version,
-            guardrail_key_arn=data.kms_key_arn if created_guardrail else None,
+            guardrail_key_arn=governance.guardrail_key_arn,
             routes=governance.routes,
         ),
         opts=in_data_account,
@@ -237,7 +234,7 @@ def build(config: StackConfig) -> dict[str, Any]:
     )
 
     if config.alarms is not None:
-        _alarms(config, function, governance, in_data_account)
+        _alarms(config, config.alarms, function, governance, in_data_account)
 
     return {
         "region": config.region,
@@ -267,14 +264,14 @@ def build(config: StackConfig) -> dict[str, Any]:
 def _invocation_log_destinations(
     config: StackConfig, access_log_bucket: pulumi.Output[str] | None
 ) -> InvocationLogDestinations | None:
-    settings = config.bedrock.invocation_logging
+    settings = config.owned_invocation_logging
     if settings is None:
-        return None
-    if settings.owner_stack != config.stack:
-        pulumi.log.info(
-            f"Bedrock model invocation logging for account {config.account_id} in "
-            f"{config.region} is managed by stack '{settings.owner_stack}', not by this one."
-        )
+        if config.bedrock.invocation_logging is not None:
+            pulumi.log.info(
+                f"Bedrock model invocation logging for account {config.account_id} in "
+                f"{config.region} is managed by stack "
+                f"'{config.bedrock.invocation_logging.owner_stack}', not by this one."
+            )
         return None
     return InvocationLogDestinations(
         settings=settings,
@@ -286,13 +283,12 @@ def _invocation_log_destinations(
 
 def _alarms(
     config: StackConfig,
+    alarms: AlarmsConfig,
     function: BedrockFunction,
     governance: ModelGovernance,
     opts: pulumi.ResourceOptions,
 ) -> None:
-    assert config.alarms is not None, "checked by the caller"
-    logging = config.bedrock.invocation_logging
-    owns_logging = logging is not None and logging.owner_stack == config.stack
+    logging = config.owned_invocation_logging
     Alarms(
         "alarms",
         AlarmsArgs(
@@ -315,12 +311,12 @@ def _alarms(
                 ),
                 *(
                     invocation_log_alarms(config.name_prefix, logging.cloud_watch, logging.s3)
-                    if owns_logging and logging is not None
+                    if logging is not None
                     else []
                 ),
             ],
-            email=config.alarms.email,
-            topic_arn=config.alarms.topic_arn,
+            email=alarms.email,
+            topic_arn=alarms.topic_arn,
         ),
         opts=opts,
     )
