@@ -73,8 +73,7 @@ class ModelGovernance(pulumi.ComponentResource):
         super().__init__("datalake:index:ModelGovernance", name, {}, opts)
         self._name = name
         self._args = args
-        self.guardrail_key_arn = None
-        self.guardrail_arn, self.guardrail_version = self._guardrail()
+        self.guardrail_arn, self.guardrail_version, self.guardrail_key_arn = self._guardrail()
         self.routes = self._application_profiles()
         self.invocation_log_group_name = None
         self.invocation_log_bucket_name = None
@@ -90,14 +89,17 @@ class ModelGovernance(pulumi.ComponentResource):
             }
         )
 
-    def _guardrail(self) -> tuple[pulumi.Output[str] | None, pulumi.Output[str] | None]:
+    def _guardrail(
+        self,
+    ) -> tuple[pulumi.Output[str] | None, pulumi.Output[str] | None, pulumi.Output[str] | None]:
+        """(ARN, published version, key it is encrypted with when the stack created it)."""
         args = self._args
         settings = args.guardrail
         if settings is None:
-            return None, None
+            return None, None, None
         if settings.id is not None and settings.version is not None:
             arn = policies.guardrail_arn(args.region, args.account_id, settings.id)
-            return pulumi.Output.from_input(arn), pulumi.Output.from_input(settings.version)
+            return pulumi.Output.from_input(arn), pulumi.Output.from_input(settings.version), None
         guardrail = aws.bedrock.Guardrail(
             f"{self._name}-guardrail",
             guardrail_args(settings, f"{args.name_prefix}-guardrail", args.kms_key_arn),
@@ -113,8 +115,11 @@ class ModelGovernance(pulumi.ComponentResource):
                 parent=self, depends_on=[guardrail], replace_on_changes=["description"]
             ),
         )
-        self.guardrail_key_arn = pulumi.Output.from_input(args.kms_key_arn)
-        return guardrail.guardrail_arn, version.version
+        return (
+            guardrail.guardrail_arn,
+            version.version,
+            pulumi.Output.from_input(args.kms_key_arn),
+        )
 
     def _application_profiles(self) -> pulumi.Output[dict[str, str]]:
         args = self._args
