@@ -519,7 +519,12 @@ class InvocationLoggingConfig(_Schema):
     """``bedrock.invocationLogging``: Bedrock's model invocation logging, one setting per account
     and Region. Only the stack named by ``ownerStack`` manages it; the others state who does."""
 
-    owner_stack: str = Field(min_length=1, max_length=100)
+    owner_stack: Annotated[
+        str,
+        BeforeValidator(
+            _rule(_matches(r"[\w.-]{1,100}"), "must be the name of a stack of this project")
+        ),
+    ]
     cloud_watch: bool = False
     s3: bool = False
     text_data: bool = True
@@ -546,7 +551,21 @@ class BedrockConfig(_Schema):
     model_tags: dict[ModelId, Tags] = {}
     """Per configured model: cost-allocation tags of an application inference profile that the
     function invokes instead of the model."""
-    subscribed_providers: Annotated[tuple[str, ...], AfterValidator(_unique)] = ()
+    subscribed_providers: Annotated[
+        tuple[
+            Annotated[
+                str,
+                BeforeValidator(
+                    _rule(
+                        _matches(r"[a-z0-9][a-z0-9-]*"),
+                        "must be a model provider as it starts model ids (anthropic, meta, ...)",
+                    )
+                ),
+            ],
+            ...,
+        ],
+        AfterValidator(_unique),
+    ] = ()
     """Third-party model providers the account is subscribed to through AWS Marketplace."""
 
     @property
