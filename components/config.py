@@ -983,10 +983,11 @@ def _invocation_logging_problems(config: StackConfig) -> list[str]:
         if config.owned_invocation_logging is not None:
             if not (logging.cloud_watch or logging.s3):
                 problems.append(f"{where}: choose a destination: cloudWatch, s3 or both")
-            if logging.s3 and not config.bucket.admin_role_arns:
+            if logging.s3 and not config.administrator_patterns():
                 problems.append(
-                    f"{where}.s3: the log bucket is readable only by bucket.adminRoleArns, "
-                    "which is empty"
+                    f"{where}.s3: the log bucket is readable only by the administrators "
+                    "(bucket.adminRoleArns, bucket.adminPermissionSets), and there are none "
+                    "besides the deployer"
                 )
         else:
             problems += [

@@ -30,8 +30,9 @@ class InvocationLogDestinations:
     settings: InvocationLoggingConfig
     bucket_name: str
     """The dedicated invocation-log bucket (used when ``settings.s3``)."""
-    reader_arns: Sequence[str]
-    """The only principals that may read the logs in the bucket (the admins)."""
+    administrators: pulumi.Input[Sequence[str]]
+    """The only principals that may read the logs in the bucket or change its protections
+    (role/user ARNs or exact patterns, the deployer among them)."""
     access_log_bucket: pulumi.Input[str] | None
     """The stack's access-log bucket, for the invocation-log bucket's server access logs."""
 
@@ -290,13 +291,15 @@ class ModelGovernance(pulumi.ComponentResource):
         policy = aws.s3.BucketPolicy(
             name,
             bucket=bucket.id,
-            policy=policies.to_json(
-                policies.invocation_log_bucket_policy(
-                    bucket_name=destinations.bucket_name,
-                    key_prefix=INVOCATION_LOG_PREFIX,
-                    region=args.region,
-                    account_id=args.account_id,
-                    reader_arns=destinations.reader_arns,
+            policy=pulumi.Output.from_input(destinations.administrators).apply(
+                lambda administrators: policies.to_json(
+                    policies.invocation_log_bucket_policy(
+                        bucket_name=destinations.bucket_name,
+                        key_prefix=INVOCATION_LOG_PREFIX,
+                        region=args.region,
+                        account_id=args.account_id,
+                        administrators=administrators,
+                    )
                 )
             ),
             opts=after(lifecycle),

@@ -697,6 +697,16 @@ def log_bucket_policy(
                 "StringEquals": {"aws:SourceAccount": account_id},
             },
         ),
+        *_administrators_only_log_statements(bucket, administrators),
+    )
+
+
+def _administrators_only_log_statements(
+    bucket: str, administrators: Sequence[str]
+) -> list[Statement]:
+    """A log bucket's fences: TLS; its data for the administrators alone (the delivering AWS
+    service excepted); its protections changed by them alone."""
+    return [
         _tls_statement(bucket),
         _statement(
             "DenyLogAccessExceptAdministrators",
@@ -710,7 +720,7 @@ def log_bucket_policy(
             ),
         ),
         _guardrail_statement(bucket, administrators),
-    )
+    ]
 
 
 def s3_gateway_endpoint_policy(
@@ -1190,7 +1200,6 @@ def organization_resource_control_policy(
 
 INVOCATION_LOG_STREAM = "aws/bedrock/modelinvocations"
 """The log stream Bedrock writes invocation logs to in the configured log group."""
-OBJECT_READ_AND_DELETE_ACTIONS = ("s3:GetObject*", "s3:DeleteObject*", "s3:RestoreObject")
 
 
 def _bound_to_account(account_id: str, source_arn: str) -> dict[str, dict[str, Any]]:
@@ -1233,15 +1242,16 @@ def invocation_log_delivery_policy(log_group_arn: str) -> PolicyDocument:
 
 
 def invocation_log_bucket_policy(
-    *, bucket_name: str, key_prefix: str, region: str, account_id: str, reader_arns: Sequence[str]
+    *,
+    bucket_name: str,
+    key_prefix: str,
+    region: str,
+    account_id: str,
+    administrators: Sequence[str],
 ) -> PolicyDocument:
-    """The invocation-log bucket: Bedrock writes this account's logs under the prefix, only
-    the admins read (or delete) them, and plain HTTP is refused.
-
-    The deny names principals by ``aws:PrincipalArn``, which a service principal does not
-    carry: it must not cover the writes, or Bedrock's own delivery would be denied too."""
+    """The invocation-log bucket holds prompts, documents and answers: Bedrock writes this
+    account's logs under the prefix, the administrators alone read (or touch) them, over TLS."""
     bucket = bucket_arn(bucket_name)
-    objects = f"{bucket}/*"
     return document(
         _statement(
             "BedrockDeliversInvocationLogs",
@@ -1250,22 +1260,7 @@ def invocation_log_bucket_policy(
             principal={"Service": "bedrock.amazonaws.com"},
             conditions=_bound_to_account(account_id, bedrock_account_resources(region, account_id)),
         ),
-        _statement(
-            "OnlyAdminsReadInvocationLogs",
-            OBJECT_READ_AND_DELETE_ACTIONS,
-            [objects],
-            effect="Deny",
-            principal="*",
-            conditions={"ArnNotLike": {"aws:PrincipalArn": _one_or_many(sorted(reader_arns))}},
-        ),
-        _statement(
-            "DenyInsecureTransport",
-            ["s3:*"],
-            [bucket, objects],
-            effect="Deny",
-            principal="*",
-            conditions={"Bool": {"aws:SecureTransport": "false"}},
-        ),
+        *_administrators_only_log_statements(bucket, administrators),
     )
 
 

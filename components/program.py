@@ -96,6 +96,9 @@ def build(config: StackConfig) -> dict[str, Any]:
     )
     in_data_account = pulumi.ResourceOptions(providers=[provider])
     deployer_arn = deploying_principal(provider)
+    administrators = deployer_arn.apply(
+        lambda deployer: [*config.administrator_patterns(), deployer]
+    )
     bucket_name = config.data_bucket_name
     function_ap = config.function_access_point
 
@@ -138,9 +141,7 @@ def build(config: StackConfig) -> dict[str, Any]:
                     )
                 )
             ),
-            administrators=pulumi.Output.from_input(deployer_arn).apply(
-                lambda deployer: [*config.administrator_patterns(), deployer]
-            ),
+            administrators=administrators,
             key_policy=policies.to_json(
                 policies.data_key_policy(
                     region=config.region,
@@ -167,7 +168,9 @@ def build(config: StackConfig) -> dict[str, Any]:
             guardrail=config.bedrock.guardrail,
             kms_key_arn=data.kms_key_arn,
             model_tags=config.bedrock.model_tags,
-            invocation_logging=_invocation_log_destinations(config, data.log_bucket_name),
+            invocation_logging=_invocation_log_destinations(
+                config, administrators, data.log_bucket_name
+            ),
             deletion_protection=config.bucket.deletion_protection,
         ),
         opts=in_data_account,
@@ -262,7 +265,9 @@ def build(config: StackConfig) -> dict[str, Any]:
 
 
 def _invocation_log_destinations(
-    config: StackConfig, access_log_bucket: pulumi.Output[str] | None
+    config: StackConfig,
+    administrators: pulumi.Output[list[str]],
+    access_log_bucket: pulumi.Output[str] | None,
 ) -> InvocationLogDestinations | None:
     settings = config.owned_invocation_logging
     if settings is None:
@@ -276,7 +281,7 @@ def _invocation_log_destinations(
     return InvocationLogDestinations(
         settings=settings,
         bucket_name=config.invocation_log_bucket_name,
-        reader_arns=config.bucket.admin_role_arns,
+        administrators=administrators,
         access_log_bucket=access_log_bucket,
     )
 

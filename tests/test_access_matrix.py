@@ -145,6 +145,10 @@ OTHER_GUARDRAIL = {"bedrock:GuardrailIdentifier": f"{OTHER_GUARDRAIL_ARN}:1"}
 FOREIGN = "999999999999"
 BEDROCK_SERVICE = "bedrock-service"  # the Bedrock service principal, for the roles it assumes
 LOGGING_ROLE = "<role:models-invocation-logging>"
+INVOCATION_LOGS = f"arn:aws:s3:::private-datalake-prod-{DATA}-invocations"  # prod owns logging
+INVOCATION_LOG = (
+    f"/bedrock-invocations/AWSLogs/{DATA}/BedrockModelInvocationLogs/{REGION}/2026/12/03/x.json.gz"
+)
 
 
 def bedrock_source(account: str, region: str = REGION) -> dict[str, str]:
@@ -647,6 +651,18 @@ MATRIX: list[Row] = [
     Row(BEDROCK_SERVICE, "sts:AssumeRole", LOGGING_ROLE, INTERNET, TLS, None, DENY,
         "our account's Bedrock in another Region", stacks=("prod",),
         context=bedrock_source(DATA, "eu-west-1")),
+    *[Row("over-privileged", action, f"{INVOCATION_LOGS}{key}", origin, TLS, None,
+          EXPLICIT if origin == INTERNET else DENY,
+          f"the invocation logs are for administrators ({action})", stacks=("prod",))
+      for action, key in (("s3:GetObject", INVOCATION_LOG), ("s3:PutObject", INVOCATION_LOG),
+                          ("s3:DeleteObject", INVOCATION_LOG), ("s3:ListBucket", ""))
+      for origin in (INTERNET, VPC)],
+    Row("over-privileged", "s3:PutBucketPolicy", INVOCATION_LOGS, INTERNET, TLS, None, EXPLICIT,
+        "only administrators change the invocation-log bucket", stacks=("prod",)),
+    Row("sso-data-admin", "s3:GetObject", f"{INVOCATION_LOGS}{INVOCATION_LOG}", INTERNET, TLS,
+        None, ALLOW, "the DataAdmin permission set reads the invocation logs", stacks=("prod",)),
+    Row("ci-deployer", "s3:GetObject", f"{INVOCATION_LOGS}{INVOCATION_LOG}", INTERNET, PLAIN,
+        None, EXPLICIT, "the invocation logs need TLS", stacks=("prod",)),
 ]  # fmt: skip
 
 
@@ -1053,6 +1069,11 @@ MUTATIONS = [
              "the delivery role usable by Bedrock acting for another account"),
     Mutation("prod", "invocation_logging_assume_role_policy", drop_key("aws:SourceArn"),
              "the delivery role usable for Bedrock resources of another Region"),
+    Mutation("prod", "invocation_log_bucket_policy",
+             drop_statement("DenyLogAccessExceptAdministrators"),
+             "anyone with IAM rights reads the prompts and answers in the invocation logs"),
+    Mutation("prod", "invocation_log_bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
+             "anyone with IAM rights rewrites the invocation-log bucket's policy"),
 ]  # fmt: skip
 
 

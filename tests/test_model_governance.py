@@ -99,8 +99,8 @@ def test_governance_is_off_unless_configured() -> None:
         ("bedrock.invocationLogging", {"ownerStack": "dev"},
          r"^bedrock\.invocationLogging: choose a destination: cloudWatch, s3 or both"),
         ("bedrock.invocationLogging", {"ownerStack": "dev", "s3": True},
-         r"^bedrock\.invocationLogging\.s3: the log bucket is readable only by "
-         r"bucket\.adminRoleArns, which is empty"),
+         r"^bedrock\.invocationLogging\.s3: the log bucket is readable only by the "
+         r"administrators .* there are none besides the deployer"),
         ("bedrock.invocationLogging", {"ownerStack": "prod", "cloudWatch": True, "textData": False},
          r"^bedrock\.invocationLogging\.cloudWatch: only the owner stack 'prod' configures"),
         ("bedrock.invocationLogging", {"ownerStack": "dev", "cloudWatch": True,
@@ -420,15 +420,13 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
         f"{bucket_arn}/{INVOCATION_LOG_PREFIX}AWSLogs/{ACCOUNT}/BedrockModelInvocationLogs/*"
     )
     assert delivery["Condition"]["StringEquals"] == {"aws:SourceAccount": ACCOUNT}
-    readers = statements["OnlyAdminsReadInvocationLogs"]
-    assert readers["Effect"] == "Deny"
-    assert readers["Condition"] == {
-        "ArnNotLike": {
-            "aws:PrincipalArn": sorted(
-                load_stack_values("prod")["private-datalake:bucket"]["adminRoleArns"]
-            )
-        }
-    }
+    # The same administrators as the access-log bucket's: what they may do is proven there and
+    # in the matrix rows for this bucket.
+    data_logs = by_sid(
+        policy(prod_run.named("aws:s3/bucketPolicy:BucketPolicy", "data-access-logs").inputs)
+    )
+    for sid in ("DenyLogAccessExceptAdministrators", "DenyGuardrailChangesByOthers"):
+        assert statements[sid]["Condition"] == data_logs[sid]["Condition"]
     assert "DenyInsecureTransport" in statements
 
 

@@ -172,6 +172,8 @@ class StackPolicies:
     """Role ARN -> trust policy, for the roles services assume (sts:AssumeRole requests)."""
     role_arns: Mapping[str, str] = field(default_factory=dict)
     """Role resource name -> its ARN."""
+    other_bucket_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    """Bucket name -> policy of the stack's other buckets (the invocation-log bucket)."""
 
     @classmethod
     def from_run(cls, run: StackRun) -> StackPolicies:
@@ -203,8 +205,16 @@ class StackPolicies:
             r.inputs["bucket"]: json.loads(r.inputs["policy"])
             for r in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
         }
-        log_bucket = next((name for name in bucket_policies if name != bucket_name), None)
-        keys = run.of_type("aws:kms/key:Key")
+        # By resource name: the stack has other buckets and keys (invocation logs, alarm topic).
+        log_bucket = next(
+            (
+                r.inputs["bucket"]
+                for r in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
+                if r.name == "data-access-logs"
+            ),
+            None,
+        )
+        keys = [k for k in run.of_type("aws:kms/key:Key") if k.name == "data-key"]
         organization = outputs["organizationPolicies"]
         access_points = {
             r.inputs["name"]: AccessPoint(
@@ -246,6 +256,11 @@ class StackPolicies:
                 for r in run.of_type("aws:iam/role:Role")
             },
             role_arns={r.name: r.outputs["arn"] for r in run.of_type("aws:iam/role:Role")},
+            other_bucket_policies={
+                name: document
+                for name, document in bucket_policies.items()
+                if name not in (bucket_name, log_bucket)
+            },
         )
 
     @property
@@ -599,6 +614,8 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         bucket_name, _, key = key.removeprefix("arn:aws:s3:::").partition("/")
         if bucket_name == stack.log_bucket_name:
             bucket_policy = stack.log_bucket_policy
+        elif bucket_name in stack.other_bucket_policies:
+            bucket_policy = stack.other_bucket_policies[bucket_name]
         elif bucket_name != stack.bucket_name:
             bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
     if not is_object_action(request.action):
