@@ -830,19 +830,14 @@ def application_profile_arn(region: str, account_id: str, profile_id: str) -> st
     )
 
 
-def _merged(
-    conditions: Mapping[str, Mapping[str, Any]] | None,
-    key: str,
-    values: Sequence[str],
-    like: Literal["StringLike", "ArnLike"],
+def _one_of(
+    key: str, values: Sequence[str], like: Literal["StringLike", "ArnLike"]
 ) -> dict[str, dict[str, Any]]:
-    """``conditions`` and ``key`` equal to one of ``values``: StringEquals for exact values
-    (as in AWS's examples for these keys), ``like`` where a value is a pattern (in
-    StringEquals, ``*`` is a literal star)."""
+    """``key`` equal to one of ``values``: StringEquals for exact values (as in AWS's examples
+    for these keys), ``like`` where a value is a pattern (in StringEquals, ``*`` is a literal
+    star)."""
     operator = like if any("*" in v for v in values) else "StringEquals"
-    merged = {op: dict(existing) for op, existing in (conditions or {}).items()}
-    merged.setdefault(operator, {})[key] = _one_or_many(values)
-    return merged
+    return {operator: {key: _one_or_many(values)}}
 
 
 def bedrock_invoke_statements(
@@ -889,7 +884,10 @@ def bedrock_invoke_statements(
     entry_points = sorted({routes.get(ref.model_id) or own_arn(ref) for ref in refs})
     entry_conditions = (
         # ARN:version is not an ARN of its own, so a pattern of it is matched as a string.
-        _merged(conditions, "bedrock:GuardrailIdentifier", [guardrail.identifier], "StringLike")
+        _merge(
+            conditions or {},
+            _one_of("bedrock:GuardrailIdentifier", [guardrail.identifier], "StringLike"),
+        )
         if guardrail is not None
         else conditions
     )
@@ -919,8 +917,9 @@ def bedrock_invoke_statements(
                 actions,
                 sorted(behind - set(entry_points)),
                 principal=principal,
-                conditions=_merged(
-                    conditions, "bedrock:InferenceProfileArn", sorted(through), "ArnLike"
+                conditions=_merge(
+                    conditions or {},
+                    _one_of("bedrock:InferenceProfileArn", sorted(through), "ArnLike"),
                 ),
             )
         )
