@@ -102,11 +102,13 @@ def model_alarms(prefix: str, model_dimensions: Mapping[str, pulumi.Input[str]])
     """Per model the function calls (by the id it invokes): throttles, client and server
     errors in Bedrock's own metrics."""
     specs = []
-    for index, (model_id, invoked) in enumerate(sorted(model_dimensions.items())):
+    for model_id, invoked in sorted(model_dimensions.items()):
         on_model = {"ModelId": invoked}
+        # Named after the model, so adding or removing another model leaves this one's alone.
+        model = policies.model_slug(model_id)
         specs += [
             AlarmSpec(
-                f"model-{index}-throttles",
+                f"model-{model}-throttles",
                 f"{prefix} {model_id} throttled",
                 f"Bedrock throttled calls to {model_id} in the last 5 minutes (after the "
                 "function's retries). Check the account's Bedrock quotas for this model or use "
@@ -118,7 +120,7 @@ def model_alarms(prefix: str, model_dimensions: Mapping[str, pulumi.Input[str]])
                 on_model,
             ),
             AlarmSpec(
-                f"model-{index}-client-errors",
+                f"model-{model}-client-errors",
                 f"{prefix} {model_id} rejecting requests",
                 f"Bedrock rejected calls to {model_id} as client errors in the last 5 minutes: "
                 "access denied (guardrail, policy, Marketplace subscription), validation or "
@@ -130,7 +132,7 @@ def model_alarms(prefix: str, model_dimensions: Mapping[str, pulumi.Input[str]])
                 on_model,
             ),
             AlarmSpec(
-                f"model-{index}-server-errors",
+                f"model-{model}-server-errors",
                 f"{prefix} {model_id} failing in AWS",
                 f"Bedrock failed calls to {model_id} with server errors in the last 5 minutes. "
                 "Check the AWS Health Dashboard for Bedrock in this Region.",

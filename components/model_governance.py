@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -127,8 +126,10 @@ class ModelGovernance(pulumi.ComponentResource):
         profiles = {}
         for model_id, tags in sorted(args.model_tags.items()):
             profile = aws.bedrock.InferenceProfile(
-                f"{self._name}-{_slug(model_id)}",
-                name=f"{args.name_prefix}-{_slug(model_id)}"[:MAX_PROFILE_NAME].rstrip("-"),
+                f"{self._name}-{policies.model_slug(model_id)}",
+                name=f"{args.name_prefix}-{policies.model_slug(model_id)}"[
+                    :MAX_PROFILE_NAME
+                ].rstrip("-"),
                 description=f"Cost allocation for {model_id} called by the data-lake function",
                 model_source=aws.bedrock.InferenceProfileModelSourceArgs(
                     copy_from=model_source_arn(args.region, args.account_id, model_id)
@@ -397,8 +398,3 @@ def model_source_arn(region: str, account_id: str, model_id: str) -> str:
     if ref.is_inference_profile:
         return policies.inference_profile_arn(region, account_id, model_id)
     return policies.foundation_model_arn(region, ref.foundation_model_id)
-
-
-def _slug(model_id: str) -> str:
-    """Profile names take letters and digits, each followed by at most one separator."""
-    return re.sub(r"[^0-9a-zA-Z]+", "-", model_id).strip("-")

@@ -159,6 +159,12 @@ def parse_model_id(model_id: str) -> ModelRef | None:
     )
 
 
+def model_slug(model_id: str) -> str:
+    """A model id as letters, digits and single hyphens, for names AWS restricts that way
+    (application inference profiles) and for stable resource names."""
+    return re.sub(r"[^0-9a-zA-Z]+", "-", model_id).strip("-")
+
+
 def bucket_arn(bucket_name: str) -> str:
     return f"arn:{PARTITION}:s3:::{bucket_name}"
 
