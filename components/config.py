@@ -29,8 +29,9 @@ from components import policies
 from components.policies import AccessMode
 
 MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
-# The shortest function timeout that fits one model call: the handler's Bedrock client connect
-# and read timeouts plus reading the document (lambda_src/handler.py documents the same number).
+# The shortest function timeout that fits one model call: the handler's time budget for reading
+# the document and calling a model once, with their connect and read timeouts and a margin to
+# answer (lambda_src/handler.py documents the same number).
 MIN_FUNCTION_TIMEOUT_SECONDS = 15
 # Model providers whose models Amazon Bedrock serves without an AWS Marketplace subscription.
 FIRST_PARTY_MODEL_PROVIDERS = frozenset({"amazon"})
@@ -261,7 +262,8 @@ def _fits_a_model_call(value: int) -> int:
     if value < MIN_FUNCTION_TIMEOUT_SECONDS:
         raise ValueError(
             f"{value} seconds cannot fit one model call; at least "
-            f"{MIN_FUNCTION_TIMEOUT_SECONDS} (the function's Bedrock connect and read timeouts)"
+            f"{MIN_FUNCTION_TIMEOUT_SECONDS} (the function's time budget for reading a document "
+            "and calling a model once, with their connect and read timeouts)"
         )
     return value
 
