@@ -33,6 +33,8 @@ MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
 # the document and calling a model once, with their connect and read timeouts and a margin to
 # answer (lambda_src/handler.py documents the same number).
 MIN_FUNCTION_TIMEOUT_SECONDS = 15
+# Converse takes documents of at most 4.5 MB; the function refuses larger ones whatever is set.
+MAX_DOCUMENT_BYTES = 4_500_000
 # Model providers whose models Amazon Bedrock serves without an AWS Marketplace subscription.
 FIRST_PARTY_MODEL_PROVIDERS = frozenset({"amazon"})
 PLACEHOLDER_VPC_ID = "vpc-0123456789abcdef0"  # longest VPC id form, for worst-case size checks
@@ -584,7 +586,7 @@ class FunctionConfig(_Schema):
     architecture: Literal["arm64", "x86_64"] = "arm64"
     reserved_concurrency: int | None = Field(None, ge=1)
     log_retention_days: RetentionDays = 90
-    max_document_bytes: int = Field(1_000_000, ge=1, le=50_000_000)
+    max_document_bytes: int = Field(1_000_000, ge=1, le=MAX_DOCUMENT_BYTES)
 
 
 class AlarmsConfig(_Schema):

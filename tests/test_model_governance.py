@@ -72,6 +72,8 @@ def test_governance_is_off_unless_configured() -> None:
         ("function.timeoutSeconds", MIN_FUNCTION_TIMEOUT_SECONDS - 1,
          rf"^function\.timeoutSeconds: 14 seconds cannot fit one model call; at least "
          rf"{MIN_FUNCTION_TIMEOUT_SECONDS}"),
+        ("function.maxDocumentBytes", 4_500_001,
+         r"^function\.maxDocumentBytes: .*less than or equal to 4500000"),
         ("bedrock.modelIds", [HAIKU_PROFILE],
          r"^bedrock\.modelIds\[0\]: .* third-party \(anthropic\) model: subscribe .* list "
          r"'anthropic' in bedrock\.subscribedProviders"),
