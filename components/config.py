@@ -29,9 +29,9 @@ from components import policies
 from components.policies import AccessMode
 
 MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
-# The shortest function timeout that fits one model call: the handler's time budget for reading
-# the document and calling a model once, with their connect and read timeouts and a margin to
-# answer (lambda_src/handler.py documents the same number).
+# The shortest function timeout the stack accepts: one document read and one model call must
+# fit. The function's own floor is 13 s (lambda_src/handler.py, its time budget with connect and
+# read timeouts and a margin to answer); the team settled on 15 to keep room above it.
 MIN_FUNCTION_TIMEOUT_SECONDS = 15
 # Converse takes documents of at most 4.5 MB; the function refuses larger ones whatever is set.
 MAX_DOCUMENT_BYTES = 4_500_000
