@@ -1126,6 +1126,16 @@ def data_key_usage_statements(
     return statements
 
 
+def key_administered_through_iam(account_id: str) -> Statement:
+    """A key policy's first statement: the account administers and uses the key through IAM."""
+    return _statement(
+        "DataAccountAdministersThroughIam",
+        ["kms:*"],
+        ["*"],
+        principal={"AWS": account_root_arn(account_id)},
+    )
+
+
 def data_key_policy(
     *,
     region: str,
@@ -1136,12 +1146,7 @@ def data_key_policy(
     """The stack-created data key: administered by the data account (through IAM), and used
     as :func:`data_key_usage_statements` says."""
     return document(
-        _statement(
-            "DataAccountAdministersThroughIam",
-            ["kms:*"],
-            ["*"],
-            principal={"AWS": account_root_arn(data_account_id)},
-        ),
+        key_administered_through_iam(data_account_id),
         *data_key_usage_statements(
             region=region,
             data_account_id=data_account_id,
@@ -1273,12 +1278,7 @@ def alarm_topic_key_policy(account_id: str) -> PolicyDocument:
     """The alarm topic's key: administered through IAM; CloudWatch may use it to publish this
     account's alarms (the AWS managed SNS key cannot be used by CloudWatch)."""
     return document(
-        _statement(
-            "DataAccountAdministersThroughIam",
-            ["kms:*"],
-            ["*"],
-            principal={"AWS": account_root_arn(account_id)},
-        ),
+        key_administered_through_iam(account_id),
         _statement(
             "CloudWatchPublishesThisAccountsAlarms",
             ["kms:GenerateDataKey*", "kms:Decrypt"],
