@@ -310,7 +310,13 @@ class ModelGovernance(pulumi.ComponentResource):
                 name,
                 bucket=bucket.id,
                 target_bucket=destinations.access_log_bucket,
-                target_prefix=f"{destinations.bucket_name}/",
+                # As the data bucket's: keys start with the source account, Region and bucket.
+                target_prefix="",
+                target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
+                    partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
+                        partition_date_source="EventTime"
+                    )
+                ),
                 opts=after(policy),
             )
         return bucket, policy
