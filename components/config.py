@@ -29,9 +29,10 @@ from components import policies
 from components.policies import AccessMode
 
 MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
-# The shortest function timeout the stack accepts: one document read and one model call must
-# fit. The function's own floor is 13 s (lambda_src/handler.py, its time budget with connect and
-# read timeouts and a margin to answer); the team settled on 15 to keep room above it.
+# The shortest function timeout the stack accepts. The function's own floor is 13 s
+# (lambda_src/handler.py: a 1 s document read and a 5 s model read with their connect timeouts
+# and its margin); 15 gives the model call 7 s, still a floor rather than a recommendation.
+# tests/lambda checks that this never drops below the function's floor.
 MIN_FUNCTION_TIMEOUT_SECONDS = 15
 # Converse takes documents of at most 4.5 MB; the function refuses larger ones whatever is set.
 MAX_DOCUMENT_BYTES = 4_500_000
@@ -636,6 +637,12 @@ class StackConfig(_Schema):
     @property
     def invocation_log_bucket_name(self) -> str:
         return f"{self.data_bucket_name[: 63 - len('-invocations')]}-invocations"
+
+    @property
+    def other_access_log_sources(self) -> tuple[str, ...]:
+        """The stack's buckets besides the data bucket whose access logs the log bucket takes."""
+        logging = self.owned_invocation_logging
+        return (self.invocation_log_bucket_name,) if logging is not None and logging.s3 else ()
 
     @property
     def log_bucket_name(self) -> str:

@@ -687,10 +687,14 @@ def bucket_policy(
 
 
 def log_bucket_policy(
-    *, log_bucket_name: str, source_bucket_name: str, account_id: str, administrators: Sequence[str]
+    *,
+    log_bucket_name: str,
+    source_bucket_names: Sequence[str],
+    account_id: str,
+    administrators: Sequence[str],
 ) -> PolicyDocument:
     """The access-log bucket holds every requester's ARN and every key: S3's log delivery
-    writes it, the administrators alone read it, over TLS."""
+    writes it for the stack's own buckets, the administrators alone read it, over TLS."""
     bucket = bucket_arn(log_bucket_name)
     return document(
         _statement(
@@ -699,7 +703,9 @@ def log_bucket_policy(
             [f"{bucket}/*"],
             principal={"Service": "logging.s3.amazonaws.com"},
             conditions={
-                "ArnLike": {"aws:SourceArn": bucket_arn(source_bucket_name)},
+                "ArnLike": {
+                    "aws:SourceArn": _one_or_many(sorted(map(bucket_arn, source_bucket_names)))
+                },
                 "StringEquals": {"aws:SourceAccount": account_id},
             },
         ),

@@ -152,6 +152,7 @@ def build(config: StackConfig) -> dict[str, Any]:
             ),
             kms_key_arn=config.bucket.kms_key_arn,
             log_bucket_name=config.log_bucket_name if config.bucket.access_logs else None,
+            other_access_log_sources=config.other_access_log_sources,
             noncurrent_version_expiration_days=config.bucket.noncurrent_version_expiration_days,
             access_log_retention_days=config.bucket.access_log_retention_days,
             deletion_protection=config.bucket.deletion_protection,

@@ -37,6 +37,8 @@ class DataBucketArgs:
     """An existing customer managed key to encrypt with instead of creating one."""
     log_bucket_name: str | None = None
     """Where server access logs go; None turns access logging off."""
+    other_access_log_sources: Sequence[str] = ()
+    """Buckets outside this component whose server access logs go to the log bucket too."""
     noncurrent_version_expiration_days: int = 90
     """How long overwritten or deleted object versions are kept."""
     access_log_retention_days: int = 365
@@ -97,7 +99,10 @@ class DataBucket(pulumi.ComponentResource):
                     lambda administrators: policies.to_json(
                         policies.log_bucket_policy(
                             log_bucket_name=log_bucket_name,
-                            source_bucket_name=args.bucket_name,
+                            source_bucket_names=[
+                                args.bucket_name,
+                                *args.other_access_log_sources,
+                            ],
                             account_id=args.account_id,
                             administrators=administrators,
                         )

@@ -439,11 +439,6 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
     assert "DenyInsecureTransport" in statements
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the access-log bucket's policy lets S3 deliver the data bucket's logs only; it must "
-    "also name the invocation-log bucket as a source (storage.py, data-perimeter work)",
-)
 def test_the_access_log_bucket_accepts_the_invocation_log_buckets_logs(
     prod_run: StackRun,
 ) -> None:
