@@ -37,7 +37,7 @@ install: system-deps $(VENV)/.installed $(IAM_TESTS)/node_modules/.installed
 
 # The main job, offline: what the stack would build, without AWS credentials.
 synth: install
-	$(PY) -m components.synth --stack $(STACK)
+	$(PY) -m synth --stack $(STACK)
 
 # The test suite (README test command).
 test: install

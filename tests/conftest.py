@@ -1,4 +1,4 @@
-"""Shared fixtures: the real program run under Pulumi mocks (components.offline)."""
+"""Shared fixtures: the real program run under Pulumi mocks (offline.runner)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.offline import StackRun, load_stack_values, run_stack
+from offline.runner import StackRun, load_stack_values, run_stack
 
 PROJECT = "private-datalake"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components import policies
-from components.offline import CapturedResource, StackRun
+from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
 ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components import policies
-from components.offline import CapturedResource, StackRun
+from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
 REGION, ACCOUNT = "us-east-1", "111111111111"

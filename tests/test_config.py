@@ -11,13 +11,13 @@ import pulumi
 import pytest
 
 from components import policies
-from components.config import (
+from components.settings import (
     MAX_ACCESS_POINTS,
     ConfigError,
     StackConfig,
     parse_stack_config,
 )
-from components.offline import StackRun, load_stack_values, run_stack
+from offline.runner import StackRun, load_stack_values, run_stack
 
 PROJECT = "private-datalake"
 

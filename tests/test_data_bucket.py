@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from components.offline import CapturedResource, StackRun
+from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
 BUCKET = "aws:s3/bucket:Bucket"

@@ -9,7 +9,7 @@ import pytest
 
 from components import policies
 from components.network import subnet_cidrs
-from components.offline import StackRun
+from offline.runner import StackRun
 from tests.conftest import policy
 
 VPC = "aws:ec2/vpc:Vpc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from components.offline import StackRun
+from offline.runner import StackRun
 
 COMPONENTS = {
     "datalake:index:Network",

@@ -23,19 +23,19 @@ from components.alarms import (
     model_alarms,
 )
 from components.bedrock import BedrockFunction, BedrockFunctionArgs
-from components.config import (
-    USER_KEYS,
-    AlarmsConfig,
-    ConfigError,
-    StackConfig,
-    parse_stack_config,
-)
 from components.model_governance import (
     InvocationLogDestinations,
     ModelGovernance,
     ModelGovernanceArgs,
 )
 from components.network import DataLakeNetwork, DataLakeNetworkArgs, InterfaceEndpointSpec
+from components.settings import (
+    USER_KEYS,
+    AlarmsConfig,
+    ConfigError,
+    StackConfig,
+    parse_stack_config,
+)
 from components.storage import DataBucket, DataBucketArgs
 
 

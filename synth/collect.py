@@ -1,6 +1,6 @@
 """Collect what a mocked run of the program registered into the offline synth's records.
 
-Pure functions of a :class:`~components.offline.StackRun`: no files and no printing, so the
+Pure functions of a :class:`~offline.runner.StackRun`: no files and no printing, so the
 same records feed ``resources.json``, ``policies/``, ``summary.md``, the picture and the tests.
 Everything is read from the captured registrations, never from the config a second time: the
 synth shows what ``pulumi up`` would be asked to create.
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pulumi
 
 from components import policies
-from components.offline import PROJECT_DIR, PROJECT_NAME, CapturedResource, StackRun
+from offline.runner import PROJECT_DIR, PROJECT_NAME, CapturedResource, StackRun
 
 ACCESS_POINT_TYPE = "aws:s3/accessPoint:AccessPoint"
 SUBNET_TYPE = "aws:ec2/subnet:Subnet"
