@@ -523,7 +523,7 @@ def _grant(document: Mapping[str, Any] | None) -> tuple[str | None, str, int]:
         if object_resources:
             object_actions.update(_as_list(statement.get("Action")))
             prefix = object_resources[0].split("/object/", maxsplit=1)[1].removesuffix("*")
-    modes: tuple[policies.AccessMode, ...] = ("read", "write", "readwrite")
+    modes = tuple(policies.AccessMode)
     access = next(
         (mode for mode in modes if set(policies.object_actions(mode)) == object_actions),
         "custom",
