@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: install system-deps synth test lint check bench
+.PHONY: install system-deps synth schema test lint check bench
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -38,6 +38,11 @@ install: system-deps $(VENV)/.installed $(IAM_TESTS)/node_modules/.installed
 # The main job, offline: what the stack would build, without AWS credentials.
 synth: install
 	$(PY) -m synth --stack $(STACK)
+
+# The package's Pulumi schema, inferred from the components' type hints; committed, and
+# tests/test_provider.py fails when it differs from the code.
+schema: install
+	$(PY) -m components.provider
 
 # The test suite (README test command).
 test: install

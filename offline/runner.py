@@ -61,6 +61,9 @@ class CapturedResource:
     retain_on_delete: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """The aliases it registered with, as the engine receives them: ``{"urn": ...}`` or a
+    spec (``name``, ``type``, ``parentUrn``, ``noParent``; empty means unchanged)."""
 
 
 @dataclass
@@ -293,6 +296,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     inputs=_plain(self.mocks.inputs_just_registered()),
                     outputs=_plain(dict(registration.state)),
+                    aliases=[_alias(alias) for alias in request.aliases],
                 )
             )
             if self.progress is not None:
@@ -302,6 +306,18 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def Invoke(self, request: Any) -> Any:
         self.run.calls.append((request.tok, request.provider))
         return super().Invoke(request)  # type: ignore[no-untyped-call]
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    if alias.urn:
+        return {"urn": alias.urn}
+    spec = alias.spec
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "parentUrn": spec.parentUrn,
+        "noParent": spec.noParent,
+    }
 
 
 def _plain(value: Any) -> Any:
