@@ -559,20 +559,26 @@ def stack_vpc_names(resources: Sequence[ResourceRecord]) -> dict[str, str]:
 def component_counts(
     resources: Sequence[ResourceRecord],
 ) -> tuple[tuple[ComponentCount, ...], int]:
-    """AWS resources per top-level component, and those directly under the stack."""
+    """AWS resources per building block (the components directly under PrivateDataLake, the
+    stack's one component), and those directly under PrivateDataLake (its provider)."""
     by_urn = {r.urn: r for r in resources}
+
+    def is_block(resource: ResourceRecord) -> bool:
+        parent = by_urn.get(resource.parent)
+        return not resource.custom and parent is not None and parent.parent not in by_urn
+
     counts: Counter[str] = Counter()
     for resource in resources:
         if not _is_aws_resource(resource.type, resource.custom):
             continue
-        top = resource
-        while top.parent in by_urn:
-            top = by_urn[top.parent]
-        counts["" if top.custom else top.urn] += 1
+        block = resource
+        while block.parent in by_urn and not is_block(block):
+            block = by_urn[block.parent]
+        counts[block.urn if is_block(block) else ""] += 1
     components = tuple(
         ComponentCount(name=r.name, type=r.type, resources=counts[r.urn])
         for r in resources
-        if not r.custom and r.parent not in by_urn
+        if is_block(r)
     )
     return components, counts[""]
 

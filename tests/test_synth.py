@@ -291,7 +291,8 @@ def test_summary_counts_resources_per_component(
     by_urn = {r["urn"]: r for r in resources}
 
     def top(entry: dict[str, Any]) -> str:
-        while entry["parent"] in by_urn:
+        """The building block: the ancestor right under PrivateDataLake."""
+        while by_urn[entry["parent"]]["parent"] in by_urn:
             entry = by_urn[entry["parent"]]
         return entry["name"]
 
