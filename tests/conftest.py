@@ -28,7 +28,8 @@ def prod_run() -> StackRun:
 @pytest.fixture(params=["dev", "prod"])
 def example_run(request: pytest.FixtureRequest) -> StackRun:
     """Each example stack in turn."""
-    return request.getfixturevalue(f"{request.param}_run")
+    run: StackRun = request.getfixturevalue(f"{request.param}_run")
+    return run
 
 
 @pytest.fixture

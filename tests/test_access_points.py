@@ -14,6 +14,7 @@ from tests.conftest import policy
 
 ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 REGION, DATA_ACCOUNT, PARTNER = "us-east-1", "111111111111", "222222222222"
+READ = policies.AccessMode.READ
 AP_ARN = f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/analytics"
 ROLE = f"arn:aws:iam::{DATA_ACCOUNT}:role/analytics"
 
@@ -109,7 +110,7 @@ def test_explicit_denies_hold_even_against_broad_identity_policies(
 
 
 def test_denies_never_touch_managing_the_access_point_itself() -> None:
-    for access in ("read", "write", "readwrite"):
+    for access in policies.AccessMode:
         for statement in deny_statements(access).values():
             actions = as_list(statement.get("Action", []))
             assert not any(a in ("s3:*", "*") for a in actions)
@@ -122,7 +123,7 @@ def test_denies_never_touch_managing_the_access_point_itself() -> None:
 
 def test_an_account_root_principal_stands_for_its_whole_account() -> None:
     root = "arn:aws:iam::333333333333:root"
-    document = policies.access_point_policy(AP_ARN, "", "read", [ROLE, root])
+    document = policies.access_point_policy(AP_ARN, "", READ, [ROLE, root])
     [others] = [s for s in document["Statement"] if s["Sid"] == "DenyPrincipalsNotListed"]
     assert others["Condition"] == {
         "ArnNotEquals": {"aws:PrincipalArn": ROLE},
@@ -134,14 +135,14 @@ def test_an_account_root_principal_stands_for_its_whole_account() -> None:
 
 
 def test_whole_bucket_access_point_lists_without_a_prefix_condition() -> None:
-    statements = statements_by_sid(policies.access_point_policy(AP_ARN, "", "read", [ROLE]))
+    statements = statements_by_sid(policies.access_point_policy(AP_ARN, "", READ, [ROLE]))
     assert statements["ObjectsWithinPrefix"]["Resource"] == f"{AP_ARN}/object/*"
     assert "Condition" not in statements["ListWithinPrefix"]
 
 
 def test_access_point_principals_are_deduplicated_and_sorted() -> None:
     other = f"arn:aws:iam::{DATA_ACCOUNT}:role/bi"
-    document = policies.access_point_policy(AP_ARN, "", "read", [ROLE, other, ROLE])
+    document = policies.access_point_policy(AP_ARN, "", READ, [ROLE, other, ROLE])
     assert document["Statement"][0]["Principal"] == {"AWS": sorted([ROLE, other])}
 
 
@@ -167,7 +168,7 @@ def bucket_policy(**overrides: Any) -> dict[str, Any]:
     return policies.bucket_policy(**(arguments | overrides))
 
 
-def partner_grant(access: policies.AccessMode = "read") -> policies.CrossAccountGrant:
+def partner_grant(access: policies.AccessMode = READ) -> policies.CrossAccountGrant:
     return policies.CrossAccountGrant(PARTNER_AP, "shared/partner/", access, (PARTNER_READER,))
 
 
@@ -215,7 +216,7 @@ def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_mode_an
 
 def test_a_partner_account_root_stands_for_every_identity_of_that_account() -> None:
     grant = policies.CrossAccountGrant(
-        PARTNER_AP, "shared/", "read", (f"arn:aws:iam::{PARTNER}:root",)
+        PARTNER_AP, "shared/", READ, (f"arn:aws:iam::{PARTNER}:root",)
     )
     statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
     assert statements["CrossAccountAccessPoint0Objects"]["Condition"]["ArnLike"] == {
@@ -224,7 +225,9 @@ def test_a_partner_account_root_stands_for_every_identity_of_that_account() -> N
 
 
 def test_write_only_cross_account_grant_cannot_list() -> None:
-    statements = statements_by_sid(bucket_policy(cross_account_grants=[partner_grant("write")]))
+    statements = statements_by_sid(
+        bucket_policy(cross_account_grants=[partner_grant(policies.AccessMode.WRITE)])
+    )
     assert "CrossAccountAccessPoint0List" not in statements
     assert "s3:GetObject" not in as_list(statements["CrossAccountAccessPoint0Objects"]["Action"])
 
@@ -383,7 +386,7 @@ def test_policies_stay_within_aws_limits_at_ten_thousand_access_points() -> None
             policies.access_point_policy(
                 policies.access_point_arn(REGION, DATA_ACCOUNT, name),
                 f"apps/{name}/",
-                "readwrite",
+                policies.AccessMode.READWRITE,
                 [ROLE],
             )
         )

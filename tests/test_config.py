@@ -11,9 +11,9 @@ import pulumi
 import pytest
 
 from components import policies
+from components.errors import ConfigError
 from components.settings import (
     MAX_ACCESS_POINTS,
-    ConfigError,
     StackConfig,
     parse_stack_config,
 )

@@ -294,7 +294,7 @@ def test_summary_counts_resources_per_component(
         """The building block: the ancestor right under PrivateDataLake."""
         while by_urn[entry["parent"]]["parent"] in by_urn:
             entry = by_urn[entry["parent"]]
-        return entry["name"]
+        return str(entry["name"])
 
     expected = Counter(top(r) for r in resources if custom_aws(r))
     rows = table_rows(result.summary, "Resources per component")
