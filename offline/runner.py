@@ -368,6 +368,26 @@ def run_stack(
     Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
     """
     config_values = dict(load_stack_values(stack) if values is None else values)
+    return run_program(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack=stack,
+        config=config_values,
+        progress=progress,
+        deployer_arn=deployer_arn,
+    )
+
+
+def run_program(
+    program: Callable[[], object],
+    *,
+    stack: str = "test",
+    config: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+    deployer_arn: str | None = None,
+) -> StackRun:
+    """Run ``program`` (a function that registers resources, such as one component built
+    from its own args) under mocks with ``config``, as :func:`run_stack` runs the stack."""
+    config_values = dict(config or {})
     region = str(config_values.get("aws:region", "us-east-1"))
     account = str(config_values.get(f"{PROJECT_NAME}:accountId", "000000000000"))
     run = StackRun(stack=stack, region=region)
@@ -388,7 +408,7 @@ def run_stack(
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def execute() -> asyncio.Future[None]:
-            runpy.run_path(str(program), run_name="__main__")
+            program()
             root = pulumi_settings.get_root_resource()
             exported = dict(getattr(root, "outputs", {}))
             return asyncio.ensure_future(_collect_outputs(exported, run.outputs))

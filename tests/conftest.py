@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from offline.runner import StackRun, load_stack_values, run_stack
+from offline.runner import StackRun, load_stack_values, run_program, run_stack
 
 PROJECT = "private-datalake"
 
@@ -52,3 +52,16 @@ def policy(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str, An
     """A policy document captured as JSON text in a resource's inputs, parsed."""
     document: dict[str, Any] = json.loads(resource_inputs[key])
     return document
+
+
+@pytest.fixture
+def build() -> Callable[[Callable[[], object]], StackRun]:
+    """Run a small program, such as one component built from its own args, under the mocks
+    (data account 111111111111, us-east-1)."""
+
+    def run(program: Callable[[], object]) -> StackRun:
+        return run_program(
+            program, config={"aws:region": "us-east-1", f"{PROJECT}:accountId": "111111111111"}
+        )
+
+    return run

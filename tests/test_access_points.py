@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from components import policies
+from components.access_points import AccessPoints, AccessPointsArgs
+from components.errors import ConfigError
+from components.policies import AccessMode
 from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
@@ -509,3 +513,56 @@ def test_access_point_outputs_carry_ready_to_run_commands(dev_run: StackRun) -> 
     assert analytics["listCommand"] == f"aws s3 ls s3://{AP_ARN}/curated/"
     assert analytics["copyCommand"] == f"aws s3 cp s3://{AP_ARN}/curated/KEY ."
     assert analytics["accountId"] == DATA_ACCOUNT
+
+
+# --- The building block alone, from its own args -------------------------------------------
+
+POINTS_ARGS: AccessPointsArgs = {
+    "region": REGION,
+    "account_id": DATA_ACCOUNT,
+    "bucket_name": "team-data",
+    "vpc_id": "vpc-0aaaaaaaaaaaaaaaa",
+    "access_points": [
+        {"name": "reports", "prefix": "reports/", "principals": [ROLE]},
+        {
+            "name": "partner",
+            "access": AccessMode.WRITE,
+            "principals": [f"arn:aws:iam::{PARTNER}:role/writer"],
+            "account_id": PARTNER,
+            "role_arn": f"arn:aws:iam::{PARTNER}:role/deployer",
+            "vpc_id": "vpc-0bbbbbbbbbbbbbbbb",
+        },
+    ],
+}
+
+
+def test_access_points_alone_default_to_read_from_the_given_vpc(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    run = build(lambda: AccessPoints("aps", POINTS_ARGS))
+    reports = run.named("aws:s3/accessPoint:AccessPoint", "aps-reports")
+    assert reports.inputs["vpcConfiguration"] == {"vpcId": "vpc-0aaaaaaaaaaaaaaaa"}
+    actions = as_list(statements_by_sid(policy(reports.inputs))["ObjectsWithinPrefix"]["Action"])
+    assert sorted(actions) == sorted(policies.READ_OBJECT_ACTIONS)
+    [partner_provider] = run.of_type("pulumi:providers:aws")
+    # The session name is the running project's unless told otherwise: no product name.
+    assert "private-datalake" in partner_provider.inputs["assumeRoles"]
+
+
+def test_access_points_alone_refuse_incomplete_entries(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    incomplete: AccessPointsArgs = {
+        **POINTS_ARGS,
+        "access_points": [{"name": "partner", "account_id": PARTNER, "principals": [ROLE]}],
+    }
+    problems: list[str] = []
+
+    def program() -> None:
+        try:
+            AccessPoints("aps", incomplete)
+        except ConfigError as error:
+            problems.extend(error.problems)
+
+    assert build(program).resources == []
+    assert [p.split(":")[0] for p in problems] == ["accessPoints[0]", "accessPoints[0].vpcId"]
