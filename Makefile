@@ -3,13 +3,21 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: install system-deps synth test lint check bench
+.PHONY: install system-deps lock synth schema test lint check bench
 
-$(VENV)/.installed: requirements.txt
+# Exact versions with hashes (requirements.lock, from the ranges in requirements.txt and
+# components/requirements.txt): every install and CI run gets the same packages.
+$(VENV)/.installed: requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
+
+# Re-resolve the lock after changing a range (a maintainer's step; uv is not part of the lock).
+lock:
+	$(PY) -m pip install --quiet uv
+	$(PY) -m uv pip compile requirements.txt --universal --generate-hashes --python-version 3.11 \
+	  -o requirements.lock
 
 # Graphviz's `dot` draws the synth's architecture picture. It comes from the distribution's
 # packages, installed only when missing (with sudo unless root); without apt-get, say so and go
@@ -37,7 +45,12 @@ install: system-deps $(VENV)/.installed $(IAM_TESTS)/node_modules/.installed
 
 # The main job, offline: what the stack would build, without AWS credentials.
 synth: install
-	$(PY) -m components.synth --stack $(STACK)
+	$(PY) -m synth --stack $(STACK)
+
+# The package's Pulumi schema, inferred from the components' type hints; committed, and
+# tests/test_provider.py fails when it differs from the code.
+schema: install
+	$(PY) -m components.provider
 
 # The test suite (README test command).
 test: install

@@ -1,5 +1,5 @@
-"""Entry point of `pulumi up`/`preview`: the program lives in components.program."""
+"""Entry point of `pulumi up`/`preview`: the program lives in stack_program."""
 
-from components.program import main
+from stack_program import main
 
 main()

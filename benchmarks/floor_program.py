@@ -1,6 +1,6 @@
 """The floor: the resources the program registered, registered again bare.
 
-Run by ``benchmarks/stack_worker.py floor`` through ``components.offline.run_stack`` in place
+Run by ``benchmarks/stack_worker.py floor`` through ``offline.runner.run_stack`` in place
 of ``__main__.py``. It reads the program's registrations (type, name, parent) from the
 manifest named by ``$BENCH_FLOOR_MANIFEST`` and registers each one with its pulumi_aws class
 (or as a plain component), with the same parent and nothing else: no options, and only the

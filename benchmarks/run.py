@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of the data lake: how its cost grows with its work (``make bench``).
 
-1. Program scale: the mocked program run (the synth path, ``components.offline.run_stack``)
+1. Program scale: the mocked program run (the synth path, ``offline.runner.run_stack``)
    for 10 to 10,000 access points, wall and CPU time and peak memory, next to the floor: the
    same resources registered bare through the same mocked engine (see stack_worker.py and
    floor_program.py). Each run is a fresh process; program and floor runs alternate.
@@ -514,7 +514,7 @@ class Report:
             "",
             "## Program scale",
             "",
-            "The mocked program run (`components.offline.run_stack`, the synth path) with "
+            "The mocked program run (`offline.runner.run_stack`, the synth path) with "
             "Pulumi.dev.yaml's config and N generated access points, against the floor: the "
             "same resources (same types, names and parents, one bare `aws.s3.AccessPoint` per "
             "access point) registered with nothing but their required inputs through the same "

@@ -3,7 +3,7 @@
     python -m benchmarks.stack_worker program N [--manifest PATH]
     python -m benchmarks.stack_worker floor N --manifest PATH
 
-``program`` runs the real ``__main__.py`` through :func:`components.offline.run_stack` (the
+``program`` runs the real ``__main__.py`` through :func:`offline.runner.run_stack` (the
 synth path) with the dev stack's config scaled to N access points, and writes the resources it
 registered to ``--manifest``. ``floor`` runs ``benchmarks/floor_program.py`` through the very
 same ``run_stack`` (same mocks, capturing monitor, event loop and config): it registers those
@@ -29,14 +29,14 @@ from typing import Any
 import pulumi  # noqa: F401
 import pulumi_aws  # noqa: F401
 
-from components.offline import (
+from offline.runner import (
     PROJECT_DIR,
     CapturedResource,
     StackRun,
     load_stack_values,
     run_stack,
 )
-from components.synth_collect import ACCESS_POINT_TYPE, POLICY_LIMITS, policy_texts
+from synth.collect import ACCESS_POINT_TYPE, POLICY_LIMITS, policy_texts
 
 FLOOR_PROGRAM = Path(__file__).resolve().with_name("floor_program.py")
 MANIFEST_ENV = "BENCH_FLOOR_MANIFEST"

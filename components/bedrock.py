@@ -1,34 +1,118 @@
 """The private Bedrock path: a function in the private subnets that reads documents through
 its access point and calls Bedrock through the bedrock-runtime interface endpoint."""
 
-from __future__ import annotations
-
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
+from components.account import DataAccount
+from components.errors import refuse
 from components.network import HTTPS
 
-FUNCTION_SOURCE = Path(__file__).resolve().parent.parent / "lambda_src"
 EXAMPLE_EVENT = {"prompt": "Summarise this document in three bullet points."}
+DEFAULT_MAX_TOKENS = 1024
+DEFAULT_SYSTEM_PROMPT = (
+    "Answer the question using only the supplied document. If the document does not "
+    "contain the answer, say so."
+)
+DEFAULT_MEMORY_MB = 256
+DEFAULT_TIMEOUT_SECONDS = 60
+DEFAULT_LOG_RETENTION_DAYS = 90
+DEFAULT_MAX_DOCUMENT_BYTES = 1_000_000
 
 
-@dataclass(frozen=True)
-class BedrockFunctionArgs:
+def function_source() -> Path:
+    """The function's code, lambda_src/handler.py, wherever the package runs from: inside the
+    installed package (pyproject maps the repository's lambda_src/ there), or next to it in a
+    clone of the repository (a checkout, or `pulumi package add` of the components folder)."""
+    package = Path(__file__).resolve().parent
+    for directory in (package / "lambda_src", package.parent / "lambda_src"):
+        if (directory / "handler.py").is_file():
+            return directory / "handler.py"
+    raise FileNotFoundError(f"lambda_src/handler.py is neither in {package} nor next to it")
+
+
+def packaged_code() -> pulumi.AssetArchive:
+    # Only the handler: no __pycache__ or editor files, so the archive hash changes only when
+    # the code does.
+    return pulumi.AssetArchive({"handler.py": pulumi.FileAsset(str(function_source()))})
+
+
+class Architecture(StrEnum):
+    """The function's instruction set."""
+
+    ARM64 = "arm64"
+    """Graviton (cheaper per GB-second)."""
+    X86_64 = "x86_64"
+    """x86-64."""
+
+
+class ModelSettings(TypedDict):
+    """Which models the function may call and how."""
+
+    model_ids: list[str]
+    """Foundation-model ids (amazon.nova-micro-v1:0) or inference-profile ids
+    (us.anthropic...)."""
+    default_model_id: NotRequired[str]
+    """The model used when an event names none (default: the first of modelIds)."""
+    streaming: NotRequired[bool]
+    """Also allow InvokeModelWithResponseStream (default false)."""
+    max_tokens: NotRequired[int]
+    """Passed to Converse (default 1024)."""
+    system_prompt: NotRequired[str]
+    """Passed to Converse (default: answer from the document only)."""
+
+
+class BedrockSettings(ModelSettings):
+    """The models, their governance and the access point the function reads through (stack
+    config ``bedrock``)."""
+
+    access_point: str
+    """The data-account access point the function reads through (must allow read)."""
+    guardrail: NotRequired[dict[str, Any]]
+    """The guardrail every call carries: an existing one (id, version) or one the stack
+    creates (contentFilters, deniedTopics, sensitiveInformation, words, profanity, blocked
+    messages); README, "Bedrock governance", lists every key."""
+    invocation_logging: NotRequired[dict[str, Any]]
+    """The account's model invocation logging (ownerStack, s3, cloudWatch, textData,
+    imageData, embeddingData, retentionDays); README, "Bedrock governance"."""
+    model_tags: NotRequired[dict[str, dict[str, str]]]
+    """Per configured model: cost-allocation tags of an application inference profile that
+    the function invokes instead of the model."""
+    subscribed_providers: NotRequired[list[str]]
+    """Third-party model providers the account is subscribed to through AWS Marketplace."""
+
+
+class FunctionSettings(TypedDict):
+    """The Lambda function's settings (stack config ``function``)."""
+
+    memory_mb: NotRequired[int]
+    """Memory (default 256)."""
+    timeout_seconds: NotRequired[int]
+    """Timeout (default 60)."""
+    architecture: NotRequired[Architecture]
+    """arm64 (default) or x86_64."""
+    reserved_concurrency: NotRequired[int]
+    """Caps concurrent invocations (and Bedrock spend); unreserved when omitted."""
+    log_retention_days: NotRequired[int]
+    """Retention of the function's log group (default 90)."""
+    max_document_bytes: NotRequired[int]
+    """Larger documents are refused (default 1000000)."""
+
+
+class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
     """Inputs of :class:`BedrockFunction`."""
 
-    region: str
-    account_id: str
     vpc_id: pulumi.Input[str]
-    subnet_ids: pulumi.Input[Sequence[str]]
+    """The data-lake VPC."""
+    subnet_ids: pulumi.Input[list[str]]
     """Private subnets the function runs in (one ENI per subnet)."""
-    endpoint_security_group_ids: Sequence[pulumi.Input[str]]
+    endpoint_security_group_ids: list[pulumi.Input[str]]
     """Security groups of the interface endpoints the function may open HTTPS to."""
     s3_prefix_list_id: pulumi.Input[str]
     """The S3 gateway endpoint's prefix list: the only other HTTPS destination."""
@@ -38,56 +122,69 @@ class BedrockFunctionArgs:
     instead of waiting for AWS to release them."""
     access_point_arn: str
     """The access point documents are read through."""
-    document_prefix: str
-    """The key prefix the function may read ('' for the whole bucket)."""
-    kms_key_arn: pulumi.Input[str] | None
+    prefix: NotRequired[str]
+    """The key prefix the function may read ('' or omitted for the whole bucket)."""
+    kms_key_arn: NotRequired[pulumi.Input[str]]
     """The data key, when reads need kms:Decrypt."""
-    model_ids: Sequence[str]
-    """Every model the function may call (foundation models or inference profiles)."""
-    default_model_id: str
-    streaming: bool = False
-    """Also allow bedrock:InvokeModelWithResponseStream."""
-    max_tokens: int = 1024
-    system_prompt: str = ""
-    max_document_bytes: int = 1_000_000
-    memory_mb: int = 256
-    timeout_seconds: int = 60
-    architecture: Literal["arm64", "x86_64"] = "arm64"
-    reserved_concurrency: int | None = None
-    """None leaves the function on the account's unreserved pool."""
-    log_retention_days: int = 90
-    guardrail_arn: pulumi.Input[str] | None = None
-    """The guardrail every model call must carry (its policies enforce it); None for none."""
-    guardrail_version: pulumi.Input[str] | None = None
-    guardrail_key_arn: pulumi.Input[str] | None = None
+    guardrail_arn: NotRequired[pulumi.Input[str]]
+    """The guardrail every model call must carry (the role and the function enforce it)."""
+    guardrail_version: NotRequired[pulumi.Input[str]]
+    """Its version."""
+    guardrail_key_arn: NotRequired[pulumi.Input[str]]
     """The key the guardrail is encrypted with, when the stack created it."""
-    routes: pulumi.Input[Mapping[str, str]] = field(default_factory=dict)
-    """Configured model id -> application inference profile ARN the function invokes instead."""
+    routes: NotRequired[pulumi.Input[dict[str, str]]]
+    """Configured model id -> application inference profile ARN the function invokes
+    instead."""
+    code: NotRequired[pulumi.Archive]
+    """The function's code (handler.lambda_handler); default: the package's lambda_src."""
+
+
+def default_model_id(settings: ModelSettings) -> str:
+    return settings.get("default_model_id") or settings["model_ids"][0]
+
+
+def _problems(args: BedrockFunctionArgs) -> list[str]:
+    model_ids = args["model_ids"]
+    if not model_ids:
+        return ["modelIds: must list at least one model"]
+    default = args.get("default_model_id")
+    if default is not None and default not in model_ids:
+        return [f"defaultModelId: '{default}' is not one of modelIds"]
+    return []
 
 
 class BedrockFunction(pulumi.ComponentResource):
     """A VPC-attached function with least privilege: its models, its prefix, its logs."""
 
     function_name: pulumi.Output[str]
+    """The function's name."""
     function_arn: pulumi.Output[str]
+    """The function's ARN."""
     role_arn: pulumi.Output[str]
+    """Its role: grant it read on the access point it reads through."""
     security_group_id: pulumi.Output[str]
+    """Its security group (HTTPS to the endpoints only)."""
     invoke_command: pulumi.Output[str]
+    """An aws lambda invoke command line with an example event."""
 
     def __init__(
         self, name: str, args: BedrockFunctionArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        refuse(_problems(args), "BedrockFunction arguments")
         super().__init__("datalake:index:BedrockFunction", name, {}, opts)
+        region, account_id = args["region"], args["account_id"]
         child = pulumi.ResourceOptions(parent=self)
 
         log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs", retention_in_days=args.log_retention_days, opts=child
+            f"{name}-logs",
+            retention_in_days=args.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
+            opts=child,
         )
         role = aws.iam.Role(
             f"{name}-role",
             description="Reads documents through one access point and invokes Bedrock models",
             assume_role_policy=policies.to_json(
-                policies.service_assume_role_policy("lambda.amazonaws.com", args.account_id)
+                policies.service_assume_role_policy("lambda.amazonaws.com", account_id)
             ),
             opts=child,
         )
@@ -96,17 +193,17 @@ class BedrockFunction(pulumi.ComponentResource):
             role=role.id,
             policy=pulumi.Output.all(
                 log_group=log_group.arn,
-                kms_key_arn=args.kms_key_arn,
-                guardrail_arn=args.guardrail_arn,
-                guardrail_version=args.guardrail_version,
-                guardrail_key_arn=args.guardrail_key_arn,
-                routes=args.routes,
+                kms_key_arn=args.get("kms_key_arn"),
+                guardrail_arn=args.get("guardrail_arn"),
+                guardrail_version=args.get("guardrail_version"),
+                guardrail_key_arn=args.get("guardrail_key_arn"),
+                routes=args.get("routes", {}),
             ).apply(lambda values: policies.to_json(_role_policy(args, values))),
             opts=child,
         )
         security_group = aws.ec2.SecurityGroup(
             f"{name}-function",
-            vpc_id=args.vpc_id,
+            vpc_id=args["vpc_id"],
             description="The Bedrock function: HTTPS to the VPC endpoints only",
             ingress=[],
             egress=[
@@ -115,14 +212,14 @@ class BedrockFunction(pulumi.ComponentResource):
                     protocol="tcp",
                     from_port=HTTPS,
                     to_port=HTTPS,
-                    security_groups=list(args.endpoint_security_group_ids),
+                    security_groups=args["endpoint_security_group_ids"],
                 ),
                 aws.ec2.SecurityGroupEgressArgs(
                     description="HTTPS to S3 through the gateway endpoint",
                     protocol="tcp",
                     from_port=HTTPS,
                     to_port=HTTPS,
-                    prefix_list_ids=[args.s3_prefix_list_id],
+                    prefix_list_ids=[args["s3_prefix_list_id"]],
                 ),
             ],
             tags={"Name": f"{name}-function"},
@@ -132,31 +229,25 @@ class BedrockFunction(pulumi.ComponentResource):
             f"{name}-function",
             description="Answers questions about data-lake documents with Amazon Bedrock",
             runtime=aws.lambda_.Runtime.PYTHON3D14,
-            architectures=[args.architecture],
+            architectures=[Architecture(args.get("architecture", Architecture.ARM64)).value],
             handler="handler.lambda_handler",
-            # Only the handler: no __pycache__ or editor files, so the archive hash changes only
-            # when the code does.
-            code=pulumi.AssetArchive(
-                {"handler.py": pulumi.FileAsset(str(FUNCTION_SOURCE / "handler.py"))}
-            ),
+            code=args.get("code") or packaged_code(),
             role=role.arn,
-            memory_size=args.memory_mb,
-            timeout=args.timeout_seconds,
-            reserved_concurrent_executions=args.reserved_concurrency
-            if args.reserved_concurrency is not None
-            else -1,
+            memory_size=args.get("memory_mb", DEFAULT_MEMORY_MB),
+            timeout=args.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
+            reserved_concurrent_executions=args.get("reserved_concurrency", -1),
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=pulumi.Output.all(
-                    guardrail_arn=args.guardrail_arn,
-                    guardrail_version=args.guardrail_version,
-                    routes=args.routes,
+                    guardrail_arn=args.get("guardrail_arn"),
+                    guardrail_version=args.get("guardrail_version"),
+                    routes=args.get("routes", {}),
                 ).apply(lambda values: environment(args, values))
             ),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=args.subnet_ids, security_group_ids=[security_group.id]
+                subnet_ids=args["subnet_ids"], security_group_ids=[security_group.id]
             ),
             replace_security_groups_on_destroy=True,
-            replacement_security_group_ids=[args.detached_security_group_id],
+            replacement_security_group_ids=[args["detached_security_group_id"]],
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=log_group.name
             ),
@@ -169,7 +260,7 @@ class BedrockFunction(pulumi.ComponentResource):
         self.role_arn = role.arn
         self.security_group_id = security_group.id
         self.invoke_command = function.name.apply(
-            lambda function_name: invoke_command(function_name, args.region)
+            lambda function_name: invoke_command(function_name, region)
         )
         self.register_outputs(
             {
@@ -189,12 +280,12 @@ def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.
         else None
     )
     return policies.function_role_policy(
-        region=args.region,
-        account_id=args.account_id,
-        ap_arn=args.access_point_arn,
-        prefix=args.document_prefix,
-        model_ids=args.model_ids,
-        streaming=args.streaming,
+        region=args["region"],
+        account_id=args["account_id"],
+        ap_arn=args["access_point_arn"],
+        prefix=args.get("prefix", ""),
+        model_ids=args["model_ids"],
+        streaming=args.get("streaming", False),
         log_group_arn=values["log_group"],
         kms_key_arn=values["kms_key_arn"],
         guardrail=guardrail,
@@ -206,13 +297,13 @@ def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.
 def environment(args: BedrockFunctionArgs, values: dict[str, Any]) -> dict[str, str]:
     """The function's configuration, as agreed with lambda_src/handler.py."""
     variables = {
-        "ACCESS_POINT_ARN": args.access_point_arn,
-        "DOCUMENT_PREFIX": args.document_prefix,
-        "MODEL_ID": args.default_model_id,
-        "ALLOWED_MODEL_IDS": ",".join(args.model_ids),
-        "MAX_TOKENS": str(args.max_tokens),
-        "SYSTEM_PROMPT": args.system_prompt,
-        "MAX_DOCUMENT_BYTES": str(args.max_document_bytes),
+        "ACCESS_POINT_ARN": args["access_point_arn"],
+        "DOCUMENT_PREFIX": args.get("prefix", ""),
+        "MODEL_ID": default_model_id(args),
+        "ALLOWED_MODEL_IDS": ",".join(args["model_ids"]),
+        "MAX_TOKENS": str(args.get("max_tokens", DEFAULT_MAX_TOKENS)),
+        "SYSTEM_PROMPT": args.get("system_prompt", DEFAULT_SYSTEM_PROMPT),
+        "MAX_DOCUMENT_BYTES": str(args.get("max_document_bytes", DEFAULT_MAX_DOCUMENT_BYTES)),
     }
     if values["guardrail_arn"] is not None:
         variables["GUARDRAIL_ID"] = values["guardrail_arn"]

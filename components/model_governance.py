@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import GuardrailConfig, InvocationLoggingConfig
+from components.settings import GuardrailConfig, InvocationLoggingConfig
 
 INVOCATION_LOG_PREFIX = "bedrock-invocations/"
 """The key prefix Bedrock writes under in the invocation-log bucket."""

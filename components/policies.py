@@ -21,11 +21,23 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 PolicyDocument = dict[str, Any]
 Statement = dict[str, Any]
-AccessMode = Literal["read", "write", "readwrite"]
+
+
+class AccessMode(StrEnum):
+    """What an application may do within its access point's prefix."""
+
+    READ = "read"
+    """Get objects and their versions, list the prefix."""
+    WRITE = "write"
+    """Put objects and manage multipart uploads; no reading or listing (a drop box)."""
+    READWRITE = "readwrite"
+    """Both, plus deleting objects (a delete marker: versions are never deleted for good)."""
+
 
 POLICY_VERSION = "2012-10-17"
 PARTITION = "aws"

@@ -1,125 +1,279 @@
 """The shared data bucket, its key and its access-log bucket."""
 
-from __future__ import annotations
-
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
+from components import access_points as ap
 from components import policies
+from components.access_points import AccessPointSpec
+from components.account import DataAccount, perimeter
+from components.policies import AccessMode
 
 ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
+DEFAULT_NONCURRENT_VERSION_EXPIRATION_DAYS = 90
+DEFAULT_ACCESS_LOG_RETENTION_DAYS = 365
 
 DefaultEncryption = (
     aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
 )
 
 
-@dataclass(frozen=True)
-class DataBucketArgs:
+class BucketSettings(TypedDict):
+    """The shared data bucket (stack config ``bucket``)."""
+
+    name: NotRequired[str]
+    """The data bucket's name (default PROJECT-STACK-ACCOUNT); access logs go to NAME-logs."""
+    kms_key_arn: NotRequired[str]
+    """An existing KMS key instead of a stack-created one (rotation on)."""
+    allowed_vpc_ids: NotRequired[list[str]]
+    """VPCs besides the data-lake VPC (and cross-account access points' VPCs) from which the
+    data may be used, through access points only."""
+    admin_role_arns: NotRequired[list[str]]
+    """Exact role/user ARNs that manage the buckets and reach the data directly; the deploying
+    role is added at deploy time."""
+    admin_permission_sets: NotRequired[list[str]]
+    """IAM Identity Center permission set names (DataAdmin): exactly that permission set's role
+    in the data account."""
+    restrict_to_vpcs: NotRequired[bool]
+    """Deny data requests from outside the allowed VPCs (default true)."""
+    noncurrent_version_expiration_days: NotRequired[int]
+    """How long overwritten or deleted object versions are kept (default 90)."""
+    access_logs: NotRequired[bool]
+    """Server access logs to the log bucket (default true)."""
+    access_log_retention_days: NotRequired[int]
+    """How long access logs are kept (default 365)."""
+    deletion_protection: NotRequired[bool]
+    """protect and retainOnDelete on buckets and key (default true); false only for throwaway
+    stacks (then the buckets are emptied on destroy)."""
+
+
+class DataBucketArgs(DataAccount, BucketSettings):
     """Inputs of :class:`DataBucket`."""
 
-    account_id: str
-    """The data account; only its S3 log delivery may write the access logs."""
-    bucket_name: str
-    """Name of the data bucket; known up front so that policies can name it."""
-    bucket_policy: Callable[[pulumi.Output[str]], pulumi.Input[str]]
-    """Builds the data bucket's policy (JSON) from the data key's ARN (writes must name that
-    key or none): delegation to access points, TLS, VPC restriction, guardrails."""
-    administrators: pulumi.Input[Sequence[str]]
-    """Role/user ARNs or exact patterns (the deployer among them): the only principals that
-    read the access logs or change either bucket's protections."""
-    key_policy: str
-    """Policy of the data key the stack creates (ignored when ``kms_key_arn`` is given)."""
-    kms_key_arn: str | None = None
-    """An existing customer managed key to encrypt with instead of creating one."""
-    log_bucket_name: str | None = None
-    """Where server access logs go; None turns access logging off."""
-    other_access_log_sources: Sequence[str] = ()
+    access_points: NotRequired[list[AccessPointSpec]]
+    """The access points the bucket delegates to (those of AccessPoints): the bucket bounds
+    partner-owned ones to their prefix, mode and principals, and refuses others."""
+    vpc_id: NotRequired[pulumi.Input[str]]
+    """The data-lake VPC, from which the data may be used."""
+    other_access_log_sources: NotRequired[list[str]]
     """Buckets outside this component whose server access logs go to the log bucket too."""
-    noncurrent_version_expiration_days: int = 90
-    """How long overwritten or deleted object versions are kept."""
-    access_log_retention_days: int = 365
-    """How long access logs are kept."""
-    deletion_protection: bool = True
-    """Protect bucket, key and logs from `pulumi destroy` and keep them if removed from the
-    program; turn off only for a throwaway stack (then the buckets are emptied on destroy)."""
+
+
+def default_bucket_name(project: str, stack: str, account_id: str) -> str:
+    """Unique per project, stack and account; stable so that policies can name it up front."""
+    return f"{project}-{stack}-{account_id}".lower()
+
+
+def bucket_name(args: DataBucketArgs) -> str:
+    return args.get("name") or default_bucket_name(
+        pulumi.get_project(), pulumi.get_stack(), args["account_id"]
+    )
+
+
+def log_bucket_name(data_bucket_name: str) -> str:
+    return f"{data_bucket_name[: 63 - len('-logs')]}-logs"
+
+
+def administrator_patterns(args: DataBucketArgs) -> list[str]:
+    """``adminRoleArns`` and the exact role patterns of ``adminPermissionSets``; the deployer
+    is added at deploy time."""
+    return [
+        *args.get("admin_role_arns", []),
+        *(
+            pattern
+            for name in args.get("admin_permission_sets", [])
+            for pattern in policies.permission_set_role_patterns(args["account_id"], name)
+        ),
+    ]
+
+
+def cross_account_access(args: DataBucketArgs) -> list[tuple[str, AccessMode]]:
+    """(owner account, mode) of every cross-account access point, for the data key."""
+    return [
+        (ap.owner(spec, args["account_id"]), spec.get("access", AccessMode.READ))
+        for spec in args.get("access_points", [])
+        if ap.is_cross_account(spec)
+    ]
+
+
+def key_usage_statements(args: DataBucketArgs, name: str) -> list[policies.Statement]:
+    """What a key's policy must allow so that the access points' principals and partners use
+    it, through S3 and for this bucket only (add them to an existing ``kmsKeyArn``'s policy)."""
+    return policies.data_key_usage_statements(
+        region=args["region"],
+        data_account_id=args["account_id"],
+        bucket_name=name,
+        cross_account_access=cross_account_access(args),
+    )
+
+
+def bucket_policy(
+    args: DataBucketArgs,
+    *,
+    name: str,
+    vpc_id: str | None,
+    administrators: Sequence[str],
+    data_key_arn: str,
+    cross_account_principals: Sequence[Sequence[str]],
+) -> policies.PolicyDocument:
+    """The data bucket's policy once the VPC, the administrators (the deployer among them),
+    the key and the cross-account access points' principals are known."""
+    specs = args.get("access_points", [])
+    partners = [spec for spec in specs if ap.is_cross_account(spec)]
+    own = [spec for spec in specs if not ap.is_cross_account(spec)]
+    internet = [spec for spec in specs if ap.origin(spec) == ap.NetworkOrigin.INTERNET]
+    other_vpcs = sorted(
+        {*args.get("allowed_vpc_ids", []), *(s["vpc_id"] for s in specs if s.get("vpc_id"))}
+    )
+    return policies.bucket_policy(
+        bucket_name=name,
+        perimeter=perimeter(args),
+        cross_account_grants=[
+            policies.CrossAccountGrant(
+                ap.arn(spec, args),
+                spec.get("prefix", ""),
+                spec.get("access", AccessMode.READ),
+                tuple(principals),
+            )
+            for spec, principals in zip(partners, cross_account_principals, strict=True)
+        ],
+        allowed_vpc_ids=[*([vpc_id] if vpc_id is not None else []), *other_vpcs],
+        administrators=administrators,
+        restrict_to_vpcs=args.get("restrict_to_vpcs", True),
+        data_key_arn=data_key_arn,
+        internet_access_point_arns=[ap.arn(spec, args) for spec in internet],
+        via_service_access_point_arns=[
+            ap.arn(spec, args) for spec in internet if spec.get("via_services")
+        ],
+        stack_access_point_arns=[ap.arn(spec, args) for spec in own]
+        if len(own) <= policies.ENUMERATED_ACCESS_POINTS_MAX
+        else None,
+    )
+
+
+def deploying_principal(parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The role (or user) behind the credentials that run this deployment: the issuer of an
+    assumed-role session, with its path. It stays able to update what it deploys whatever the
+    configured administrators are, so a deployment never locks itself out."""
+    through_parent = pulumi.InvokeOutputOptions(parent=parent)
+    caller = aws.get_caller_identity_output(opts=through_parent)
+    return aws.iam.get_session_context_output(arn=caller.arn, opts=through_parent).issuer_arn
 
 
 class DataBucket(pulumi.ComponentResource):
-    """An SSE-KMS encrypted, versioned, private, TLS-only bucket whose access logs go to a
-    separate bucket hardened the same way."""
+    """An SSE-KMS encrypted, versioned, private, TLS-only bucket that hands access control to
+    its access points, whose access logs go to a separate bucket hardened the same way."""
 
     bucket_name: pulumi.Output[str]
+    """The data bucket."""
     bucket_arn: pulumi.Output[str]
+    """Its ARN."""
     kms_key_arn: pulumi.Output[str]
+    """The data key (created, or the kmsKeyArn given)."""
     log_bucket_name: pulumi.Output[str] | None
+    """The access-log bucket, when access logs are on."""
+    administrators: pulumi.Output[list[str]]
+    """Who manages the buckets: the admin roles, the permission sets' roles and the deployer."""
 
     def __init__(
         self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("datalake:index:DataBucket", name, {}, opts)
-        self._name = name
         self._args = args
+        data_bucket = bucket_name(args)
+        deletion_protection = args.get("deletion_protection", True)
+        noncurrent_days = args.get(
+            "noncurrent_version_expiration_days", DEFAULT_NONCURRENT_VERSION_EXPIRATION_DAYS
+        )
         keep = pulumi.ResourceOptions(
-            parent=self,
-            protect=args.deletion_protection,
-            retain_on_delete=args.deletion_protection,
+            parent=self, protect=deletion_protection, retain_on_delete=deletion_protection
+        )
+        administrators = deploying_principal(self).apply(
+            lambda deployer: [*administrator_patterns(args), deployer]
         )
 
-        if args.kms_key_arn is None:
+        existing_key = args.get("kms_key_arn")
+        if existing_key is None:
             key = aws.kms.Key(
                 f"{name}-key",
-                description=f"Encrypts the objects of s3://{args.bucket_name}",
+                description=f"Encrypts the objects of s3://{data_bucket}",
                 enable_key_rotation=True,
-                deletion_window_in_days=30 if args.deletion_protection else 7,
-                policy=args.key_policy,
+                deletion_window_in_days=30 if deletion_protection else 7,
+                policy=policies.to_json(
+                    policies.data_key_policy(
+                        region=args["region"],
+                        data_account_id=args["account_id"],
+                        bucket_name=data_bucket,
+                        cross_account_access=cross_account_access(args),
+                    )
+                ),
                 opts=keep,
             )
             aws.kms.Alias(
                 f"{name}-key",
-                name=f"alias/{args.bucket_name}",
+                name=f"alias/{data_bucket}",
                 target_key_id=key.key_id,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             kms_key_arn: pulumi.Output[str] = key.arn
         else:
-            kms_key_arn = pulumi.Output.from_input(args.kms_key_arn)
+            kms_key_arn = pulumi.Output.from_input(existing_key)
 
         log_bucket = None
-        if (log_bucket_name := args.log_bucket_name) is not None:
+        if args.get("access_logs", True):
+            logs = log_bucket_name(data_bucket)
             log_bucket = self._hardened_bucket(
                 f"{name}-access-logs",
-                log_bucket_name,
+                logs,
                 # S3 server access logging can only deliver to SSE-S3 encrypted buckets.
                 DefaultEncryption(sse_algorithm="AES256"),
-                policy=pulumi.Output.from_input(args.administrators).apply(
-                    lambda administrators: policies.to_json(
+                policy=administrators.apply(
+                    lambda admins: policies.to_json(
                         policies.log_bucket_policy(
-                            log_bucket_name=log_bucket_name,
+                            log_bucket_name=logs,
                             source_bucket_names=[
-                                args.bucket_name,
-                                *args.other_access_log_sources,
+                                data_bucket,
+                                *args.get("other_access_log_sources", []),
                             ],
-                            account_id=args.account_id,
-                            administrators=administrators,
+                            account_id=args["account_id"],
+                            administrators=admins,
                         )
                     )
                 ),
-                expire_current_after_days=args.access_log_retention_days,
-                noncurrent_expiration_days=args.noncurrent_version_expiration_days,
+                expire_current_after_days=args.get(
+                    "access_log_retention_days", DEFAULT_ACCESS_LOG_RETENTION_DAYS
+                ),
+                noncurrent_expiration_days=noncurrent_days,
                 opts=keep,
             )
 
+        partners = [spec for spec in args.get("access_points", []) if ap.is_cross_account(spec)]
         bucket = self._hardened_bucket(
             name,
-            args.bucket_name,
+            data_bucket,
             DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn),
-            policy=args.bucket_policy(kms_key_arn),
+            policy=pulumi.Output.all(
+                vpc_id=args.get("vpc_id"),
+                administrators=administrators,
+                data_key_arn=kms_key_arn,
+                principals=[spec.get("principals", []) for spec in partners],
+            ).apply(
+                lambda values: policies.to_json(
+                    bucket_policy(
+                        args,
+                        name=data_bucket,
+                        vpc_id=values["vpc_id"],
+                        administrators=values["administrators"],
+                        data_key_arn=values["data_key_arn"],
+                        cross_account_principals=values["principals"],
+                    )
+                )
+            ),
             expire_current_after_days=None,
-            noncurrent_expiration_days=args.noncurrent_version_expiration_days,
+            noncurrent_expiration_days=noncurrent_days,
             opts=keep,
         )
         if log_bucket is not None:
@@ -140,6 +294,7 @@ class DataBucket(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.kms_key_arn = kms_key_arn
         self.log_bucket_name = log_bucket.bucket if log_bucket is not None else None
+        self.administrators = administrators
         self.register_outputs(
             {
                 "bucketName": self.bucket_name,
@@ -167,7 +322,7 @@ class DataBucket(pulumi.ComponentResource):
         bucket = aws.s3.Bucket(
             name,
             bucket=bucket_name,
-            force_destroy=not self._args.deletion_protection,
+            force_destroy=not self._args.get("deletion_protection", True),
             opts=opts,
         )
         public_access_block = aws.s3.BucketPublicAccessBlock(

@@ -1,7 +1,7 @@
 """The data lake's guarantees as plain functions, free of the Pulumi CLI and of ``pulumi_policy``.
 
 ``__main__.py`` wraps each rule into a CrossGuard policy; the tests call the functions directly
-with the resources the program registers under mocks (``components.offline``).
+with the resources the program registers under mocks (``offline.runner``).
 
 Two kinds of rule:
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real program run under Pulumi mocks (components.offline)."""
+"""Shared fixtures: the real program run under Pulumi mocks (offline.runner)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components.offline import StackRun, load_stack_values, run_stack
+from offline.runner import StackRun, load_stack_values, run_program, run_stack
 
 PROJECT = "private-datalake"
 
@@ -28,7 +28,8 @@ def prod_run() -> StackRun:
 @pytest.fixture(params=["dev", "prod"])
 def example_run(request: pytest.FixtureRequest) -> StackRun:
     """Each example stack in turn."""
-    return request.getfixturevalue(f"{request.param}_run")
+    run: StackRun = request.getfixturevalue(f"{request.param}_run")
+    return run
 
 
 @pytest.fixture
@@ -51,3 +52,16 @@ def policy(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str, An
     """A policy document captured as JSON text in a resource's inputs, parsed."""
     document: dict[str, Any] = json.loads(resource_inputs[key])
     return document
+
+
+@pytest.fixture
+def build() -> Callable[[Callable[[], object]], StackRun]:
+    """Run a small program, such as one component built from its own args, under the mocks
+    (data account 111111111111, us-east-1)."""
+
+    def run(program: Callable[[], object]) -> StackRun:
+        return run_program(
+            program, config={"aws:region": "us-east-1", f"{PROJECT}:accountId": "111111111111"}
+        )
+
+    return run

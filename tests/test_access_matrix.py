@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pytest
 
 from components import policies
-from components.offline import StackRun, default_deployer_arn, load_stack_values, run_stack
+from offline.runner import StackRun, default_deployer_arn, load_stack_values, run_stack
 from tests.iam.access_model import (
     FOREIGN_ACCESS_POINT,
     IAM_DIR,

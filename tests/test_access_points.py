@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from components import policies
-from components.offline import CapturedResource, StackRun
+from components.access_points import AccessPoints, AccessPointsArgs
+from components.errors import ConfigError
+from components.policies import AccessMode
+from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
 ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 REGION, DATA_ACCOUNT, PARTNER = "us-east-1", "111111111111", "222222222222"
+READ = policies.AccessMode.READ
 AP_ARN = f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/analytics"
 ROLE = f"arn:aws:iam::{DATA_ACCOUNT}:role/analytics"
 
@@ -109,7 +114,7 @@ def test_explicit_denies_hold_even_against_broad_identity_policies(
 
 
 def test_denies_never_touch_managing_the_access_point_itself() -> None:
-    for access in ("read", "write", "readwrite"):
+    for access in policies.AccessMode:
         for statement in deny_statements(access).values():
             actions = as_list(statement.get("Action", []))
             assert not any(a in ("s3:*", "*") for a in actions)
@@ -122,7 +127,7 @@ def test_denies_never_touch_managing_the_access_point_itself() -> None:
 
 def test_an_account_root_principal_stands_for_its_whole_account() -> None:
     root = "arn:aws:iam::333333333333:root"
-    document = policies.access_point_policy(AP_ARN, "", "read", [ROLE, root])
+    document = policies.access_point_policy(AP_ARN, "", READ, [ROLE, root])
     [others] = [s for s in document["Statement"] if s["Sid"] == "DenyPrincipalsNotListed"]
     assert others["Condition"] == {
         "ArnNotEquals": {"aws:PrincipalArn": ROLE},
@@ -134,14 +139,14 @@ def test_an_account_root_principal_stands_for_its_whole_account() -> None:
 
 
 def test_whole_bucket_access_point_lists_without_a_prefix_condition() -> None:
-    statements = statements_by_sid(policies.access_point_policy(AP_ARN, "", "read", [ROLE]))
+    statements = statements_by_sid(policies.access_point_policy(AP_ARN, "", READ, [ROLE]))
     assert statements["ObjectsWithinPrefix"]["Resource"] == f"{AP_ARN}/object/*"
     assert "Condition" not in statements["ListWithinPrefix"]
 
 
 def test_access_point_principals_are_deduplicated_and_sorted() -> None:
     other = f"arn:aws:iam::{DATA_ACCOUNT}:role/bi"
-    document = policies.access_point_policy(AP_ARN, "", "read", [ROLE, other, ROLE])
+    document = policies.access_point_policy(AP_ARN, "", READ, [ROLE, other, ROLE])
     assert document["Statement"][0]["Principal"] == {"AWS": sorted([ROLE, other])}
 
 
@@ -167,7 +172,7 @@ def bucket_policy(**overrides: Any) -> dict[str, Any]:
     return policies.bucket_policy(**(arguments | overrides))
 
 
-def partner_grant(access: policies.AccessMode = "read") -> policies.CrossAccountGrant:
+def partner_grant(access: policies.AccessMode = READ) -> policies.CrossAccountGrant:
     return policies.CrossAccountGrant(PARTNER_AP, "shared/partner/", access, (PARTNER_READER,))
 
 
@@ -215,7 +220,7 @@ def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_mode_an
 
 def test_a_partner_account_root_stands_for_every_identity_of_that_account() -> None:
     grant = policies.CrossAccountGrant(
-        PARTNER_AP, "shared/", "read", (f"arn:aws:iam::{PARTNER}:root",)
+        PARTNER_AP, "shared/", READ, (f"arn:aws:iam::{PARTNER}:root",)
     )
     statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
     assert statements["CrossAccountAccessPoint0Objects"]["Condition"]["ArnLike"] == {
@@ -224,7 +229,9 @@ def test_a_partner_account_root_stands_for_every_identity_of_that_account() -> N
 
 
 def test_write_only_cross_account_grant_cannot_list() -> None:
-    statements = statements_by_sid(bucket_policy(cross_account_grants=[partner_grant("write")]))
+    statements = statements_by_sid(
+        bucket_policy(cross_account_grants=[partner_grant(policies.AccessMode.WRITE)])
+    )
     assert "CrossAccountAccessPoint0List" not in statements
     assert "s3:GetObject" not in as_list(statements["CrossAccountAccessPoint0Objects"]["Action"])
 
@@ -383,7 +390,7 @@ def test_policies_stay_within_aws_limits_at_ten_thousand_access_points() -> None
             policies.access_point_policy(
                 policies.access_point_arn(REGION, DATA_ACCOUNT, name),
                 f"apps/{name}/",
-                "readwrite",
+                policies.AccessMode.READWRITE,
                 [ROLE],
             )
         )
@@ -506,3 +513,56 @@ def test_access_point_outputs_carry_ready_to_run_commands(dev_run: StackRun) -> 
     assert analytics["listCommand"] == f"aws s3 ls s3://{AP_ARN}/curated/"
     assert analytics["copyCommand"] == f"aws s3 cp s3://{AP_ARN}/curated/KEY ."
     assert analytics["accountId"] == DATA_ACCOUNT
+
+
+# --- The building block alone, from its own args -------------------------------------------
+
+POINTS_ARGS: AccessPointsArgs = {
+    "region": REGION,
+    "account_id": DATA_ACCOUNT,
+    "bucket_name": "team-data",
+    "vpc_id": "vpc-0aaaaaaaaaaaaaaaa",
+    "access_points": [
+        {"name": "reports", "prefix": "reports/", "principals": [ROLE]},
+        {
+            "name": "partner",
+            "access": AccessMode.WRITE,
+            "principals": [f"arn:aws:iam::{PARTNER}:role/writer"],
+            "account_id": PARTNER,
+            "role_arn": f"arn:aws:iam::{PARTNER}:role/deployer",
+            "vpc_id": "vpc-0bbbbbbbbbbbbbbbb",
+        },
+    ],
+}
+
+
+def test_access_points_alone_default_to_read_from_the_given_vpc(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    run = build(lambda: AccessPoints("aps", POINTS_ARGS))
+    reports = run.named("aws:s3/accessPoint:AccessPoint", "aps-reports")
+    assert reports.inputs["vpcConfiguration"] == {"vpcId": "vpc-0aaaaaaaaaaaaaaaa"}
+    actions = as_list(statements_by_sid(policy(reports.inputs))["ObjectsWithinPrefix"]["Action"])
+    assert sorted(actions) == sorted(policies.READ_OBJECT_ACTIONS)
+    [partner_provider] = run.of_type("pulumi:providers:aws")
+    # The session name is the running project's unless told otherwise: no product name.
+    assert "private-datalake" in partner_provider.inputs["assumeRoles"]
+
+
+def test_access_points_alone_refuse_incomplete_entries(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    incomplete: AccessPointsArgs = {
+        **POINTS_ARGS,
+        "access_points": [{"name": "partner", "account_id": PARTNER, "principals": [ROLE]}],
+    }
+    problems: list[str] = []
+
+    def program() -> None:
+        try:
+            AccessPoints("aps", incomplete)
+        except ConfigError as error:
+            problems.extend(error.problems)
+
+    assert build(program).resources == []
+    assert [p.split(":")[0] for p in problems] == ["accessPoints[0]", "accessPoints[0].vpcId"]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
-from components import policies
-from components.offline import CapturedResource, StackRun
+from components import bedrock, policies
+from components.bedrock import BedrockFunction, BedrockFunctionArgs
+from components.errors import ConfigError
+from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
 REGION, ACCOUNT = "us-east-1", "111111111111"
@@ -320,3 +325,58 @@ def test_function_package_is_the_handler_alone(dev_run: StackRun) -> None:
     code = function_of(dev_run).inputs["code"]
     assert list(code.assets) == ["handler.py"]
     assert code.assets["handler.py"].path.endswith("lambda_src/handler.py")
+
+
+# --- The building block alone, from its own args -------------------------------------------
+
+FUNCTION_ARGS: BedrockFunctionArgs = {
+    "region": "us-east-1",
+    "account_id": "111111111111",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "subnet_ids": ["subnet-1", "subnet-2"],
+    "endpoint_security_group_ids": ["sg-endpoints"],
+    "s3_prefix_list_id": "pl-63a5400a",
+    "detached_security_group_id": "sg-default",
+    "access_point_arn": "arn:aws:s3:us-east-1:111111111111:accesspoint/docs",
+    "model_ids": ["amazon.nova-micro-v1:0", "amazon.nova-lite-v1:0"],
+}
+
+
+def test_function_alone_defaults_to_the_packaged_code_arm64_and_the_first_model(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    run = build(lambda: BedrockFunction("fn", FUNCTION_ARGS))
+    function = run.named("aws:lambda/function:Function", "fn-function")
+    assert function.inputs["architectures"] == ["arm64"]
+    assert sorted(function.inputs["code"].assets) == ["handler.py"]
+    assert function.inputs["code"].assets["handler.py"].path == str(bedrock.function_source())
+    variables = function.inputs["environment"]["variables"]
+    assert variables["MODEL_ID"] == "amazon.nova-micro-v1:0"
+    assert variables["SYSTEM_PROMPT"] == bedrock.DEFAULT_SYSTEM_PROMPT
+    assert variables["DOCUMENT_PREFIX"] == ""
+    assert function.inputs["timeout"] == bedrock.DEFAULT_TIMEOUT_SECONDS
+
+
+def test_function_alone_takes_code_of_its_own(
+    build: Callable[[Callable[[], object]], StackRun], tmp_path: Path
+) -> None:
+    (tmp_path / "handler.py").write_text("def lambda_handler(event, context):\n    return {}\n")
+    code = pulumi.FileArchive(str(tmp_path))
+    run = build(lambda: BedrockFunction("fn", {**FUNCTION_ARGS, "code": code}))
+    function = run.named("aws:lambda/function:Function", "fn-function")
+    assert function.inputs["code"].path == str(tmp_path)
+
+
+def test_function_alone_refuses_a_default_model_it_may_not_call(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    problems: list[str] = []
+
+    def program() -> None:
+        try:
+            BedrockFunction("fn", {**FUNCTION_ARGS, "default_model_id": "amazon.titan-x"})
+        except ConfigError as error:
+            problems.extend(error.problems)
+
+    assert build(program).resources == []
+    assert problems == ["defaultModelId: 'amazon.titan-x' is not one of modelIds"]

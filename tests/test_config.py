@@ -11,13 +11,13 @@ import pulumi
 import pytest
 
 from components import policies
-from components.config import (
+from components.errors import ConfigError
+from components.settings import (
     MAX_ACCESS_POINTS,
-    ConfigError,
     StackConfig,
     parse_stack_config,
 )
-from components.offline import StackRun, load_stack_values, run_stack
+from offline.runner import StackRun, load_stack_values, run_stack
 
 PROJECT = "private-datalake"
 
@@ -183,7 +183,7 @@ def test_required_keys() -> None:
 
 def test_region_is_required_and_must_be_commercial() -> None:
     assert problems_of(copy.deepcopy(MINIMAL), region=None) == [
-        "aws:region: is required (pulumi config set aws:region us-east-1)"
+        "region: is required, a commercial Region such as us-east-1"
     ]
     [problem] = problems_of(copy.deepcopy(MINIMAL), region="cn-north-1")
     assert problem.startswith("region: 'cn-north-1' must be a commercial AWS Region")
@@ -314,7 +314,11 @@ def test_internet_access_point_is_allowed_once_the_vpc_rule_is_off() -> None:
 def test_cross_account_access_point_is_accepted_with_all_three_keys() -> None:
     config = parse(with_access_points(access_point("partner", **CROSS_ACCOUNT)))
     assert config.cross_account_access_points[0].role_arn == CROSS_ACCOUNT["roleArn"]
-    assert config.extra_allowed_vpc_ids() == ["vpc-0123456789abcdef0"]
+    # The partner's VPC reads through its access point, so the bucket admits it.
+    bucket_policy = config.bucket_policy(
+        vpc_id="vpc-0aaaaaaa", deployer_arn="arn:aws:iam::111111111111:role/d", data_key_arn="k"
+    )
+    assert "vpc-0123456789abcdef0" in policies.to_json(bucket_policy)
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from components.offline import CapturedResource, StackRun
+from components.storage import DataBucket, DataBucketArgs
+from offline.runner import CapturedResource, StackRun
 from tests.conftest import policy
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -202,3 +205,41 @@ def test_key_policy_lets_cross_account_owners_use_it_only_through_s3_for_this_bu
         "kms:EncryptionContext:aws:s3:arn": data_bucket(run).outputs["arn"],
     }
     assert "CrossAccountAccessPointOwnersEncrypt" not in statements, "read-only partner"
+
+
+# --- The building block alone, from its own args -------------------------------------------
+
+BUCKET_ARGS: DataBucketArgs = {"region": "us-east-1", "account_id": "111111111111"}
+
+
+def test_data_bucket_alone_is_protected_keyed_and_logged_by_default(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    run = build(lambda: DataBucket("data", BUCKET_ARGS))
+    buckets = {r.inputs["bucket"]: r for r in run.of_type("aws:s3/bucket:Bucket")}
+    # The default name is the running project's and stack's, as the program's.
+    assert set(buckets) == {
+        "private-datalake-test-111111111111",
+        "private-datalake-test-111111111111-logs",
+    }
+    assert all(b.protect and b.retain_on_delete for b in buckets.values())
+    [key] = run.of_type("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    data_policy = policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs)
+    # No VPC given: the VPC rule admits only the access points' and the allowed VPCs.
+    assert "pulumi-deploy" in json.dumps(data_policy)
+
+
+def test_data_bucket_alone_takes_an_existing_key_and_no_logs(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    key_arn = "arn:aws:kms:us-east-1:111111111111:key/0f3c6d2e-7a51-4e8b-9d2a-5b7c1e9f4a10"
+    run = build(
+        lambda: DataBucket(
+            "data",
+            {**BUCKET_ARGS, "name": "team-data", "kms_key_arn": key_arn, "access_logs": False},
+        )
+    )
+    assert not run.of_type("aws:kms/key:Key")
+    assert [b.inputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")] == ["team-data"]
+    assert not run.of_type("aws:s3/bucketLogging:BucketLogging")

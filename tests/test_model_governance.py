@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from components import policies
-from components.config import MIN_FUNCTION_TIMEOUT_SECONDS
 from components.model_governance import INVOCATION_LOG_PREFIX
-from components.offline import PROJECT_DIR, CapturedResource, StackRun, load_stack_values
+from components.settings import MIN_FUNCTION_TIMEOUT_SECONDS
+from offline.runner import PROJECT_DIR, CapturedResource, StackRun, load_stack_values
 from tests.conftest import policy
 from tests.test_config import MINIMAL, parse, problems_of, with_change
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from components import policies
-from components.network import subnet_cidrs
-from components.offline import StackRun
+from components.errors import ConfigError
+from components.network import DEFAULT_AVAILABILITY_ZONES, Network, NetworkArgs, subnet_cidrs
+from offline.runner import StackRun
 from tests.conftest import policy
 
 VPC = "aws:ec2/vpc:Vpc"
@@ -219,3 +221,48 @@ def test_availability_zones_come_from_the_region_without_local_zones(
     assert len(zone_lookups) == 1
     zones = sorted(s.inputs["availabilityZone"] for s in example_run.of_type(SUBNET))
     assert zones == [f"us-east-1{c}" for c in "abc"[: expected_azs(example_run)]]
+
+
+# --- The building block alone, from its own args -------------------------------------------
+
+NETWORK_ARGS: NetworkArgs = {
+    "region": "us-east-1",
+    "account_id": "111111111111",
+    "cidr_block": "10.9.0.0/16",
+    "bucket_name": "team-data",
+    "model_ids": ["amazon.nova-micro-v1:0"],
+}
+
+
+def test_network_alone_gets_the_secure_defaults(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    run = build(lambda: Network("net", NETWORK_ARGS))
+    assert len(run.of_type("aws:ec2/subnet:Subnet")) == DEFAULT_AVAILABILITY_ZONES
+    [interface] = [
+        r
+        for r in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+        if r.inputs["vpcEndpointType"] == "Interface"
+    ]
+    assert interface.inputs["serviceName"] == "com.amazonaws.us-east-1.bedrock-runtime"
+    assert run.of_type("aws:ec2/flowLog:FlowLog")
+    s3 = run.named("aws:ec2/vpcEndpoint:VpcEndpoint", "net-s3-gateway")
+    assert "arn:aws:s3:::team-data" in s3.inputs["policy"]
+    assert not run.of_type("aws:ec2/internetGateway:InternetGateway")
+
+
+def test_network_alone_refuses_bad_args_before_registering_anything(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    bad: NetworkArgs = {**NETWORK_ARGS, "availability_zones": 9, "model_ids": []}
+    registered: list[str] = []
+
+    def program() -> None:
+        try:
+            Network("net", bad)
+        except ConfigError as error:
+            registered.extend(error.problems)
+
+    run = build(program)
+    assert run.resources == []
+    assert [p.split(":")[0] for p in registered] == ["availabilityZones", "modelIds"]

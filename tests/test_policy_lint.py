@@ -21,7 +21,7 @@ import parliament
 import pytest
 
 from components import policies
-from components.offline import StackRun
+from offline.runner import StackRun
 
 PolicyDocument = dict[str, Any]
 POLICY_INPUTS = ("policy", "assumeRolePolicy")

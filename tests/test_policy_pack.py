@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.offline import CapturedResource, StackRun
+from offline.runner import CapturedResource, StackRun
 from policy_pack import rules
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy_pack"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from components.offline import StackRun
+from offline.runner import StackRun
 
+LAKE = "datalake:index:PrivateDataLake"
 COMPONENTS = {
     "datalake:index:Network",
     "datalake:index:DataBucket",
@@ -52,15 +53,20 @@ def test_provider_function_calls_use_the_guarded_provider(example_run: StackRun)
 
 
 def test_each_concern_is_a_component_and_owns_its_resources(example_run: StackRun) -> None:
-    components = [r for r in example_run.resources if not r.custom]
+    [lake] = example_run.of_type(LAKE)
+    components = [r for r in example_run.resources if not r.custom and r.type != LAKE]
     assert {c.type for c in components} == COMPONENTS
+    assert {c.parent for c in components} == {lake.urn}
     component_urns = {c.urn for c in components}
-    stack_children = [
+    loose = [
         r.name
         for r in example_run.resources
         if r.custom and r.parent not in component_urns and r.type != "pulumi:providers:aws"
     ]
-    assert stack_children == []
+    assert loose == []
+    # The program is read config, then PrivateDataLake: the stack holds nothing else.
+    stack = {r.parent for r in example_run.resources if r.type == LAKE}
+    assert [r.type for r in example_run.resources if r.parent in stack] == [LAKE]
 
 
 def test_stack_outputs_are_small_and_useful(example_run: StackRun) -> None:

@@ -1,4 +1,4 @@
-"""The offline synth (components.synth): what it writes agrees with what the program registers.
+"""The offline synth (synth): what it writes agrees with what the program registers.
 
 Each example stack is synthesized once per module through the CLI entry point, in-process, and
 its files are compared with the resources captured from a separate run of the same program
@@ -24,18 +24,20 @@ from typing import Any
 
 import pytest
 
-from components import offline, policies, synth
-from components.offline import PROJECT_DIR, StackRun, default_deployer_arn, load_stack_values
-from components.synth_collect import (
+from components import policies
+from offline import runner as offline
+from offline.runner import PROJECT_DIR, StackRun, default_deployer_arn, load_stack_values
+from synth import cli as synth
+from synth.collect import (
     AccessPointRecord,
     collect,
     parse_policy,
     policy_file_stem,
     to_json_value,
 )
-from components.synth_cost import HOURS_PER_MONTH, PRICES_AS_OF, PRICES_REGION, estimate
-from components.synth_diagram import MAX_ACCESS_POINTS_DRAWN, architecture_graph, render
-from components.synth_render import summary_markdown
+from synth.cost import HOURS_PER_MONTH, PRICES_AS_OF, PRICES_REGION, estimate
+from synth.diagram import MAX_ACCESS_POINTS_DRAWN, architecture_graph, render
+from synth.render import summary_markdown
 
 PROJECT = "private-datalake"
 HAVE_DOT = shutil.which("dot") is not None
@@ -289,9 +291,10 @@ def test_summary_counts_resources_per_component(
     by_urn = {r["urn"]: r for r in resources}
 
     def top(entry: dict[str, Any]) -> str:
-        while entry["parent"] in by_urn:
+        """The building block: the ancestor right under PrivateDataLake."""
+        while by_urn[entry["parent"]]["parent"] in by_urn:
             entry = by_urn[entry["parent"]]
-        return entry["name"]
+        return str(entry["name"])
 
     expected = Counter(top(r) for r in resources if custom_aws(r))
     rows = table_rows(result.summary, "Resources per component")
@@ -468,10 +471,10 @@ def test_missing_picture_tool_is_named_and_the_rest_written(
 
 
 def test_module_runs_as_a_program(tmp_path: Path) -> None:
-    """`python -m components.synth`, the README command, in a process of its own."""
+    """`python -m synth`, the README command, in a process of its own."""
     out = tmp_path / "dev"
     done = subprocess.run(
-        [sys.executable, "-m", "components.synth", "--stack", "dev", "--out", str(out)],
+        [sys.executable, "-m", "synth", "--stack", "dev", "--out", str(out)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,
@@ -484,7 +487,7 @@ def test_module_runs_as_a_program(tmp_path: Path) -> None:
     assert (out / "summary.md").read_text().startswith("# Offline synth of private-datalake / dev")
 
     missing = subprocess.run(
-        [sys.executable, "-m", "components.synth", "--stack", "nosuch", "--out", str(out)],
+        [sys.executable, "-m", "synth", "--stack", "nosuch", "--out", str(out)],
         cwd=PROJECT_DIR,
         capture_output=True,
         text=True,

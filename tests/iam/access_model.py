@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from components import policies
-from components.offline import StackRun
+from offline.runner import StackRun
 
 IAM_DIR = Path(__file__).resolve().parent
 SCRIPT = IAM_DIR / "simulate.mjs"

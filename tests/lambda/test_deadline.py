@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import Stubber
 
-from components import config
+from components import settings
 
 from .conftest import DEFAULT_MODEL_READ_TIMEOUT, SECRET_PROMPT, TXT_KEY, AwsCall, FakeContext
 from .helpers import CONVERSE, GET_OBJECT, Logs, called, converse_response, error_log
@@ -83,7 +83,7 @@ def test_every_call_fits_in_the_time_left_whatever_the_function_timeout(
 def test_the_stack_never_accepts_a_timeout_below_the_functions_floor(handler: ModuleType) -> None:
     """The config rule (function.timeoutSeconds) and this function's floor are two constants
     in two deployables; this keeps the one from drifting below the other."""
-    assert config.MIN_FUNCTION_TIMEOUT_SECONDS >= handler.MIN_FUNCTION_TIMEOUT_SECONDS
+    assert settings.MIN_FUNCTION_TIMEOUT_SECONDS >= handler.MIN_FUNCTION_TIMEOUT_SECONDS
 
 
 def test_min_function_timeout_is_the_least_that_fits_a_document_and_a_model_call(

@@ -1,13 +1,17 @@
-"""The stack configuration: the contract users write in ``Pulumi.<stack>.yaml``.
+"""The stack configuration: the contract users write in ``Pulumi.<stack>.yaml``, and the
+arguments of :class:`components.datalake.PrivateDataLake` (the same names and structure).
 
 Parsed once, before any resource is registered, into frozen typed objects. Every rule lives
-here; a violation raises :class:`ConfigError` whose message names the key path and the rule,
-one line per problem, so ``pulumi preview`` shows all of them at once and nothing half-made.
+here; a violation raises :class:`ConfigError` whose message names the key path (camelCase, as
+written in the stack config or any language's arguments) and the rule, one line per problem,
+so ``pulumi preview`` shows all of them at once and nothing half-made. Keys are accepted in
+camelCase (stack config) or snake_case (Python arguments).
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 import types
@@ -15,6 +19,7 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal, Union
 
+import pulumi
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -25,8 +30,23 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components import policies
+from components import access_points as ap_specs
+from components import network, policies, storage
+from components.access_points import AccessPointSpec, NetworkOrigin
+from components.account import DataAccount
+from components.bedrock import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_SYSTEM_PROMPT,
+    DEFAULT_TIMEOUT_SECONDS,
+    Architecture,
+)
+from components.errors import ConfigError
+from components.network import NetworkArgs
 from components.policies import AccessMode
+from components.storage import DataBucketArgs
 
 MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
 # The shortest function timeout the stack accepts. The function's own floor is 13 s
@@ -52,16 +72,6 @@ LOG_RETENTION_DAYS = frozenset(
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
-
-
-class ConfigError(Exception):
-    """The stack configuration breaks a rule; the message names each key path and rule."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(
-            "invalid stack configuration:\n" + "\n".join(f"  {p}" for p in self.problems)
-        )
 
 
 def _rule(check: Callable[[str], bool], rule: str) -> Callable[[Any], Any]:
@@ -280,7 +290,11 @@ def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
 
 class _Schema(BaseModel):
     model_config = ConfigDict(
-        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
+        extra="forbid",
+        alias_generator=to_camel,
+        validate_by_alias=True,
+        validate_by_name=True,
+        frozen=True,
     )
 
 
@@ -298,12 +312,12 @@ class NetworkConfig(_Schema):
             )
         ),
     ]
-    availability_zones: int = Field(2, ge=1, le=6)
+    availability_zones: int = Field(network.DEFAULT_AVAILABILITY_ZONES, ge=1, le=6)
     interface_endpoints: Annotated[tuple[EndpointService, ...], AfterValidator(_unique)] = (
-        "bedrock-runtime",
+        network.DEFAULT_INTERFACE_ENDPOINTS
     )
     flow_logs: bool = True
-    flow_log_retention_days: RetentionDays = 365
+    flow_log_retention_days: RetentionDays = network.DEFAULT_FLOW_LOG_RETENTION_DAYS
     extra_s3_buckets: Annotated[tuple[BucketName, ...], AfterValidator(_unique)] = ()
 
 
@@ -316,9 +330,13 @@ class BucketConfig(_Schema):
     admin_role_arns: Annotated[tuple[AdminPrincipalArn, ...], AfterValidator(_unique)] = ()
     admin_permission_sets: Annotated[tuple[PermissionSetName, ...], AfterValidator(_unique)] = ()
     restrict_to_vpcs: bool = True
-    noncurrent_version_expiration_days: int = Field(90, ge=1, le=36500)
+    noncurrent_version_expiration_days: int = Field(
+        storage.DEFAULT_NONCURRENT_VERSION_EXPIRATION_DAYS, ge=1, le=36500
+    )
     access_logs: bool = True
-    access_log_retention_days: int = Field(365, ge=1, le=36500)
+    access_log_retention_days: int = Field(
+        storage.DEFAULT_ACCESS_LOG_RETENTION_DAYS, ge=1, le=36500
+    )
     deletion_protection: bool = True
 
 
@@ -347,9 +365,9 @@ class AccessPointConfig(_Schema):
 
     name: AccessPointName
     prefix: Prefix = ""
-    access: AccessMode = "read"
+    access: AccessMode = AccessMode.READ
     principals: Annotated[tuple[PrincipalArn, ...], AfterValidator(_unique)] = ()
-    network: Literal["vpc", "internet"] = "vpc"
+    network: NetworkOrigin = NetworkOrigin.VPC
     account_id: AccountId | None = None
     role_arn: RoleArn | None = None
     vpc_id: VpcId | None = None
@@ -360,10 +378,14 @@ class AccessPointConfig(_Schema):
         return self.account_id is not None
 
     @property
-    def origin(self) -> Literal["vpc", "internet"]:
-        """Where requests come from: AWS services on a caller's behalf carry no VPC, so a
-        ``viaServices`` access point is Internet-origin."""
-        return "internet" if self.via_services else self.network
+    def origin(self) -> NetworkOrigin:
+        return ap_specs.origin(self.spec())
+
+    def spec(self) -> AccessPointSpec:
+        """This entry as the arguments of the AccessPoints and DataBucket components."""
+        return typing.cast(
+            AccessPointSpec, self.model_dump(exclude_none=True) | {"principals": [*self.principals]}
+        )
 
 
 Strength = Literal["NONE", "LOW", "MEDIUM", "HIGH"]
@@ -545,12 +567,8 @@ class BedrockConfig(_Schema):
     default_model_id: ModelId | None = None
     access_point: AccessPointName
     streaming: bool = False
-    max_tokens: int = Field(1024, ge=1, le=65536)
-    system_prompt: str = Field(
-        "Answer the question using only the supplied document. If the document does not "
-        "contain the answer, say so.",
-        max_length=8000,
-    )
+    max_tokens: int = Field(DEFAULT_MAX_TOKENS, ge=1, le=65536)
+    system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, max_length=8000)
     guardrail: GuardrailConfig | None = None
     invocation_logging: InvocationLoggingConfig | None = None
     model_tags: dict[ModelId, Tags] = {}
@@ -582,12 +600,14 @@ class BedrockConfig(_Schema):
 class FunctionConfig(_Schema):
     """``function``: the Lambda function that reads documents and calls Bedrock."""
 
-    memory_mb: int = Field(256, ge=128, le=10240)
-    timeout_seconds: Annotated[int, Field(le=900), AfterValidator(_fits_a_model_call)] = 60
-    architecture: Literal["arm64", "x86_64"] = "arm64"
+    memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=128, le=10240)
+    timeout_seconds: Annotated[int, Field(le=900), AfterValidator(_fits_a_model_call)] = (
+        DEFAULT_TIMEOUT_SECONDS
+    )
+    architecture: Architecture = Architecture.ARM64
     reserved_concurrency: int | None = Field(None, ge=1)
-    log_retention_days: RetentionDays = 90
-    max_document_bytes: int = Field(1_000_000, ge=1, le=MAX_DOCUMENT_BYTES)
+    log_retention_days: RetentionDays = DEFAULT_LOG_RETENTION_DAYS
+    max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, ge=1, le=MAX_DOCUMENT_BYTES)
 
 
 class AlarmsConfig(_Schema):
@@ -621,7 +641,9 @@ class StackConfig(_Schema):
 
     @property
     def data_bucket_name(self) -> str:
-        return self.bucket.name or default_bucket_name(self.project, self.stack, self.account_id)
+        return self.bucket.name or storage.default_bucket_name(
+            self.project, self.stack, self.account_id
+        )
 
     @property
     def name_prefix(self) -> str:
@@ -646,19 +668,13 @@ class StackConfig(_Schema):
 
     @property
     def log_bucket_name(self) -> str:
-        return f"{self.data_bucket_name[: 63 - len('-logs')]}-logs"
+        return storage.log_bucket_name(self.data_bucket_name)
 
     def access_point_arn(self, access_point: AccessPointConfig) -> str:
-        return policies.access_point_arn(
-            self.region, access_point.account_id or self.account_id, access_point.name
-        )
+        return ap_specs.arn(access_point.spec(), self.account())
 
     def access_point_named(self, name: str) -> AccessPointConfig | None:
         return next((ap for ap in self.access_points if ap.name == name), None)
-
-    @property
-    def own_access_points(self) -> tuple[AccessPointConfig, ...]:
-        return tuple(ap for ap in self.access_points if not ap.is_cross_account)
 
     @property
     def cross_account_access_points(self) -> tuple[AccessPointConfig, ...]:
@@ -670,86 +686,76 @@ class StackConfig(_Schema):
         assert access_point is not None, "checked by parse_stack_config"
         return access_point
 
-    def cross_account_grants(self) -> list[policies.CrossAccountGrant]:
-        return [
-            policies.CrossAccountGrant(
-                self.access_point_arn(ap), ap.prefix, ap.access, ap.principals
-            )
-            for ap in self.cross_account_access_points
-        ]
-
-    def cross_account_access(self) -> list[tuple[str, AccessMode]]:
-        """(owner account, mode) of every cross-account access point, for the data key."""
-        return [
-            (ap.account_id, ap.access)
-            for ap in self.cross_account_access_points
-            if ap.account_id is not None
-        ]
-
     @property
     def perimeter(self) -> policies.Perimeter:
         return policies.Perimeter(self.account_id, self.organization_id)
 
+    # The components' arguments: the policies they build from them are the ones sized here.
+
+    def account(self) -> DataAccount:
+        account: DataAccount = {"region": self.region, "account_id": self.account_id}
+        if self.organization_id is not None:
+            account["organization_id"] = self.organization_id
+        return account
+
+    @functools.cached_property
+    def access_point_specs(self) -> list[AccessPointSpec]:
+        return [ap.spec() for ap in self.access_points]
+
+    def network_args(self) -> NetworkArgs:
+        return {
+            **self.account(),
+            **self.network.model_dump(),  # type: ignore[typeddict-item]
+            "bucket_name": self.data_bucket_name,
+            "model_ids": [*self.bedrock.model_ids],
+            "streaming": self.bedrock.streaming,
+            "routed_model_ids": [*self.bedrock.model_tags],
+            **self._endpoint_guardrail(),
+        }
+
+    def _endpoint_guardrail(self) -> dict[str, str]:
+        """What the endpoint policy can name of the guardrail before it exists: the guardrail
+        itself when it is an existing one, else any published version of a data-account
+        guardrail."""
+        guardrail = self.bedrock.guardrail
+        if guardrail is None:
+            return {}
+        if guardrail.id is not None and guardrail.version is not None:
+            return {"guardrail_id": guardrail.id, "guardrail_version": guardrail.version}
+        return {"guardrail_id": "*", "guardrail_version": "*"}
+
+    def bucket_args(self) -> DataBucketArgs:
+        return {
+            **self.account(),
+            **self.bucket.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
+            "name": self.data_bucket_name,
+            "access_points": self.access_point_specs,
+            "other_access_log_sources": list(self.other_access_log_sources),
+        }
+
     def administrator_patterns(self) -> list[str]:
-        """``bucket.adminRoleArns`` and the exact role patterns of
-        ``bucket.adminPermissionSets``; the deployer is added at deploy time."""
-        return [
-            *self.bucket.admin_role_arns,
-            *(
-                pattern
-                for name in self.bucket.admin_permission_sets
-                for pattern in policies.permission_set_role_patterns(self.account_id, name)
-            ),
-        ]
+        return storage.administrator_patterns(self.bucket_args())
 
     def s3_endpoint_policy(self) -> policies.PolicyDocument:
-        return policies.s3_gateway_endpoint_policy(
-            region=self.region,
-            perimeter=self.perimeter,
-            bucket_name=self.data_bucket_name,
-            extra_bucket_names=self.network.extra_s3_buckets,
-        )
+        return network.s3_endpoint_policy(self.network_args())
 
     def interface_endpoint_policy(self, service: str) -> policies.PolicyDocument:
-        if service == "bedrock-runtime":
-            return policies.bedrock_endpoint_policy(
-                region=self.region,
-                account_id=self.account_id,
-                organization_id=self.organization_id,
-                model_ids=self.bedrock.model_ids,
-                streaming=self.bedrock.streaming,
-                guardrail=guardrail_pattern(self),
-                routes=application_profile_patterns(self),
-            )
-        return policies.interface_endpoint_policy(service=service, perimeter=self.perimeter)
+        return network.interface_endpoint_policy(self.network_args(), service)
 
     def bucket_policy(
         self, *, vpc_id: str, deployer_arn: str, data_key_arn: str
     ) -> policies.PolicyDocument:
         """The data bucket's policy once the stack's VPC, the deployer and the key are known."""
-        own = self.own_access_points
-        internet = [ap for ap in self.access_points if ap.origin == "internet"]
-        return policies.bucket_policy(
-            bucket_name=self.data_bucket_name,
-            perimeter=self.perimeter,
-            cross_account_grants=self.cross_account_grants(),
-            allowed_vpc_ids=[vpc_id, *self.extra_allowed_vpc_ids()],
+        return storage.bucket_policy(
+            self.bucket_args(),
+            name=self.data_bucket_name,
+            vpc_id=vpc_id,
             administrators=[*self.administrator_patterns(), deployer_arn],
-            restrict_to_vpcs=self.bucket.restrict_to_vpcs,
             data_key_arn=data_key_arn,
-            internet_access_point_arns=[self.access_point_arn(ap) for ap in internet],
-            via_service_access_point_arns=[
-                self.access_point_arn(ap) for ap in internet if ap.via_services
+            cross_account_principals=[
+                list(ap.principals) for ap in self.cross_account_access_points
             ],
-            stack_access_point_arns=[self.access_point_arn(ap) for ap in own]
-            if len(own) <= policies.ENUMERATED_ACCESS_POINTS_MAX
-            else None,
         )
-
-    def extra_allowed_vpc_ids(self) -> list[str]:
-        """VPCs besides the stack's own from which the data may be used."""
-        from_access_points = [ap.vpc_id for ap in self.access_points if ap.vpc_id]
-        return sorted({*self.bucket.allowed_vpc_ids, *from_access_points})
 
 
 # Keys of the project namespace that users write; the rest of StackConfig is filled in.
@@ -761,15 +767,15 @@ USER_KEYS = tuple(
 )
 
 
-def default_bucket_name(project: str, stack: str, account_id: str) -> str:
-    """Unique per project, stack and account; stable so that policies can name it up front."""
-    return f"{project}-{stack}-{account_id}".lower()
-
-
 def parse_stack_config(
-    values: Mapping[str, Any], *, project: str, stack: str, region: Any
+    values: Mapping[str, Any],
+    *,
+    project: str,
+    stack: str,
+    region: Any,
 ) -> StackConfig:
-    """Validate the project-namespace config values (already decoded from YAML/JSON).
+    """Validate the project-namespace config values (already decoded from YAML/JSON) and the
+    Region, or PrivateDataLake's arguments.
 
     Raises :class:`ConfigError` listing every problem; returns a fully checked StackConfig.
     """
@@ -781,7 +787,7 @@ def parse_stack_config(
     if problems:
         raise ConfigError(problems)
     if region is None:
-        raise ConfigError(["aws:region: is required (pulumi config set aws:region us-east-1)"])
+        raise ConfigError(["region: is required, a commercial Region such as us-east-1"])
     try:
         config = StackConfig.model_validate(
             {**values, "project": project, "stack": stack, "region": region}
@@ -798,9 +804,10 @@ def _describe(error: ValidationError) -> list[str]:
     details = error.errors()
     problems = []
     for detail in details:
-        loc = detail["loc"]
+        loc = _aliased(detail["loc"])
         if detail["type"] == "too_short" and any(
-            other["loc"][: len(loc)] == loc and len(other["loc"]) > len(loc) for other in details
+            _aliased(other["loc"])[: len(loc)] == loc and len(other["loc"]) > len(loc)
+            for other in details
         ):
             # Pydantic counts only the valid items; the invalid ones are reported already.
             continue
@@ -822,6 +829,21 @@ def _describe(error: ValidationError) -> list[str]:
             message = detail["msg"].removeprefix("Value error, ")
         problems.append(f"{path}: {message}")
     return problems
+
+
+def _aliased(loc: Sequence[int | str]) -> tuple[int | str, ...]:
+    """The location with each field named by its camelCase key, however it was written."""
+    model: Any = StackConfig
+    parts: list[int | str] = []
+    for part in loc:
+        named = part
+        if isinstance(part, str) and isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(part)
+            if field is not None and field.alias is not None:
+                named = field.alias
+        parts.append(named)
+        model = _inner_type(model, named)
+    return tuple(parts)
 
 
 def _key_path(loc: Sequence[int | str]) -> str:
@@ -1167,26 +1189,6 @@ def _size_problems(config: StackConfig) -> list[str]:
     return problems
 
 
-def guardrail_pattern(config: StackConfig) -> policies.GuardrailRef | None:
-    """What the endpoint policy can name of the guardrail before it exists: the guardrail
-    itself when it is an existing one, else any published version of a data-account guardrail."""
-    guardrail = config.bedrock.guardrail
-    if guardrail is None:
-        return None
-    if guardrail.id is not None and guardrail.version is not None:
-        return policies.GuardrailRef(
-            policies.guardrail_arn(config.region, config.account_id, guardrail.id),
-            guardrail.version,
-        )
-    return policies.GuardrailRef(policies.guardrail_arn(config.region, config.account_id, "*"), "*")
-
-
-def application_profile_patterns(config: StackConfig) -> dict[str, str]:
-    """The application profiles the endpoint allows, before AWS has named them."""
-    pattern = policies.application_profile_arn(config.region, config.account_id, "*")
-    return dict.fromkeys(config.bedrock.model_tags, pattern)
-
-
 def _worst_case_guardrail(config: StackConfig) -> policies.GuardrailRef | None:
     if config.bedrock.guardrail is None:
         return None
@@ -1201,3 +1203,39 @@ def _worst_case_principals(config: StackConfig, ap: AccessPointConfig) -> list[s
         return list(ap.principals)
     # The function's role is added to its access point; assume the longest role ARN.
     return [*ap.principals, f"arn:aws:iam::{config.account_id}:role/{'x' * 64}"]
+
+
+def parse_args(args: Mapping[str, Any]) -> StackConfig:
+    """Validate PrivateDataLake's arguments (snake_case or camelCase keys, integers possibly
+    as floats, as other languages send them) with the stack config's rules; the default bucket
+    name comes from the running project and stack."""
+    values = {key: value for key, value in args.items() if key != "region"}
+    problems = [f"{path}: {NOT_PLAIN}" for path in _outputs_in(values)]
+    if isinstance(args.get("region"), pulumi.Output):
+        problems.insert(0, f"region: {NOT_PLAIN}")
+    if problems:
+        raise ConfigError(problems)
+    return parse_stack_config(
+        values,
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        region=args.get("region"),
+    )
+
+
+NOT_PLAIN = (
+    "must be a plain value, not an output or a secret: it decides which resources and "
+    "policies exist, and is checked before anything is registered"
+)
+
+
+def _outputs_in(value: Any, loc: tuple[int | str, ...] = ()) -> list[str]:
+    if isinstance(value, pulumi.Output):
+        return [_key_path(_aliased(loc))]
+    if isinstance(value, Mapping):
+        return [path for key, item in value.items() for path in _outputs_in(item, (*loc, key))]
+    if isinstance(value, list | tuple):
+        return [
+            path for index, item in enumerate(value) for path in _outputs_in(item, (*loc, index))
+        ]
+    return []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from components.synth_collect import NetworkShape
+from synth.collect import NetworkShape
 
 # List prices written down here, not fetched: the synth runs without network or credentials.
 PRICES_REGION = "us-east-1"

@@ -1,10 +1,10 @@
 """Offline synth: every resource, policy, cost and the architecture picture of a stack, without
 the Pulumi CLI, AWS credentials or network.
 
-    python -m components.synth --stack dev [--out DIR] [--gb-per-month GB] [--require-picture]
+    python -m synth --stack dev [--out DIR] [--gb-per-month GB] [--require-picture]
 
 Runs ``__main__.py`` in-process under Pulumi mocks with the config of ``Pulumi.<stack>.yaml``
-(:func:`components.offline.run_stack`, the code path of ``pulumi up``), then writes to ``DIR``
+(:func:`offline.runner.run_stack`, the code path of ``pulumi up``), then writes to ``DIR``
 (default ``build/synth/<stack>/``): ``resources.json``, ``policies/*.json``, ``summary.md``
 and ``architecture.{dot,svg,png}``, and prints the summary.
 
@@ -29,11 +29,11 @@ from typing import TextIO
 import pulumi
 import yaml
 
-from components.offline import PROJECT_DIR, run_stack, stack_file
-from components.synth_collect import SynthModel, collect
-from components.synth_cost import DEFAULT_GB_PER_MONTH, estimate
-from components.synth_diagram import Picture, architecture_graph, render
-from components.synth_render import policy_json, resources_json, summary_markdown
+from offline.runner import PROJECT_DIR, run_stack, stack_file
+from synth.collect import SynthModel, collect
+from synth.cost import DEFAULT_GB_PER_MONTH, estimate
+from synth.diagram import Picture, architecture_graph, render
+from synth.render import policy_json, resources_json, summary_markdown
 
 EXIT_CONFIG_ERROR = 2
 EXIT_NO_PICTURE = 3
@@ -51,7 +51,7 @@ class SynthError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = Path(args.out) if args.out else PROJECT_DIR / "build" / "synth" / args.stack
-    command = f"python -m components.synth --stack {args.stack}"
+    command = f"python -m synth --stack {args.stack}"
     try:
         check_output_dir(out)  # before the run, which takes a while for large stacks
         model, picture = synthesize(
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m components.synth",
+        prog="python -m synth",
         description="See every resource, policy, cost and the architecture picture of a stack, "
         "offline: the real program under Pulumi mocks, no CLI, credentials or network.",
     )
@@ -229,7 +229,3 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Collect what a mocked run of the program registered into the offline synth's records.
 
-Pure functions of a :class:`~components.offline.StackRun`: no files and no printing, so the
+Pure functions of a :class:`~offline.runner.StackRun`: no files and no printing, so the
 same records feed ``resources.json``, ``policies/``, ``summary.md``, the picture and the tests.
 Everything is read from the captured registrations, never from the config a second time: the
 synth shows what ``pulumi up`` would be asked to create.
@@ -20,7 +20,7 @@ from typing import Any, Literal
 import pulumi
 
 from components import policies
-from components.offline import PROJECT_DIR, PROJECT_NAME, CapturedResource, StackRun
+from offline.runner import PROJECT_DIR, PROJECT_NAME, CapturedResource, StackRun
 
 ACCESS_POINT_TYPE = "aws:s3/accessPoint:AccessPoint"
 SUBNET_TYPE = "aws:ec2/subnet:Subnet"
@@ -523,7 +523,7 @@ def _grant(document: Mapping[str, Any] | None) -> tuple[str | None, str, int]:
         if object_resources:
             object_actions.update(_as_list(statement.get("Action")))
             prefix = object_resources[0].split("/object/", maxsplit=1)[1].removesuffix("*")
-    modes: tuple[policies.AccessMode, ...] = ("read", "write", "readwrite")
+    modes = tuple(policies.AccessMode)
     access = next(
         (mode for mode in modes if set(policies.object_actions(mode)) == object_actions),
         "custom",
@@ -559,20 +559,26 @@ def stack_vpc_names(resources: Sequence[ResourceRecord]) -> dict[str, str]:
 def component_counts(
     resources: Sequence[ResourceRecord],
 ) -> tuple[tuple[ComponentCount, ...], int]:
-    """AWS resources per top-level component, and those directly under the stack."""
+    """AWS resources per building block (the components directly under PrivateDataLake, the
+    stack's one component), and those directly under PrivateDataLake (its provider)."""
     by_urn = {r.urn: r for r in resources}
+
+    def is_block(resource: ResourceRecord) -> bool:
+        parent = by_urn.get(resource.parent)
+        return not resource.custom and parent is not None and parent.parent not in by_urn
+
     counts: Counter[str] = Counter()
     for resource in resources:
         if not _is_aws_resource(resource.type, resource.custom):
             continue
-        top = resource
-        while top.parent in by_urn:
-            top = by_urn[top.parent]
-        counts["" if top.custom else top.urn] += 1
+        block = resource
+        while block.parent in by_urn and not is_block(block):
+            block = by_urn[block.parent]
+        counts[block.urn if is_block(block) else ""] += 1
     components = tuple(
         ComponentCount(name=r.name, type=r.type, resources=counts[r.urn])
         for r in resources
-        if not r.custom and r.parent not in by_urn
+        if is_block(r)
     )
     return components, counts[""]
 

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from components.synth_collect import PolicyRecord, SynthModel
-from components.synth_cost import CostEstimate, usd
+from synth.collect import PolicyRecord, SynthModel
+from synth.cost import CostEstimate, usd
 
 
 def to_json_text(value: Any) -> str:

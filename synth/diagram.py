@@ -16,7 +16,7 @@ from typing import Any
 
 import graphviz  # type: ignore[import-untyped]  # the package ships no type hints
 
-from components.synth_collect import (
+from synth.collect import (
     AccessPointRecord,
     ResourceRecord,
     SynthModel,

@@ -61,6 +61,9 @@ class CapturedResource:
     retain_on_delete: bool
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    """The aliases it registered with, as the engine receives them: ``{"urn": ...}`` or a
+    spec (``name``, ``type``, ``parentUrn``, ``noParent``; empty means unchanged)."""
 
 
 @dataclass
@@ -293,6 +296,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=request.retainOnDelete,
                     inputs=_plain(self.mocks.inputs_just_registered()),
                     outputs=_plain(dict(registration.state)),
+                    aliases=[_alias(alias) for alias in request.aliases],
                 )
             )
             if self.progress is not None:
@@ -302,6 +306,18 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
     def Invoke(self, request: Any) -> Any:
         self.run.calls.append((request.tok, request.provider))
         return super().Invoke(request)  # type: ignore[no-untyped-call]
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    if alias.urn:
+        return {"urn": alias.urn}
+    spec = alias.spec
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "parentUrn": spec.parentUrn,
+        "noParent": spec.noParent,
+    }
 
 
 def _plain(value: Any) -> Any:
@@ -352,6 +368,26 @@ def run_stack(
     Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
     """
     config_values = dict(load_stack_values(stack) if values is None else values)
+    return run_program(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack=stack,
+        config=config_values,
+        progress=progress,
+        deployer_arn=deployer_arn,
+    )
+
+
+def run_program(
+    program: Callable[[], object],
+    *,
+    stack: str = "test",
+    config: Mapping[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+    deployer_arn: str | None = None,
+) -> StackRun:
+    """Run ``program`` (a function that registers resources, such as one component built
+    from its own args) under mocks with ``config``, as :func:`run_stack` runs the stack."""
+    config_values = dict(config or {})
     region = str(config_values.get("aws:region", "us-east-1"))
     account = str(config_values.get(f"{PROJECT_NAME}:accountId", "000000000000"))
     run = StackRun(stack=stack, region=region)
@@ -372,7 +408,7 @@ def run_stack(
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def execute() -> asyncio.Future[None]:
-            runpy.run_path(str(program), run_name="__main__")
+            program()
             root = pulumi_settings.get_root_resource()
             exported = dict(getattr(root, "outputs", {}))
             return asyncio.ensure_future(_collect_outputs(exported, run.outputs))

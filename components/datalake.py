@@ -1,0 +1,328 @@
+"""PrivateDataLake: the whole data lake from the stack config's intent, in one component."""
+
+import functools
+from typing import Any, NotRequired, TypedDict
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policies, settings, storage
+from components.access_points import AccessPointInfo, AccessPoints, AccessPointSpec
+from components.account import DataAccount
+from components.alarms import (
+    Alarms,
+    AlarmsArgs,
+    function_alarms,
+    invocation_log_alarms,
+    model_alarms,
+)
+from components.bedrock import BedrockFunction, BedrockSettings, FunctionSettings
+from components.model_governance import (
+    InvocationLogDestinations,
+    ModelGovernance,
+    ModelGovernanceArgs,
+)
+from components.network import Network, NetworkSettings
+from components.storage import BucketSettings, DataBucket
+
+
+class AlarmSettings(TypedDict):
+    """Where the function's and the models' alarms go (stack config ``alarms``)."""
+
+    email: NotRequired[list[str]]
+    """Email addresses subscribed to a topic the stack creates."""
+    topic_arn: NotRequired[str]
+    """An existing SNS topic instead."""
+
+
+class PrivateDataLakeArgs(DataAccount):
+    """The stack config, key for key: what the data lake holds and who may use it."""
+
+    network: NetworkSettings
+    """The data-lake VPC."""
+    bucket: NotRequired[BucketSettings]
+    """The shared data bucket."""
+    access_points: list[AccessPointSpec]
+    """One per application: at least 1, at most 10,000."""
+    bedrock: BedrockSettings
+    """The models the function may call and the access point it reads through."""
+    function: NotRequired[FunctionSettings]
+    """The Lambda function that reads documents and calls Bedrock."""
+    alarms: NotRequired[AlarmSettings]
+    """Alarms on the function and the models; none when omitted."""
+
+
+class OrganizationPolicies(TypedDict):
+    """What only the organization can enforce, ready to attach to the data account."""
+
+    serviceControlPolicy: str
+    """Denies access point and bucket guardrail changes to all but the administrators."""
+    resourceControlPolicy: str
+    """The same for principals of other accounts."""
+
+
+class PrivateDataLake(pulumi.ComponentResource):
+    """A private data lake with a private path to Amazon Bedrock: a VPC with no way out, one
+    shared bucket with an access point per application, and a function that asks Bedrock about
+    documents. Its arguments are validated as a whole (every rule, each problem named by its
+    key path) before anything is registered. A stack holds one: its children keep the names
+    that stacks created by the program have, so they upgrade without replacements."""
+
+    region: str
+    """The Region."""
+    vpc_id: pulumi.Output[str]
+    """The data-lake VPC."""
+    subnet_ids: pulumi.Output[list[str]]
+    """Its private subnets."""
+    s3_gateway_endpoint_id: pulumi.Output[str]
+    """The S3 gateway endpoint."""
+    interface_endpoint_ids: dict[str, pulumi.Output[str]]
+    """Interface endpoint id by service short name."""
+    bucket_name: pulumi.Output[str]
+    """The data bucket."""
+    kms_key_arn: pulumi.Output[str]
+    """The data key."""
+    access_points: dict[str, AccessPointInfo]
+    """Each access point, by name."""
+    function_name: pulumi.Output[str]
+    """The Bedrock function."""
+    function_arn: pulumi.Output[str]
+    """Its ARN."""
+    invoke_command: pulumi.Output[str]
+    """An aws lambda invoke command line with an example event."""
+    organization_policies: pulumi.Output[OrganizationPolicies]
+    """The service and resource control policies to attach to the data account."""
+    data_key_policy_statements: str | None
+    """With bucket.kmsKeyArn: what that key's policy must add (JSON)."""
+
+    def __init__(
+        self, name: str, args: PrivateDataLakeArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        config = settings.parse_args(args)
+        super().__init__("datalake:index:PrivateDataLake", name, {}, opts)
+        # The building blocks were the stack's own children before this component existed.
+        at_stack_root = [pulumi.Alias(parent=pulumi.ROOT_STACK_RESOURCE)]
+        provider = aws.Provider(
+            "data-account",
+            region=config.region,
+            # Refuses to deploy when the credentials belong to any other account.
+            allowed_account_ids=[config.account_id],
+            default_tags=aws.ProviderDefaultTagsArgs(
+                tags={"project": config.project, "stack": config.stack, "managed-by": "pulumi"}
+            ),
+            opts=pulumi.ResourceOptions(parent=self, aliases=at_stack_root),
+        )
+        child = pulumi.ResourceOptions(parent=self, providers=[provider], aliases=at_stack_root)
+        function_ap = config.function_access_point
+
+        network = Network("datalake", config.network_args(), opts=child)
+        bucket_args = config.bucket_args()
+        data = DataBucket("data", {**bucket_args, "vpc_id": network.vpc_id}, opts=child)
+        governance = ModelGovernance(
+            "models",
+            ModelGovernanceArgs(
+                region=config.region,
+                account_id=config.account_id,
+                name_prefix=config.name_prefix,
+                guardrail=config.bedrock.guardrail,
+                kms_key_arn=data.kms_key_arn,
+                model_tags=config.bedrock.model_tags,
+                invocation_logging=_invocation_log_destinations(
+                    config, data.administrators, data.log_bucket_name
+                ),
+                deletion_protection=config.bucket.deletion_protection,
+            ),
+            opts=child,
+        )
+        function = BedrockFunction(
+            "bedrock",
+            {
+                **config.account(),
+                **config.bedrock.model_dump(  # type: ignore[typeddict-item]
+                    include={"default_model_id", "streaming", "max_tokens", "system_prompt"},
+                    exclude_none=True,
+                ),
+                **config.function.model_dump(exclude_none=True),
+                "model_ids": [*config.bedrock.model_ids],
+                "vpc_id": network.vpc_id,
+                "subnet_ids": network.subnet_ids,
+                "endpoint_security_group_ids": list(network.endpoint_security_group_ids.values()),
+                "detached_security_group_id": network.default_security_group_id,
+                "s3_prefix_list_id": network.s3_prefix_list_id,
+                "access_point_arn": config.access_point_arn(function_ap),
+                "prefix": function_ap.prefix,
+                "kms_key_arn": data.kms_key_arn,
+                **_guardrail_and_routes(governance),
+            },
+            opts=child,
+        )
+        access_points = AccessPoints(
+            "access-points",
+            {
+                **config.account(),
+                "bucket_name": data.bucket_name,
+                "vpc_id": network.vpc_id,
+                "session_name": config.project,
+                "access_points": [
+                    _with_principal(spec, function.role_arn)
+                    if spec["name"] == function_ap.name
+                    else spec
+                    for spec in config.access_point_specs
+                ],
+            },
+            opts=child,
+        )
+
+        if config.alarms is not None:
+            _alarms(config, config.alarms, function, governance, child)
+
+        self.region = config.region
+        self.vpc_id = network.vpc_id
+        self.subnet_ids = network.subnet_ids
+        self.s3_gateway_endpoint_id = network.s3_endpoint_id
+        self.interface_endpoint_ids = network.interface_endpoint_ids
+        self.bucket_name = data.bucket_name
+        self.kms_key_arn = data.kms_key_arn
+        self.access_points = access_points.access_points
+        self.function_name = function.function_name
+        self.function_arn = function.function_arn
+        self.invoke_command = function.invoke_command
+        self.organization_policies = data.administrators.apply(
+            lambda administrators: organization_policies(config, administrators)
+        )
+        self.data_key_policy_statements = (
+            policies.to_json(
+                policies.document(
+                    *storage.key_usage_statements(bucket_args, config.data_bucket_name)
+                )
+            )
+            if config.bucket.kms_key_arn is not None
+            else None
+        )
+        self.register_outputs({})
+
+    def stack_outputs(self) -> dict[str, Any]:
+        """The program's stack outputs (README, "Outputs")."""
+        outputs: dict[str, Any] = {
+            "region": self.region,
+            "vpcId": self.vpc_id,
+            "subnetIds": self.subnet_ids,
+            "s3GatewayEndpointId": self.s3_gateway_endpoint_id,
+            "interfaceEndpointIds": self.interface_endpoint_ids,
+            "bucketName": self.bucket_name,
+            "kmsKeyArn": self.kms_key_arn,
+            "accessPoints": self.access_points,
+            "functionName": self.function_name,
+            "functionArn": self.function_arn,
+            "invokeCommand": self.invoke_command,
+            "organizationPolicies": self.organization_policies,
+        }
+        if self.data_key_policy_statements is not None:
+            outputs["dataKeyPolicyStatements"] = self.data_key_policy_statements
+        return outputs
+
+
+def _guardrail_and_routes(governance: ModelGovernance) -> dict[str, Any]:
+    wiring: dict[str, Any] = {"routes": governance.routes}
+    if governance.guardrail_arn is not None:
+        wiring |= {
+            "guardrail_arn": governance.guardrail_arn,
+            "guardrail_version": governance.guardrail_version,
+        }
+    if governance.guardrail_key_arn is not None:
+        wiring["guardrail_key_arn"] = governance.guardrail_key_arn
+    return wiring
+
+
+def _invocation_log_destinations(
+    config: settings.StackConfig,
+    administrators: pulumi.Output[list[str]],
+    access_log_bucket: pulumi.Output[str] | None,
+) -> InvocationLogDestinations | None:
+    logging = config.owned_invocation_logging
+    if logging is None:
+        if config.bedrock.invocation_logging is not None:
+            pulumi.log.info(
+                f"Bedrock model invocation logging for account {config.account_id} in "
+                f"{config.region} is managed by stack "
+                f"'{config.bedrock.invocation_logging.owner_stack}', not by this one."
+            )
+        return None
+    return InvocationLogDestinations(
+        settings=logging,
+        bucket_name=config.invocation_log_bucket_name,
+        administrators=administrators,
+        access_log_bucket=access_log_bucket,
+    )
+
+
+def _alarms(
+    config: settings.StackConfig,
+    alarms: settings.AlarmsConfig,
+    function: BedrockFunction,
+    governance: ModelGovernance,
+    opts: pulumi.ResourceOptions,
+) -> None:
+    logging = config.owned_invocation_logging
+    Alarms(
+        "alarms",
+        AlarmsArgs(
+            region=config.region,
+            account_id=config.account_id,
+            prefix=config.name_prefix,
+            specs=[
+                *function_alarms(
+                    config.name_prefix,
+                    function.function_name,
+                    config.function.timeout_seconds,
+                    config.function.reserved_concurrency,
+                ),
+                *model_alarms(
+                    config.name_prefix,
+                    {
+                        model_id: governance.routes.apply(functools.partial(_invoked_id, model_id))
+                        for model_id in config.bedrock.model_ids
+                    },
+                ),
+                *(
+                    invocation_log_alarms(config.name_prefix, logging.cloud_watch, logging.s3)
+                    if logging is not None
+                    else []
+                ),
+            ],
+            email=alarms.email,
+            topic_arn=alarms.topic_arn,
+        ),
+        opts=opts,
+    )
+
+
+def _invoked_id(model_id: str, routes: dict[str, str]) -> str:
+    """What the function passes to Bedrock for a configured model, and so the ModelId
+    dimension of Bedrock's metrics for its calls."""
+    return routes.get(model_id, model_id)
+
+
+def _with_principal(spec: AccessPointSpec, principal: pulumi.Input[str]) -> AccessPointSpec:
+    return {**spec, "principals": [*spec.get("principals", []), principal]}
+
+
+def organization_policies(
+    config: settings.StackConfig, administrators: list[str]
+) -> OrganizationPolicies:
+    """Who may create access points in the data account or change the data bucket's policy
+    (README, "The data perimeter"): only the organization can attach these."""
+    scp = policies.organization_service_control_policy(
+        data_account_id=config.account_id,
+        bucket_name=config.data_bucket_name,
+        administrators=administrators,
+    )
+    rcp = policies.organization_resource_control_policy(
+        data_account_id=config.account_id,
+        bucket_name=config.data_bucket_name,
+        administrators=administrators,
+    )
+    return {
+        "serviceControlPolicy": policies.to_json(scp),
+        "resourceControlPolicy": policies.to_json(rcp),
+    }

@@ -1,0 +1,70 @@
+"""The package as a Pulumi provider: the schema inferred from the components' type hints.
+
+``python -m components`` (what ``pulumi package add`` runs, through PulumiPlugin.yaml) hosts
+it; ``python -m components.provider`` writes the schema to components/schema.json.
+"""
+
+import ast
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pulumi.provider.experimental import analyzer
+from pulumi.provider.experimental.component import ComponentProvider
+
+from components import COMPONENTS, PACKAGE_NAME, __version__
+
+SCHEMA_FILE = Path(__file__).resolve().parent / "schema.json"
+
+_own_docstring = analyzer.Analyzer.get_docstring
+
+
+def _inherited_docstring(self: analyzer.Analyzer, typ: type, name: str) -> str | None:
+    # The SDK's analyzer reads a property's docstring from the source of the class being
+    # analysed only; args that extend shared TypedDicts (DataAccount, NetworkSettings...)
+    # would lose theirs. Look in the bases too, so each field is documented once.
+    found = _own_docstring(self, typ, name)
+    for base in _declared_bases(typ):
+        if found is not None:
+            break
+        found = _inherited_docstring(self, base, name)
+    return found
+
+
+def _declared_bases(typ: type) -> list[type]:
+    """The bases written in a class statement: a TypedDict keeps none in its __mro__."""
+    try:
+        tree = ast.parse(inspect.getsource(typ))
+    except (OSError, TypeError):
+        return []
+    module = sys.modules[typ.__module__]
+    return [
+        base
+        for statement in tree.body
+        if isinstance(statement, ast.ClassDef)
+        for node in statement.bases
+        if isinstance(node, ast.Name) and isinstance(base := getattr(module, node.id, None), type)
+    ]
+
+
+analyzer.Analyzer.get_docstring = _inherited_docstring  # type: ignore[method-assign]
+
+
+def provider() -> ComponentProvider:
+    return ComponentProvider(COMPONENTS, PACKAGE_NAME, version=__version__)
+
+
+def schema() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(provider().schema or "{}")
+    return document
+
+
+def schema_text() -> str:
+    return json.dumps(schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    SCHEMA_FILE.write_text(schema_text())
+    sys.stdout.write(f"wrote {SCHEMA_FILE}\n")

@@ -1,0 +1,1 @@
+"""Runs the stack program under Pulumi mocks, offline (tests, synth, benchmarks)."""

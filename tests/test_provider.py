@@ -1,0 +1,80 @@
+"""The package as a Pulumi provider: its committed schema is the one the code gives, and
+PrivateDataLake built through the provider (as TypeScript, Go, .NET, Java or YAML programs
+build it) registers what the Python program registers."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import provider
+from offline.runner import CapturedResource, StackRun, load_stack_values, run_stack
+
+THROUGH_PROVIDER = Path(__file__).resolve().parent / "programs" / "through_provider.py"
+LAKE = "datalake:index:PrivateDataLake"
+
+
+def test_committed_schema_is_the_one_the_code_gives() -> None:
+    assert provider.SCHEMA_FILE.read_text() == provider.schema_text(), (
+        "components/schema.json is stale: run `make schema` and commit it"
+    )
+
+
+def test_every_component_input_and_type_is_documented() -> None:
+    schema = provider.schema()
+    undocumented = [
+        f"{token}.{name}"
+        for token, spec in {**schema["resources"], **schema["types"]}.items()
+        for section in ("inputProperties", "properties")
+        for name, prop in spec.get(section, {}).items()
+        if not prop.get("description")
+    ]
+    assert undocumented == []
+
+
+def test_type_tokens_keep_the_existing_stacks_types() -> None:
+    assert set(provider.schema()["resources"]) == {
+        LAKE,
+        "datalake:index:Network",
+        "datalake:index:DataBucket",
+        "datalake:index:AccessPoints",
+        "datalake:index:BedrockFunction",
+    }
+
+
+def registered(run: StackRun) -> list[tuple[str, str, str, str, bool, bool]]:
+    """Every registration, comparable across runs (the function's archive by its files)."""
+
+    def plain(value: Any) -> Any:
+        return sorted(value.assets) if hasattr(value, "assets") else str(value)
+
+    return sorted(
+        (r.urn, r.parent, r.provider, json.dumps(r.inputs, sort_keys=True, default=plain),
+         r.protect, r.retain_on_delete)
+        for r in run.resources
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_through_the_provider_the_same_resources_and_policies(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    program_run: StackRun = request.getfixturevalue(f"{stack}_run")
+    provider_run = run_stack(stack, program=THROUGH_PROVIDER)
+    assert registered(provider_run) == registered(program_run)
+    lake: CapturedResource = provider_run.named(LAKE, "datalake")
+    state = provider_run.outputs["state"]
+    assert state["bucketName"] == program_run.outputs["bucketName"]
+    assert state["accessPoints"] == program_run.outputs["accessPoints"]
+    assert state["organizationPolicies"] == program_run.outputs["organizationPolicies"]
+    assert lake.parent.endswith("::private-datalake-" + stack)
+
+
+def test_a_secret_where_a_plain_value_decides_is_refused_by_key_path() -> None:
+    values = load_stack_values("dev") | {"test:secretKeys": ["accountId"]}
+    registrations: list[int] = []
+    with pytest.raises(Exception, match=r"accountId: must be a plain value") as raised:
+        run_stack("dev", values=values, program=THROUGH_PROVIDER, progress=registrations.append)
+    assert "invalid stack configuration" in str(raised.value)
+    assert registrations == []

@@ -1,0 +1,71 @@
+"""Upgrading a stack the program created before PrivateDataLake existed replaces nothing:
+every resource it holds is found again under its old URN, through the aliases the new
+resources carry (resolved as the engine resolves them: a child also answers to its name under
+each URN its parent answers to)."""
+
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from offline.runner import CapturedResource, StackRun
+
+SNAPSHOTS = Path(__file__).resolve().parent / "data"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def urns_before(stack: str) -> set[str]:
+    """What the program registered before the package refactor (tests/data/urns-STACK.txt:
+    offline.runner.run_stack's URNs from the program of that commit, named as the engine
+    names them: the mock monitor also puts the stack's type before its children's)."""
+    return set((SNAPSHOTS / f"urns-{stack}.txt").read_text().split())
+
+
+def answers_to(run: StackRun) -> dict[str, set[str]]:
+    """Every URN (as the engine builds them from types, names and parents) each resource of
+    the run answers to, by its own URN."""
+    by_urn = {r.urn: r for r in run.resources}
+
+    def urn(parent_urn: str | None, type_token: str, name: str) -> str:
+        stack, project = run.resources[0].urn.split("::")[0:2]
+        chain = type_token if parent_urn is None else f"{parent_urn.split('::')[2]}${type_token}"
+        return f"{stack}::{project}::{chain}::{name}"
+
+    @cache
+    def names(resource_urn: str) -> frozenset[str]:
+        resource: CapturedResource = by_urn[resource_urn]
+        parents: set[str | None] = (
+            {None} if resource.parent not in by_urn else {*names(resource.parent)}
+        )
+        found = {urn(p, resource.type, resource.name) for p in parents}
+        for alias in resource.aliases:
+            if "urn" in alias:
+                found.add(alias["urn"])
+                continue
+            alias_parents = (
+                {None}
+                if alias["noParent"]
+                else ({alias["parentUrn"]} if alias["parentUrn"] else parents)
+            )
+            found |= {
+                urn(p, alias["type"] or resource.type, alias["name"] or resource.name)
+                for p in alias_parents
+            }
+        return frozenset(found)
+
+    return {r.urn: set(names(r.urn)) for r in run.resources if r.type != STACK_TYPE}
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_an_existing_stack_upgrades_without_replacing_anything(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    run: StackRun = request.getfixturevalue(f"{stack}_run")
+    before = urns_before(stack)
+    answers = answers_to(run)
+    found = {old: [new for new, urns in answers.items() if old in urns] for old in before}
+    # Each resource of the existing stack is one resource of the new program...
+    assert {old: len(new) for old, new in found.items() if len(new) != 1} == {}
+    # ...and the only one the upgrade creates is the component that now holds them.
+    created = [new for new, urns in answers.items() if not urns & before]
+    assert [run.by_urn(urn).type for urn in created] == ["datalake:index:PrivateDataLake"]
