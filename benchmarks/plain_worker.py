@@ -91,7 +91,7 @@ def measure(mode: str, count: int, manifest: Path | None) -> dict[str, Any]:
 
     else:
         body = run_program
-    test = pulumi.runtime.test(body)
+    test = pulumi.runtime.test(body)  # type: ignore[no-untyped-call]
     wall_start, cpu_start = time.perf_counter(), time.process_time()
     test()
     wall, cpu = time.perf_counter() - wall_start, time.process_time() - cpu_start

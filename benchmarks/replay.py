@@ -32,6 +32,8 @@ from pulumi.runtime import rpc
 
 from components import offline
 
+# Names the manifest that benchmarks/replay_program.py replays.
+MANIFEST_ENV = "BENCH_REPLAY_MANIFEST"
 PROVIDER_PREFIX = "pulumi:providers:"
 STACK_TYPE = "pulumi:pulumi:Stack"
 # Marks an encoded value in the manifest: an asset or archive, or a secret.
@@ -142,47 +144,48 @@ def resource_class(type_token: str) -> type[pulumi.CustomResource]:
     """The SDK class for a type token, from the registry the SDK rebuilds resources with:
     ``aws:s3/accessPoint:AccessPoint`` -> ``pulumi_aws.s3.AccessPoint``,
     ``pulumi:providers:aws`` -> ``pulumi_aws.Provider``."""
-    package, module, _ = type_token.split(":")
-    if type_token.startswith(PROVIDER_PREFIX):
-        package = type_token.removeprefix(PROVIDER_PREFIX)
-    registered: Any = None
-    for attempt in range(2):
-        if type_token.startswith(PROVIDER_PREFIX):
-            registered = rpc.get_resource_package(package, "")
-            entry = (
-                (registered.pkg_info["fqn"], registered.pkg_info["class"]) if registered else None
-            )
-        else:
-            registered = rpc.get_resource_module(package, module, "")
-            classes = registered.mod_info["classes"] if registered else {}
-            entry = (
-                (registered.mod_info["fqn"], classes[type_token]) if type_token in classes else None
-            )
-        if entry is not None:
-            break
-        if attempt == 0:
-            # The SDK package registers its classes when imported (pulumi_aws for aws).
-            importlib.import_module(f"pulumi_{package.replace('-', '_')}")
-    else:
+    found = _registered(type_token)
+    if found is None:
+        # An SDK package registers its classes when imported (pulumi_aws for aws).
+        package = type_token.removeprefix(PROVIDER_PREFIX).split(":")[0]
+        importlib.import_module(f"pulumi_{package.replace('-', '_')}")
+        found = _registered(type_token)
+    if found is None:
         raise LookupError(f"no SDK class registered for {type_token}")
-    fqn, class_name = entry
+    fqn, class_name = found
     cls: type[pulumi.CustomResource] = getattr(importlib.import_module(fqn), class_name)
     return cls
 
 
-@functools.cache
+def _registered(type_token: str) -> tuple[str, str] | None:
+    """(module, class name) of a type token in the SDK's resource registry, if there."""
+    registered: Any
+    if type_token.startswith(PROVIDER_PREFIX):
+        registered = rpc.get_resource_package(type_token.removeprefix(PROVIDER_PREFIX), "")
+        return (registered.pkg_info["fqn"], registered.pkg_info["class"]) if registered else None
+    package, module, _ = type_token.split(":")
+    registered = rpc.get_resource_module(package, module, "")
+    classes = registered.mod_info["classes"] if registered else {}
+    return (registered.mod_info["fqn"], classes[type_token]) if type_token in classes else None
+
+
 def args_type(cls: type) -> type:
     """The generated input type of a resource class: the one input type its module exports
     (``AccessPointArgs`` beside ``AccessPoint``; ``BucketLoggingInitArgs`` where the plain name
     is taken)."""
-    module = importlib.import_module(cls.__module__)
+    return _module_input_type(cls.__module__)
+
+
+@functools.cache
+def _module_input_type(module_name: str) -> type:
+    module = importlib.import_module(module_name)
     found = [
         candidate
         for candidate in (getattr(module, name) for name in getattr(module, "__all__", ()))
         if isinstance(candidate, type) and _types.is_input_type(candidate)
     ]
     if len(found) != 1:
-        raise LookupError(f"{len(found)} input types beside {cls.__module__}.{cls.__name__}")
+        raise LookupError(f"{len(found)} input types in {module_name}")
     return found[0]
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from benchmarks.replay import read_manifest, replay
-
-MANIFEST_ENV = "BENCH_REPLAY_MANIFEST"
+from benchmarks.replay import MANIFEST_ENV, read_manifest, replay
 
 replay(read_manifest(Path(os.environ[MANIFEST_ENV])))
