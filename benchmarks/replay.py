@@ -218,27 +218,37 @@ def _typed(value: Any, declared: Any, json_encoded: bool = False) -> Any:
     lists of them, ints for ints (recorded numbers are floats), assets and secrets rebuilt."""
     if isinstance(value, dict) and MARKER in value:
         return decode(value)
-    declared = _types.unwrap_type(declared) if declared is not None else None
+    kind, declared, items = _shape(declared)
     if json_encoded and isinstance(value, str) and declared not in (None, str):
         value = json.loads(value)
     if value is None or declared is None:
         return value
-    if isinstance(value, dict | list):
-        return _typed_container(value, declared)
-    if declared is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _typed_container(value: dict[str, Any] | list[Any], declared: Any) -> Any:
-    origin = typing.get_origin(declared)
     if isinstance(value, list):
-        (element,) = typing.get_args(declared) if origin in (list, Sequence) else (None,)
-        return [_typed(item, element) for item in value]
+        return [_typed(item, items) for item in value]
+    if isinstance(value, dict):
+        if kind == "object":
+            return declared(**keyword_arguments(declared, value))
+        return {key: _typed(item, items) for key, item in value.items()}
+    whole = declared is int and isinstance(value, float) and value.is_integer()
+    return int(value) if whole else value
+
+
+@functools.cache
+def _shape(declared: Any) -> tuple[str, Any, Any]:
+    """(kind, type, item type) of a declared input type, Input and Optional unwrapped: an
+    ``object`` (an input type), a ``list`` or ``map`` (with the type of its items) or
+    ``other``. Cached: the same few types recur in every resource."""
+    if declared is None:
+        return "other", None, None
+    declared = _types.unwrap_type(declared)
+    origin = typing.get_origin(declared)
     if isinstance(declared, type) and _types.is_input_type(declared):
-        return declared(**keyword_arguments(declared, value))
-    _, item_type = typing.get_args(declared) if origin in (dict, Mapping) else (None, None)
-    return {key: _typed(item, item_type) for key, item in value.items()}
+        return "object", declared, None
+    if origin in (list, Sequence):
+        return "list", declared, (typing.get_args(declared) or (None,))[0]
+    if origin in (dict, Mapping):
+        return "map", declared, (typing.get_args(declared) or (None, None))[1]
+    return "other", declared, None
 
 
 def decode(value: Mapping[str, Any]) -> Any:
