@@ -13,7 +13,8 @@ invokes the program makes), the stack's config set with ``set_all_config``, and 
 inside a ``@pulumi.runtime.test`` function, which returns only when every registration has
 finished and what the function returned has resolved. ``program`` runs the real
 ``__main__.py`` (with the dev config scaled to N access points) and returns its stack outputs;
-``replay`` registers the manifest through the typed ``pulumi_aws`` classes. Both import
+``replay`` runs benchmarks/replay_program.py the same way, which registers the manifest
+(read before the clock, as the config is) through the typed ``pulumi_aws`` classes. Both import
 pulumi, pulumi_aws and the mocks before the clock starts; the program's own imports and the
 pulumi_aws submodules either uses are inside. Prints one JSON object on stdout.
 """
@@ -41,6 +42,7 @@ from benchmarks.scale import NAMESPACE, STACK, scaled_values
 from components.offline import PROJECT_DIR, PROJECT_NAME, StackMocks, flatten_config
 
 PROGRAM = PROJECT_DIR / "__main__.py"
+REPLAY_PROGRAM = Path(__file__).resolve().with_name("replay_program.py")
 
 
 def _set_mocks(values: dict[str, Any]) -> None:
@@ -87,7 +89,8 @@ def measure(mode: str, count: int, manifest: Path | None) -> dict[str, Any]:
         entries = replay.read_manifest(manifest)
 
         def body() -> None:
-            replay.replay(entries)
+            # Run as a program file, as the program is: same frames above each registration.
+            runpy.run_path(str(REPLAY_PROGRAM), {"MANIFEST": entries}, run_name="__main__")
 
     else:
         body = run_program
