@@ -66,7 +66,9 @@ lint: install
 
 check: lint test
 
-# Benchmarks (issue 8): program scale against the SDK floor, policy sizes, the function, the
-# test suite; prints the tables and writes benchmarks/RESULTS.md. Takes about 10 minutes.
+# Benchmarks (issues 8 and 13): program scale against the SDK floor, the program against its
+# replay floor under plain mocks, policy sizes, the function, the test suite; prints the tables
+# and writes benchmarks/RESULTS.md. Takes about 20 minutes; one section alone:
+# `$(PY) benchmarks/run.py --only replay --output -` (see docs/benchmarks.md).
 bench: install
 	$(PY) benchmarks/run.py

@@ -5,11 +5,15 @@
    for 10 to 10,000 access points, wall and CPU time and peak memory, next to the floor: the
    same resources registered bare through the same mocked engine (see stack_worker.py and
    floor_program.py). Each run is a fresh process; program and floor runs alternate.
-2. Policy sizes: every policy document the program registers, against its AWS limit, at each
+2. Replay floor: the program against the same registrations (types, names, parents, options
+   and inputs) sent through the typed pulumi_aws classes with no program logic, both under
+   plain ``pulumi.runtime.set_mocks`` as a user's own tests run them (see plain_worker.py and
+   replay.py), at 1,000 and 10,000 access points.
+3. Policy sizes: every policy document the program registers, against its AWS limit, at each
    of those sizes.
-3. Function: cold initialisation (importing lambda_src/handler.py) and warm per-invocation
+4. Function: cold initialisation (importing lambda_src/handler.py) and warm per-invocation
    overhead with S3 and Bedrock stubbed in-process, next to the client-per-call pattern.
-4. Test suite: the wall time of the README test command.
+5. Test suite: the wall time of the README test command.
 
 Prints the tables and writes them, with the machine they ran on, to benchmarks/RESULTS.md.
 Timings are the best (and median) of several runs: other processes may share the CPU.
@@ -42,12 +46,18 @@ PACKAGES = ("pulumi", "pulumi-aws", "pydantic", "boto3", "botocore")
 # Targets of the issue.
 FLOOR_RATIO_TARGET = 1.3
 FLOOR_RATIO_AT = 1_000
+REPLAY_RATIO_TARGET = 1.25
+# components.BUCKET_NAMES_ACCESS_POINTS_UP_TO: up to this many access points the bucket
+# policy names each one (this script imports nothing of the product; the workers do).
+BUCKET_NAMES_ACCESS_POINTS_UP_TO = 100
+REPLAY_SIZES = (1_000, 10_000)
 LARGEST_STACK = 10_000
 LARGE_STACK = 5_000  # from this size on, --large-repeats runs instead of --repeats
 WARM_OVERHEAD_TARGET_MS = 1.0
 CLIENT_PER_CALL_RATIO_TARGET = 20.0
 # Policies that must not grow with the number of access points.
 CONSTANT_SIZE_KINDS = ("bucket policy", "VPC endpoint policy")
+SECTIONS = ("program", "replay", "function", "tests")
 
 
 def log(message: str) -> None:
@@ -131,6 +141,69 @@ def bench_program(sizes: Sequence[int], repeats: int, large_repeats: int) -> lis
                 log(
                     f"program scale: {count:>6,} access points, run {attempt}/{runs}: "
                     f"program {program['wall_s']:.2f} s, floor {floor['wall_s']:.2f} s"
+                )
+            results.append(result)
+    return results
+
+
+@dataclass
+class ReplayResult:
+    access_points: int
+    record_s: float = 0.0
+    program: list[dict[str, Any]] = field(default_factory=list)
+    replay: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def resources(self) -> int:
+        return int(self.program[0]["resources"])
+
+    def times(self, mode: str, key: str = "wall_s") -> list[float]:
+        runs = self.program if mode == "program" else self.replay
+        return [float(run[key]) for run in runs]
+
+    def ratio(self, key: str = "wall_s") -> float:
+        return best(self.times("program", key)) / best(self.times("replay", key))
+
+    def median_ratio(self, key: str = "wall_s") -> float:
+        return median(self.times("program", key)) / median(self.times("replay", key))
+
+    def peak_mib(self, mode: str) -> float:
+        return max(self.times(mode, "peak_rss_mib"))
+
+
+def bench_replay(sizes: Sequence[int], repeats: int, large_repeats: int) -> list[ReplayResult]:
+    """Per size: record the program's registrations once, then alternate program and replay
+    runs under plain mocks, each in a fresh process."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as scratch:
+        for count in sizes:
+            manifest = str(Path(scratch) / f"manifest-{count}.json")
+            recorded = worker(
+                "benchmarks.plain_worker", "record", str(count), "--manifest", manifest
+            )
+            result = ReplayResult(count, record_s=float(recorded["wall_s"]))
+            log(
+                f"replay floor: {count:>6,} access points: recorded {recorded['resources']:,} "
+                f"registrations in {recorded['wall_s']:.1f} s"
+            )
+            runs = large_repeats if count >= LARGE_STACK else repeats
+            for attempt in range(1, runs + 1):
+                program = worker("benchmarks.plain_worker", "program", str(count))
+                replayed = worker(
+                    "benchmarks.plain_worker", "replay", str(count), "--manifest", manifest
+                )
+                for run in (program, replayed):
+                    if run["resources"] != recorded["resources"]:
+                        raise RuntimeError(
+                            f"{run['mode']} registered {run['resources']} resources, the "
+                            f"recording {recorded['resources']}"
+                        )
+                result.program.append(program)
+                result.replay.append(replayed)
+                log(
+                    f"replay floor: {count:>6,} access points, run {attempt}/{runs}: "
+                    f"program {program['wall_s']:.2f} s, replay {replayed['wall_s']:.2f} s "
+                    "(plain mocks)"
                 )
             results.append(result)
     return results
@@ -322,6 +395,37 @@ def scale_table(results: Sequence[ScaleResult]) -> list[str]:
     )
 
 
+def replay_table(results: Sequence[ReplayResult]) -> list[str]:
+    rows = [
+        [
+            f"{r.access_points:,}",
+            f"{r.resources:,}",
+            f"{best(r.times('program')):.2f} / {median(r.times('program')):.2f}",
+            f"{best(r.times('replay')):.2f} / {median(r.times('replay')):.2f}",
+            f"**{r.ratio():.2f}x**",
+            f"{r.median_ratio():.2f}x",
+            f"{r.ratio('cpu_s'):.2f}x",
+            f"{r.peak_mib('program'):,.0f} / {r.peak_mib('replay'):,.0f}",
+            str(len(r.program)),
+        ]
+        for r in results
+    ]
+    return _table(
+        [
+            "Access points",
+            "Resources",
+            "Program wall s (best / median)",
+            "Replay floor wall s (best / median)",
+            "Wall ratio (best / best)",
+            "Wall ratio (median / median)",
+            "CPU ratio (best / best)",
+            "Peak RSS MiB (program / replay)",
+            "Runs",
+        ],
+        rows,
+    )
+
+
 def policy_rows(results: Sequence[ScaleResult]) -> list[dict[str, Any]]:
     """One row per policy kind: its size at each scale, its limit."""
     by_kind: dict[str, dict[str, Any]] = {}
@@ -401,7 +505,25 @@ def _verdict(met: bool) -> str:
     return "met" if met else "**missed**"
 
 
-def targets(scale: Sequence[ScaleResult], function: FunctionResult | None) -> list[list[str]]:
+def replay_target(replays: Sequence[ReplayResult]) -> list[str]:
+    sizes = " and ".join(f"{r.access_points:,}" for r in replays)
+    return [
+        f"Program within {REPLAY_RATIO_TARGET}x of the replay floor under plain mocks at "
+        f"{sizes} access points",
+        _verdict(all(r.ratio() <= REPLAY_RATIO_TARGET for r in replays)),
+        "; ".join(
+            f"{r.access_points:,}: {r.ratio():.2f}x wall (best of {len(r.program)}; "
+            f"{r.median_ratio():.2f}x median), {r.ratio('cpu_s'):.2f}x CPU"
+            for r in replays
+        ),
+    ]
+
+
+def targets(
+    scale: Sequence[ScaleResult],
+    function: FunctionResult | None,
+    replays: Sequence[ReplayResult] = (),
+) -> list[list[str]]:
     rows = []
     at = next((r for r in scale if r.access_points == FLOOR_RATIO_AT), None)
     if at is not None:
@@ -414,6 +536,8 @@ def targets(scale: Sequence[ScaleResult], function: FunctionResult | None) -> li
                 f"{len(at.program)})",
             ]
         )
+    if replays:
+        rows.append(replay_target(replays))
     largest = next((r for r in scale if r.access_points == LARGEST_STACK), None)
     if largest is not None:
         rows.append(
@@ -451,10 +575,20 @@ def policy_target(scale: Sequence[ScaleResult]) -> list[str]:
     over = [
         row["kind"] for row in rows if row["limit"] and row["sizes"].get(largest, 0) > row["limit"]
     ]
+    # The bucket policy names the stack's access points up to ENUMERATED_ACCESS_POINTS_MAX
+    # (closing access points created outside the stack), so it is constant only beyond that.
     growing = [
         row["kind"]
         for row in rows
-        if str(row["kind"]).startswith(CONSTANT_SIZE_KINDS) and len(set(row["sizes"].values())) > 1
+        if str(row["kind"]).startswith(CONSTANT_SIZE_KINDS)
+        and len(
+            {
+                size
+                for count, size in row["sizes"].items()
+                if count > BUCKET_NAMES_ACCESS_POINTS_UP_TO
+            }
+        )
+        > 1
     ]
     worst = max(
         (row for row in rows if row["limit"] and largest in row["sizes"]),
@@ -468,7 +602,8 @@ def policy_target(scale: Sequence[ScaleResult]) -> list[str]:
     if over:
         detail += f"; over the limit: {', '.join(over)}"
     return [
-        f"No policy over its limit at {largest:,}; bucket and endpoint policies constant-size",
+        f"No policy over its limit at {largest:,}; bucket and endpoint policies constant-size "
+        f"beyond {BUCKET_NAMES_ACCESS_POINTS_UP_TO} access points",
         _verdict(not over and not growing),
         detail,
     ]
@@ -483,6 +618,7 @@ class Report:
     function: FunctionResult | None
     suite: SuiteResult | None
     notes: list[str]
+    replays: list[ReplayResult] = field(default_factory=list)
 
     def markdown(self) -> str:
         lines = [
@@ -500,9 +636,14 @@ class Report:
             "",
             "## Targets",
             "",
-            *_table(["Target", "Result", "Measured"], targets(self.scale, self.function), "lll"),
+            *_table(
+                ["Target", "Result", "Measured"],
+                targets(self.scale, self.function, self.replays),
+                "lll",
+            ),
         ]
-        lines += self._scale_section() + self._function_section() + self._suite_section()
+        lines += self._scale_section() + self._replay_section()
+        lines += self._function_section() + self._suite_section()
         if self.notes:
             lines += ["", "## Notes", "", *(f"- {note}" for note in self.notes)]
         return "\n".join(lines) + "\n"
@@ -532,6 +673,30 @@ class Report:
             "against its AWS limit. Access point policies are one row, the largest of them.",
             "",
             *policy_table(self.scale),
+        ]
+
+    def _replay_section(self) -> list[str]:
+        if not self.replays:
+            return []
+        return [
+            "",
+            "## Replay floor (plain mocks)",
+            "",
+            "The program against its replay floor, both as a user's own unit test runs them: "
+            "plain `pulumi.runtime.set_mocks` (the SDK's `MockMonitor`, the project's "
+            "`StackMocks`), config from `set_all_config`, the work inside a "
+            "`@pulumi.runtime.test` function (the program's returns its stack outputs). The "
+            "replay floor registers what the program registered at that size, recorded once "
+            "beforehand: the same types, names, parents, providers, options, dependencies and "
+            "inputs (policies as the JSON text sent), each resource through its typed "
+            "`pulumi_aws` class with `...Args` objects for nested inputs, each component as a "
+            "plain `ComponentResource`; no config, no policy building, no stack outputs. "
+            "Fresh process per run, program and replay alternating; ratios are best over best "
+            "and median over median. Recording (`run_stack`, untimed) took "
+            + ", ".join(f"{r.record_s:.1f} s at {r.access_points:,}" for r in self.replays)
+            + ".",
+            "",
+            *replay_table(self.replays),
         ]
 
     def _function_section(self) -> list[str]:
@@ -582,10 +747,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warm-calls", type=int, default=5_000)
     parser.add_argument("--per-call-calls", type=int, default=200)
     parser.add_argument(
-        "--skip", action="append", default=[], choices=("program", "function", "tests")
+        "--replay-sizes",
+        type=_sizes,
+        default=list(REPLAY_SIZES),
+        help="access point counts of the replay floor section",
+    )
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=SECTIONS, help="leave a section out"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        choices=SECTIONS,
+        help="run only this section (repeatable), e.g. --only replay",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="'-' to only print")
     args = parser.parse_args(argv)
+    if args.only:
+        args.skip = [section for section in SECTIONS if section not in args.only]
 
     started = datetime.datetime.now(datetime.UTC)
     load_start = os.getloadavg()[0]
@@ -594,6 +774,11 @@ def main(argv: list[str] | None = None) -> None:
         []
         if "program" in args.skip
         else bench_program(args.sizes, args.repeats, args.large_repeats)
+    )
+    replays = (
+        []
+        if "replay" in args.skip
+        else bench_replay(args.replay_sizes, args.repeats, args.large_repeats)
     )
     function = None
     if "function" not in args.skip:
@@ -612,6 +797,7 @@ def main(argv: list[str] | None = None) -> None:
         function=function,
         suite=suite,
         notes=notes,
+        replays=replays,
     )
     text = report.markdown()
     print(text)

@@ -16,7 +16,6 @@ object on stdout.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import resource
@@ -29,44 +28,12 @@ from typing import Any
 import pulumi  # noqa: F401
 import pulumi_aws  # noqa: F401
 
-from offline.runner import (
-    PROJECT_DIR,
-    CapturedResource,
-    StackRun,
-    load_stack_values,
-    run_stack,
-)
+from benchmarks.scale import STACK, scaled_values
+from offline.runner import PROJECT_DIR, CapturedResource, StackRun, run_stack
 from synth.collect import ACCESS_POINT_TYPE, POLICY_LIMITS, policy_texts
 
 FLOOR_PROGRAM = Path(__file__).resolve().with_name("floor_program.py")
 MANIFEST_ENV = "BENCH_FLOOR_MANIFEST"
-STACK = "bench"
-NAMESPACE = "private-datalake"
-ACCESS_MODES = ("read", "write", "readwrite")
-
-
-def access_point_name(index: int) -> str:
-    return f"app-{index:05d}"
-
-
-def scaled_values(count: int) -> dict[str, Any]:
-    """Pulumi.dev.yaml's config with ``count`` generated access points: distinct names and
-    prefixes, one principal each, access modes in turn; the function reads the first."""
-    values = copy.deepcopy(load_stack_values("dev"))
-    account = str(values[f"{NAMESPACE}:accountId"])
-    values[f"{NAMESPACE}:accessPoints"] = [
-        {
-            "name": access_point_name(index),
-            "prefix": f"apps/{access_point_name(index)}/",
-            "access": ACCESS_MODES[(index - 1) % len(ACCESS_MODES)],
-            "principals": [f"arn:aws:iam::{account}:role/{access_point_name(index)}"],
-        }
-        for index in range(1, count + 1)
-    ]
-    bedrock = dict(values[f"{NAMESPACE}:bedrock"])
-    bedrock["accessPoint"] = access_point_name(1)
-    values[f"{NAMESPACE}:bedrock"] = bedrock
-    return values
 
 
 def _rss_mib() -> float:
