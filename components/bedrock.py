@@ -112,12 +112,12 @@ class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
     """The data-lake VPC."""
     subnet_ids: pulumi.Input[list[str]]
     """Private subnets the function runs in (one ENI per subnet)."""
-    endpoint_security_group_ids: list[pulumi.Input[str]]
+    endpoint_security_group_ids: pulumi.Input[list[str]]
     """Security groups of the interface endpoints the function may open HTTPS to."""
     s3_prefix_list_id: pulumi.Input[str]
     """The S3 gateway endpoint's prefix list: the only other HTTPS destination."""
     detached_security_group_id: pulumi.Input[str]
-    """A rule-less security group that outlives the function (the VPC's default one): its
+    """A rule-less security group that outlives the function (such as the VPC's default one): its
     network interfaces move there on destroy, so the function's own group is deleted at once
     instead of waiting for AWS to release them."""
     access_point_arn: str

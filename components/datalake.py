@@ -39,7 +39,8 @@ class PrivateDataLakeArgs(DataAccount):
     """The stack config, key for key: what the data lake holds and who may use it."""
 
     network: NetworkSettings
-    """The data-lake VPC."""
+    """The data-lake VPC: created (cidrBlock) or existing (vpcId, subnetIds, routeTableIds,
+    existingInterfaceEndpoints)."""
     bucket: NotRequired[BucketSettings]
     """The shared data bucket."""
     access_points: list[AccessPointSpec]
@@ -146,8 +147,10 @@ class PrivateDataLake(pulumi.ComponentResource):
                 "model_ids": [*config.bedrock.model_ids],
                 "vpc_id": network.vpc_id,
                 "subnet_ids": network.subnet_ids,
-                "endpoint_security_group_ids": list(network.endpoint_security_group_ids.values()),
-                "detached_security_group_id": network.default_security_group_id,
+                "endpoint_security_group_ids": pulumi.Output.all(
+                    *network.endpoint_security_group_ids.values()
+                ).apply(lambda groups: sorted({g for ids in groups for g in ids})),
+                "detached_security_group_id": network.detached_security_group_id,
                 "s3_prefix_list_id": network.s3_prefix_list_id,
                 "access_point_arn": config.access_point_arn(function_ap),
                 "prefix": function_ap.prefix,

@@ -240,6 +240,24 @@ KmsKeyArn = Annotated[
 VpcId = Annotated[
     str, BeforeValidator(_rule(_matches(r"vpc-[0-9a-f]{8}([0-9a-f]{9})?"), "must be a VPC id"))
 ]
+SubnetId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"subnet-[0-9a-f]{8}([0-9a-f]{9})?"), "must be a subnet id (subnet-...)")
+    ),
+]
+RouteTableId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"rtb-[0-9a-f]{8}([0-9a-f]{9})?"), "must be a route table id (rtb-...)")
+    ),
+]
+VpcEndpointId = Annotated[
+    str,
+    BeforeValidator(
+        _rule(_matches(r"vpce-[0-9a-f]{8}([0-9a-f]{9})?"), "must be a VPC endpoint id (vpce-...)")
+    ),
+]
 ModelId = Annotated[
     str,
     BeforeValidator(
@@ -299,23 +317,35 @@ class _Schema(BaseModel):
 
 
 class NetworkConfig(_Schema):
-    """``network``: the data-lake VPC."""
+    """``network``: the data-lake VPC, created (``cidrBlock``) or existing (``vpcId``,
+    ``subnetIds``, ``routeTableIds``)."""
 
-    cidr_block: Annotated[
-        str,
-        BeforeValidator(
-            _rule(
-                _is_private_cidr,
-                "must be a private IPv4 block (within 10.0.0.0/8, 172.16.0.0/12 or "
-                "192.168.0.0/16) with a prefix from /16 to /24, so that it splits into 8 "
-                "subnets of at least /27",
-            )
-        ),
-    ]
+    cidr_block: (
+        Annotated[
+            str,
+            BeforeValidator(
+                _rule(
+                    _is_private_cidr,
+                    "must be a private IPv4 block (within 10.0.0.0/8, 172.16.0.0/12 or "
+                    "192.168.0.0/16) with a prefix from /16 to /24, so that it splits into 8 "
+                    "subnets of at least /27",
+                )
+            ),
+        ]
+        | None
+    ) = None
     availability_zones: int = Field(network.DEFAULT_AVAILABILITY_ZONES, ge=1, le=6)
+    vpc_id: VpcId | None = None
+    subnet_ids: Annotated[
+        tuple[SubnetId, ...], Field(min_length=1, max_length=6), AfterValidator(_unique)
+    ] = ()
+    route_table_ids: Annotated[
+        tuple[RouteTableId, ...], Field(min_length=1, max_length=6), AfterValidator(_unique)
+    ] = ()
     interface_endpoints: Annotated[tuple[EndpointService, ...], AfterValidator(_unique)] = (
         network.DEFAULT_INTERFACE_ENDPOINTS
     )
+    existing_interface_endpoints: dict[EndpointService, VpcEndpointId] = Field(default_factory=dict)
     flow_logs: bool = True
     flow_log_retention_days: RetentionDays = network.DEFAULT_FLOW_LOG_RETENTION_DAYS
     extra_s3_buckets: Annotated[tuple[BucketName, ...], AfterValidator(_unique)] = ()
@@ -705,13 +735,25 @@ class StackConfig(_Schema):
     def network_args(self) -> NetworkArgs:
         return {
             **self.account(),
-            **self.network.model_dump(),  # type: ignore[typeddict-item]
+            **self._network_settings(),  # type: ignore[typeddict-item]
             "bucket_name": self.data_bucket_name,
             "model_ids": [*self.bedrock.model_ids],
             "streaming": self.bedrock.streaming,
             "routed_model_ids": [*self.bedrock.model_tags],
             **self._endpoint_guardrail(),
         }
+
+    def _network_settings(self) -> dict[str, Any]:
+        """``network`` as the component takes it: with ``vpcId``, only the keys of an existing
+        VPC (no block, zone count or flow logs: those are the VPC owner's)."""
+        settings = self.network.model_dump(exclude_none=True)
+        if self.network.vpc_id is None:
+            for key in ("subnet_ids", "route_table_ids", "existing_interface_endpoints"):
+                settings.pop(key)
+        else:
+            for key in ("cidr_block", "availability_zones", "flow_logs", "flow_log_retention_days"):
+                settings.pop(key, None)
+        return settings
 
     def _endpoint_guardrail(self) -> dict[str, str]:
         """What the endpoint policy can name of the guardrail before it exists: the guardrail
@@ -922,6 +964,7 @@ def _cross_field_problems(config: StackConfig) -> list[str]:
         problems.append(
             f"bedrock.accessPoint: '{bedrock_ap.name}' is write-only; the function needs read"
         )
+    problems += _network_problems(config)
     default_model = config.bedrock.default_model_id
     if default_model is not None and default_model not in config.bedrock.model_ids:
         problems.append(f"bedrock.defaultModelId: '{default_model}' is not one of bedrock.modelIds")
@@ -1048,6 +1091,79 @@ def _alarm_problems(config: StackConfig) -> list[str]:
                 f"alarms.topicArn: must be in {config.region}; CloudWatch alarms notify topics "
                 "in their own Region only"
             )
+    return problems
+
+
+def _network_problems(config: StackConfig) -> list[str]:
+    network = config.network
+    given = network.model_fields_set
+    existing_keys = {
+        "vpc_id": "vpcId",
+        "subnet_ids": "subnetIds",
+        "route_table_ids": "routeTableIds",
+    }
+    missing = [key for field, key in existing_keys.items() if field not in given]
+    if network.vpc_id is None:
+        problems = []
+        if len(missing) < len(existing_keys):
+            problems.append(
+                "network: vpcId, subnetIds and routeTableIds go together (an existing VPC); "
+                f"missing {', '.join(f'network.{key}' for key in missing)}"
+            )
+        if network.cidr_block is None and not problems:
+            problems.append(
+                "network.cidrBlock: is required, unless network.vpcId, network.subnetIds and "
+                "network.routeTableIds name an existing VPC"
+            )
+        if network.existing_interface_endpoints:
+            problems.append(
+                "network.existingInterfaceEndpoints: only applies to an existing VPC "
+                "(network.vpcId)"
+            )
+        return problems
+    problems = [
+        f"network.{key}: is required with network.vpcId (the stack adds to that VPC's subnets "
+        "and route tables and creates none)"
+        for key in missing
+    ]
+    not_with_existing = {
+        "cidr_block": ("cidrBlock", "comes from the VPC network.vpcId names"),
+        "availability_zones": (
+            "availabilityZones",
+            "are those of network.subnetIds (one subnet per Availability Zone)",
+        ),
+        "flow_log_retention_days": (
+            "flowLogRetentionDays",
+            "only applies to flow logs of a VPC the stack creates",
+        ),
+    }
+    problems += [
+        f"network.{key}: {reason}; omit it with an existing VPC"
+        for field, (key, reason) in not_with_existing.items()
+        if field in given
+    ]
+    if "flow_logs" in given and network.flow_logs:
+        problems.append(
+            "network.flowLogs: a VPC the stack does not own is its owner's to record (landing "
+            "zones collect flow logs centrally), and a second flow log would copy every "
+            "workload's traffic records into this stack's log group; omit it or set false"
+        )
+    seen: dict[str, str] = {}
+    for service, endpoint_id in network.existing_interface_endpoints.items():
+        where = f"network.existingInterfaceEndpoints.{service}"
+        if service not in network.interface_endpoints:
+            problems.append(
+                f"{where}: '{service}' is not in network.interfaceEndpoints; list there every "
+                "service the VPC needs, and here which of them it has already"
+            )
+        if endpoint_id in seen:
+            problems.append(f"{where}: {endpoint_id} is already given for {seen[endpoint_id]}")
+        seen.setdefault(endpoint_id, service)
+    problems += [
+        f"bucket.allowedVpcIds[{index}]: {vpc_id} is network.vpcId, allowed already"
+        for index, vpc_id in enumerate(config.bucket.allowed_vpc_ids)
+        if vpc_id == network.vpc_id
+    ]
     return problems
 
 

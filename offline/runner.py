@@ -122,6 +122,120 @@ _EC2_ID_PREFIXES = {
 }
 
 
+@dataclass(frozen=True)
+class ExistingEndpoint:
+    """A VPC endpoint the mocked account has already."""
+
+    id: str
+    vpc_id: str
+    service: str
+    """Short service name (bedrock-runtime, s3)."""
+    type: str = "Interface"
+    private_dns: bool = True
+    state: str = "available"
+    subnet_ids: tuple[str, ...] = ()
+    route_table_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExistingNetwork:
+    """The VPCs, subnets, route tables and endpoints the mocked account has already: what the
+    network lookups of an existing-VPC stack find."""
+
+    vpcs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """VPC id -> its IPv4 blocks."""
+    subnets: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Subnet id -> (VPC id, Availability Zone)."""
+    route_tables: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Route table id -> (VPC id, subnets explicitly associated with it)."""
+    main_route_tables: Mapping[str, str] = field(default_factory=dict)
+    """VPC id -> its main route table."""
+    default_routes: frozenset[str] = frozenset()
+    """Route tables with a route to 0.0.0.0/0."""
+    endpoints: tuple[ExistingEndpoint, ...] = ()
+    dns: bool = True
+    """DNS support and hostnames on every VPC."""
+
+    @classmethod
+    def for_config(cls, values: Mapping[str, Any]) -> ExistingNetwork:
+        """What a stack config with ``network.vpcId`` expects to find: that VPC, its subnets one
+        per AZ, each associated with one of the route tables, and no endpoints yet."""
+        network = values.get(f"{PROJECT_NAME}:network") or {}
+        vpc_id = network.get("vpcId") if isinstance(network, Mapping) else None
+        if not isinstance(vpc_id, str):
+            return cls()
+        region = str(values.get("aws:region", "us-east-1"))
+        subnet_ids = list(network.get("subnetIds") or [])
+        table_ids = list(network.get("routeTableIds") or []) or [f"rtb-{_short_hash(vpc_id)}"]
+        return cls(
+            vpcs={vpc_id: ("10.60.0.0/16", "100.64.0.0/20")},
+            subnets={
+                subnet: (vpc_id, f"{region}{'abcdef'[index % 6]}")
+                for index, subnet in enumerate(subnet_ids)
+            },
+            route_tables={
+                table: (vpc_id, tuple(subnet_ids[index :: len(table_ids)]))
+                for index, table in enumerate(table_ids)
+            },
+            main_route_tables={vpc_id: f"rtb-{_short_hash(vpc_id, 'main')}"},
+        )
+
+    def route_table_ids(self, vpc_id: str, filters: list[Mapping[str, Any]]) -> list[str]:
+        """DescribeRouteTables in a VPC with the filters the network component uses."""
+        tables = {**self.route_tables}
+        main = self.main_route_tables.get(vpc_id)
+        if main is not None:
+            tables.setdefault(main, (vpc_id, ()))
+        return sorted(
+            table
+            for table, (vpc, subnets) in tables.items()
+            if vpc == vpc_id
+            and all(
+                self._matches(table, subnets, main, f["name"], set(f["values"])) for f in filters
+            )
+        )
+
+    def _matches(
+        self, table: str, subnets: tuple[str, ...], main: str | None, name: str, values: set[str]
+    ) -> bool:
+        match name:
+            case "route-table-id":
+                return table in values
+            case "association.subnet-id":
+                return bool(values & set(subnets))
+            case "association.main":
+                return (table == main) == ("true" in values)
+            case "route.destination-prefix-list-id":
+                return any(
+                    prefix_list_id(e.service) in values
+                    for e in self.endpoints
+                    if e.type == "Gateway" and table in e.route_table_ids
+                )
+            case "route.destination-cidr-block":
+                return "0.0.0.0/0" in values and table in self.default_routes
+            case "route.destination-ipv6-cidr-block":
+                return False
+        raise ValueError(f"the mocks do not know the route table filter {name}")
+
+    def endpoint_interfaces(self, vpc_id: str) -> list[str]:
+        return [
+            _interface_id(e.id, subnet)
+            for e in self.endpoints
+            if e.vpc_id == vpc_id and e.type == "Interface"
+            for subnet in e.subnet_ids or ("",)
+        ]
+
+
+def prefix_list_id(service_name: str) -> str:
+    """The AWS-managed prefix list of a gateway service, as the mocks number it."""
+    return f"pl-{_short_hash(service_name.rsplit('.', maxsplit=1)[-1], length=8)}"
+
+
+def _interface_id(endpoint_id: str, subnet_id: str) -> str:
+    return f"eni-{_short_hash(endpoint_id, subnet_id)}"
+
+
 def default_deployer_arn(account_id: str) -> str:
     """Whom mocked runs deploy as: a role no stack lists as an administrator."""
     return f"arn:aws:iam::{account_id}:role/pulumi-deploy"
@@ -140,10 +254,17 @@ class StackMocks(pulumi.runtime.Mocks):
     """Plausible, deterministic computed values (ids, ARNs, names) for the AWS resources the
     program creates, so that Outputs resolve the way they would after `pulumi up`."""
 
-    def __init__(self, region: str, account_id: str, deployer_arn: str | None = None) -> None:
+    def __init__(
+        self,
+        region: str,
+        account_id: str,
+        deployer_arn: str | None = None,
+        network: ExistingNetwork | None = None,
+    ) -> None:
         self.region = region
         self.account_id = account_id
         self.deployer_arn = deployer_arn or default_deployer_arn(account_id)
+        self.network = network or ExistingNetwork()
         # The monitor registers resources on several threads; each keeps its own last inputs.
         self._registering = threading.local()
 
@@ -181,7 +302,74 @@ class StackMocks(pulumi.runtime.Mocks):
                 "sessionName": "pulumi" if issuer != arn else "",
                 "id": arn,
             }, []
+        if args.token.startswith("aws:ec2/get"):
+            return self._network_lookup(args.token.removeprefix("aws:ec2/"), args.args)
         return {}, []
+
+    def _network_lookup(
+        self, token: str, args: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """EC2 lookups answered from :attr:`network`; unknown ids fail as AWS's do."""
+        network = self.network
+        answer: dict[str, Any] | None = None
+        filters = {f["name"]: f["values"] for f in args.get("filters") or []}
+        match token:
+            case "getVpc:getVpc" if args["id"] in network.vpcs:
+                blocks = network.vpcs[args["id"]]
+                answer = {
+                    "id": args["id"],
+                    "cidrBlock": blocks[0],
+                    "cidrBlockAssociations": [
+                        {
+                            "associationId": f"vpc-cidr-assoc-{i}",
+                            "cidrBlock": b,
+                            "state": "associated",
+                        }
+                        for i, b in enumerate(blocks)
+                    ],
+                    "enableDnsSupport": network.dns,
+                    "enableDnsHostnames": network.dns,
+                }
+            case "getSubnet:getSubnet" if args["id"] in network.subnets:
+                vpc_id, zone = network.subnets[args["id"]]
+                answer = {"id": args["id"], "vpcId": vpc_id, "availabilityZone": zone}
+            case "getRouteTables:getRouteTables":
+                ids = network.route_table_ids(args["vpcId"], args.get("filters") or [])
+                answer = {"id": args["vpcId"], "ids": ids}
+            case "getPrefixList:getPrefixList":
+                answer = {"id": prefix_list_id(args["name"]), "name": args["name"]}
+            case "getNetworkInterfaces:getNetworkInterfaces":
+                [vpc_id] = filters["vpc-id"]
+                answer = {"id": vpc_id, "ids": network.endpoint_interfaces(vpc_id)}
+            case "getNetworkInterface:getNetworkInterface":
+                endpoint = next(
+                    e.id
+                    for e in network.endpoints
+                    for subnet in e.subnet_ids or ("",)
+                    if _interface_id(e.id, subnet) == args["id"]
+                )
+                answer = {
+                    "id": args["id"],
+                    "description": f"VPC Endpoint Interface {endpoint}",
+                    "interfaceType": "vpc_endpoint",
+                }
+            case "getVpcEndpoint:getVpcEndpoint":
+                found = [e for e in network.endpoints if e.id == args["id"]]
+                for e in found:
+                    answer = {
+                        "id": e.id,
+                        "vpcId": e.vpc_id,
+                        "serviceName": f"com.amazonaws.{self.region}.{e.service}",
+                        "vpcEndpointType": e.type,
+                        "privateDnsEnabled": e.private_dns,
+                        "state": e.state,
+                        "securityGroupIds": list(e.security_group_ids),
+                        "subnetIds": list(e.subnet_ids),
+                        "routeTableIds": list(e.route_table_ids),
+                    }
+        if answer is None:
+            return {}, [("id", f"no matching EC2 resource found for {token} {dict(args)}")]
+        return answer, []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self._registering.inputs = args.inputs
@@ -358,12 +546,15 @@ def run_stack(
     program: Path = PROJECT_DIR / "__main__.py",
     progress: Callable[[int], None] | None = None,
     deployer_arn: str | None = None,
+    network: ExistingNetwork | None = None,
 ) -> StackRun:
     """Run ``__main__.py`` under mocks with the stack's config (or ``values`` instead).
 
     ``progress``, if given, is called after each captured registration with the number
     captured so far (long runs report progress through it). ``deployer_arn`` is the principal
     whose credentials the run pretends to use (default :func:`default_deployer_arn`).
+    ``network`` is what the account has already (default: what the config's ``network.vpcId``
+    expects, :meth:`ExistingNetwork.for_config`).
 
     Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
     """
@@ -374,6 +565,7 @@ def run_stack(
         config=config_values,
         progress=progress,
         deployer_arn=deployer_arn,
+        network=network,
     )
 
 
@@ -384,9 +576,11 @@ def run_program(
     config: Mapping[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
     deployer_arn: str | None = None,
+    network: ExistingNetwork | None = None,
 ) -> StackRun:
     """Run ``program`` (a function that registers resources, such as one component built
-    from its own args) under mocks with ``config``, as :func:`run_stack` runs the stack."""
+    from its own args) under mocks with ``config``, as :func:`run_stack` runs the stack;
+    ``network`` as there."""
     config_values = dict(config or {})
     region = str(config_values.get("aws:region", "us-east-1"))
     account = str(config_values.get(f"{PROJECT_NAME}:accountId", "000000000000"))
@@ -396,7 +590,12 @@ def run_program(
     asyncio.set_event_loop(loop)
     try:
         pulumi_settings.ROOT.set(None)
-        mocks = StackMocks(region, account, deployer_arn)
+        mocks = StackMocks(
+            region,
+            account,
+            deployer_arn,
+            network if network is not None else ExistingNetwork.for_config(config_values),
+        )
         pulumi.runtime.set_mocks(
             mocks,
             project=PROJECT_NAME,

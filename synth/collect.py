@@ -539,7 +539,8 @@ def _as_list(value: Any) -> list[str]:
 
 def stack_vpc_names(resources: Sequence[ResourceRecord]) -> dict[str, str]:
     """VPC id -> name of this stack's VPC. Captured resources carry no ids, so a VPC's id is
-    read from its subnets' ``vpcId``: the VPC registered beside them under the same parent."""
+    read from its subnets' ``vpcId``: the VPC registered beside them under the same parent. An
+    existing VPC the stack adds endpoints to is named by its id."""
     vpcs_by_parent: dict[str, list[ResourceRecord]] = {}
     for resource in resources:
         if resource.type == VPC_TYPE:
@@ -550,6 +551,11 @@ def stack_vpc_names(resources: Sequence[ResourceRecord]) -> dict[str, str]:
         vpc_id = resource.inputs.get("vpcId")
         if resource.type == SUBNET_TYPE and len(siblings) == 1 and isinstance(vpc_id, str):
             names[vpc_id] = siblings[0].name
+    # An existing VPC (network.vpcId) is no resource of the stack: its endpoints name it.
+    for resource in resources:
+        vpc_id = resource.inputs.get("vpcId")
+        if resource.type == VPC_ENDPOINT_TYPE and isinstance(vpc_id, str):
+            names.setdefault(vpc_id, vpc_id)
     return names
 
 
@@ -596,6 +602,17 @@ def provider_records(resources: Sequence[ResourceRecord]) -> tuple[ProviderRecor
 
 def network_shape(resources: Sequence[ResourceRecord]) -> NetworkShape:
     zones = sorted({str(r.inputs["availabilityZone"]) for r in resources if r.type == SUBNET_TYPE})
+    if not zones:
+        # In an existing VPC the zones are looked up, not registered: the interface endpoints'
+        # subnets stand for them, one subnet per zone.
+        zones = sorted(
+            {
+                str(subnet)
+                for r in resources
+                if r.type == VPC_ENDPOINT_TYPE
+                for subnet in r.inputs.get("subnetIds") or []
+            }
+        )
     interface = []
     gateway = []
     for resource in resources:

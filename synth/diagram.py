@@ -207,17 +207,24 @@ def _draw_vpcs(canvas: _Canvas, parent: graphviz.Digraph) -> None:
         r.type in ("aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway")
         for r in model.resources
     )
-    for vpc in _of_type(model, "aws:ec2/vpc:Vpc"):
-        ids = set(names_to_ids.get(vpc.name, []))
-        with parent.subgraph(name=f"cluster_vpc_{vpc.name}") as cluster:
+    created = {vpc.name: vpc for vpc in _of_type(model, "aws:ec2/vpc:Vpc")}
+    for name, vpc_ids in names_to_ids.items():
+        ids = set(vpc_ids)
+        vpc = created.get(name)
+        with parent.subgraph(name=f"cluster_vpc_{name}") as cluster:
             flow_logs = any(
                 r.type == "aws:ec2/flowLog:FlowLog" and r.inputs.get("vpcId") in ids
                 for r in model.resources
             )
             cluster.attr(
                 label=_lines(
-                    f"VPC {vpc.name}  {vpc.inputs.get('cidrBlock', '')}",
-                    "private subnets only: no internet or NAT gateway" if no_internet else "",
+                    f"VPC {name}  {vpc.inputs.get('cidrBlock', '')}"
+                    if vpc is not None
+                    else f"existing VPC {name} (not the stack's)",
+                    # Only a VPC the stack creates is known to have no way out.
+                    "private subnets only: no internet or NAT gateway"
+                    if no_internet and vpc is not None
+                    else "",
                     "flow logs to CloudWatch Logs" if flow_logs else "",
                 ),
                 style="filled",
@@ -238,8 +245,8 @@ def _draw_vpcs(canvas: _Canvas, parent: graphviz.Digraph) -> None:
                 if _in_vpc(r, endpoints, only_vpc=len(canvas.vpc_ids) == 1)
             ]
             _draw_subnets(cluster, subnets, endpoints, functions)
-            _draw_endpoints(canvas, cluster, vpc.name, endpoints, len(subnets))
-            _draw_functions(canvas, cluster, vpc.name, functions, endpoints)
+            _draw_endpoints(canvas, cluster, name, endpoints, len(subnets))
+            _draw_functions(canvas, cluster, name, functions, endpoints)
 
 
 def _in_vpc(function: ResourceRecord, endpoints: Sequence[ResourceRecord], only_vpc: bool) -> bool:

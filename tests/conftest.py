@@ -25,9 +25,25 @@ def prod_run() -> StackRun:
     return run_stack("prod")
 
 
-@pytest.fixture(params=["dev", "prod"])
+@pytest.fixture(scope="session")
+def byo_vpc_run() -> StackRun:
+    """Pulumi.byo-vpc.yaml: dev's stack in an existing VPC the mocks know (ExistingNetwork)."""
+    return run_stack("byo-vpc")
+
+
+EXAMPLE_STACKS = ("dev", "prod", "byo-vpc")
+
+
+@pytest.fixture(params=EXAMPLE_STACKS)
 def example_run(request: pytest.FixtureRequest) -> StackRun:
     """Each example stack in turn."""
+    run: StackRun = request.getfixturevalue(f"{request.param.replace('-', '_')}_run")
+    return run
+
+
+@pytest.fixture(params=["dev", "prod"])
+def own_vpc_run(request: pytest.FixtureRequest) -> StackRun:
+    """Each example stack that creates its own VPC."""
     run: StackRun = request.getfixturevalue(f"{request.param}_run")
     return run
 

@@ -410,6 +410,7 @@ def test_one_access_point_per_entry_on_the_shared_bucket(example_run: StackRun) 
     expected = {
         "dev": {"analytics", "ingest"},
         "prod": {"analytics", "ingest", "curation", "athena-curated", "partner-share"},
+        "byo-vpc": {"analytics", "ingest"},
     }[example_run.stack]
     points = access_points(example_run)
     assert set(points) == expected

@@ -12,6 +12,7 @@ import pytest
 
 from components import policies
 from components.errors import ConfigError
+from components.network import created_interface_endpoints
 from components.settings import (
     MAX_ACCESS_POINTS,
     StackConfig,
@@ -67,7 +68,7 @@ def test_minimal_config_gets_secure_defaults() -> None:
     assert config.log_bucket_name == "private-datalake-dev-111111111111-logs"
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "byo-vpc"])
 def test_example_stacks_parse(stack: str) -> None:
     config = parse(project_values(stack), stack=stack)
     assert config.account_id == "111111111111"
@@ -178,7 +179,8 @@ def test_required_keys() -> None:
     problems = problems_of({})
     for key in ("accountId", "network", "accessPoints", "bedrock"):
         assert f"{key}: is required" in problems
-    assert "network.cidrBlock: is required" in problems_of(with_change("network", {}))
+    [problem] = problems_of(with_change("network", {}))
+    assert problem.startswith("network.cidrBlock: is required, unless network.vpcId, ")
 
 
 def test_region_is_required_and_must_be_commercial() -> None:
@@ -460,3 +462,106 @@ def test_account_ids_keep_their_leading_zeros(dev_values: dict[str, Any]) -> Non
     dev_values[f"{project}:bucket"]["adminRoleArns"] = ["arn:aws:iam::011111111111:role/admin"]
     run = run_stack("test", values=dev_values)
     assert run.outputs["bucketName"] == "private-datalake-test-011111111111"
+
+
+EXISTING = {
+    "vpcId": "vpc-0b7e2a41c9d35f681",
+    "subnetIds": ["subnet-0a3c5e7f9b1d2f4a6", "subnet-0c4e6a8b2d0f1e3c5"],
+    "routeTableIds": ["rtb-0e1f2a3b4c5d6e7f8"],
+}
+
+
+def with_network(**network: Any) -> dict[str, Any]:
+    values = copy.deepcopy(MINIMAL)
+    values["network"] = network
+    return values
+
+
+def test_an_existing_vpc_replaces_the_cidr_block_and_turns_flow_logs_off() -> None:
+    config = parse(with_network(**EXISTING))
+    assert config.network.cidr_block is None
+    args = config.network_args()
+    assert "cidr_block" not in args
+    assert "flow_logs" not in args  # the component's default with vpc_id: none
+    assert created_interface_endpoints(args) == ["bedrock-runtime"]
+    reused = parse(
+        with_network(
+            **EXISTING, existingInterfaceEndpoints={"bedrock-runtime": "vpce-0123456789abcdef0"}
+        )
+    ).network_args()
+    assert created_interface_endpoints(reused) == []
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"),
+    [
+        (
+            {"vpcId": EXISTING["vpcId"]},
+            r"^network\.subnetIds: is required with network\.vpcId",
+        ),
+        (
+            {"cidrBlock": "10.40.0.0/16", "subnetIds": EXISTING["subnetIds"]},
+            r"^network: vpcId, subnetIds and routeTableIds go together .*missing network\.vpcId, "
+            r"network\.routeTableIds$",
+        ),
+        (
+            {**EXISTING, "cidrBlock": "10.40.0.0/16"},
+            r"^network\.cidrBlock: comes from the VPC network\.vpcId names; omit it",
+        ),
+        (
+            {**EXISTING, "availabilityZones": 2},
+            r"^network\.availabilityZones: are those of network\.subnetIds",
+        ),
+        ({**EXISTING, "flowLogs": True}, r"^network\.flowLogs: a VPC the stack does not own"),
+        ({**EXISTING, "flowLogRetentionDays": 30}, r"^network\.flowLogRetentionDays: only"),
+        (
+            {**EXISTING, "subnetIds": ["subnet-0a3c5e7f9b1d2f4a6"] * 2},
+            r"^network\.subnetIds: lists subnet-0a3c5e7f9b1d2f4a6 more than once$",
+        ),
+        (
+            {**EXISTING, "subnetIds": [f"subnet-0a3c5e7f9b1d2f4a{i}" for i in range(7)]},
+            r"^network\.subnetIds: lists 7, at most 6 allowed$",
+        ),
+        ({**EXISTING, "subnetIds": []}, r"^network\.subnetIds: must list at least 1$"),
+        ({**EXISTING, "vpcId": "vpc-xyz"}, r"^network\.vpcId: 'vpc-xyz' must be a VPC id$"),
+        ({**EXISTING, "subnetIds": ["sn-1"]}, r"^network\.subnetIds\[0\]: 'sn-1' must be a subnet"),
+        ({**EXISTING, "routeTableIds": ["rt-1"]}, r"^network\.routeTableIds\[0\]: 'rt-1' must be"),
+        (
+            {**EXISTING, "existingInterfaceEndpoints": {"bedrock-runtime": "vpc-1"}},
+            r"^network\.existingInterfaceEndpoints\.bedrock-runtime: 'vpc-1' must be a VPC "
+            r"endpoint id",
+        ),
+        (
+            {**EXISTING, "existingInterfaceEndpoints": {"sts": "vpce-0123456789abcdef0"}},
+            r"^network\.existingInterfaceEndpoints\.sts: 'sts' is not in "
+            r"network\.interfaceEndpoints",
+        ),
+        (
+            {
+                **EXISTING,
+                "interfaceEndpoints": ["bedrock-runtime", "sts"],
+                "existingInterfaceEndpoints": {
+                    "bedrock-runtime": "vpce-0123456789abcdef0",
+                    "sts": "vpce-0123456789abcdef0",
+                },
+            },
+            r"^network\.existingInterfaceEndpoints\.sts: vpce-0123456789abcdef0 is already "
+            r"given for bedrock-runtime$",
+        ),
+        (
+            {"cidrBlock": "10.40.0.0/16", "existingInterfaceEndpoints": {"sts": "vpce-01234567"}},
+            r"^network\.existingInterfaceEndpoints: only applies to an existing VPC",
+        ),
+    ],
+)
+def test_existing_vpc_rules(network: dict[str, Any], expected: str) -> None:
+    problems = problems_of(with_network(**network))
+    assert any(re.search(expected, p) for p in problems), problems
+
+
+def test_the_stacks_own_vpc_is_not_listed_again_as_an_allowed_vpc() -> None:
+    values = with_network(**EXISTING)
+    values["bucket"] = {"allowedVpcIds": [EXISTING["vpcId"]]}
+    assert problems_of(values) == [
+        "bucket.allowedVpcIds[0]: vpc-0b7e2a41c9d35f681 is network.vpcId, allowed already"
+    ]

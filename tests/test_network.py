@@ -26,8 +26,8 @@ def expected_azs(run: StackRun) -> int:
     return {"dev": 2, "prod": 3}[run.stack]
 
 
-def test_vpc_has_dns_support_and_hostnames_for_private_dns(example_run: StackRun) -> None:
-    [vpc] = example_run.of_type(VPC)
+def test_vpc_has_dns_support_and_hostnames_for_private_dns(own_vpc_run: StackRun) -> None:
+    [vpc] = own_vpc_run.of_type(VPC)
     assert vpc.inputs["enableDnsSupport"] is True
     assert vpc.inputs["enableDnsHostnames"] is True
 
@@ -46,11 +46,11 @@ def test_nothing_reaches_the_internet(example_run: StackRun) -> None:
         assert route_table.inputs.get("routes", []) == []
 
 
-def test_one_private_subnet_per_az_carved_from_the_vpc_block(example_run: StackRun) -> None:
-    [vpc] = example_run.of_type(VPC)
+def test_one_private_subnet_per_az_carved_from_the_vpc_block(own_vpc_run: StackRun) -> None:
+    [vpc] = own_vpc_run.of_type(VPC)
     block = ipaddress.IPv4Network(vpc.inputs["cidrBlock"])
-    subnets = sorted(example_run.of_type(SUBNET), key=lambda s: s.name)
-    assert len(subnets) == expected_azs(example_run)
+    subnets = sorted(own_vpc_run.of_type(SUBNET), key=lambda s: s.name)
+    assert len(subnets) == expected_azs(own_vpc_run)
     assert len({s.inputs["availabilityZone"] for s in subnets}) == len(subnets)
     for subnet in subnets:
         assert subnet.inputs["mapPublicIpOnLaunch"] is False
@@ -67,15 +67,15 @@ def test_subnet_layout_is_stable_when_azs_are_added() -> None:
         subnet_cidrs("10.0.0.0/16", 9)
 
 
-def test_every_subnet_has_its_own_route_table(example_run: StackRun) -> None:
-    associations = example_run.of_type(ASSOCIATION)
-    assert len(associations) == expected_azs(example_run)
+def test_every_subnet_has_its_own_route_table(own_vpc_run: StackRun) -> None:
+    associations = own_vpc_run.of_type(ASSOCIATION)
+    assert len(associations) == expected_azs(own_vpc_run)
     assert len({a.inputs["routeTableId"] for a in associations}) == len(associations)
     assert len({a.inputs["subnetId"] for a in associations}) == len(associations)
 
 
-def test_default_security_group_is_emptied(example_run: StackRun) -> None:
-    [default_sg] = example_run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+def test_default_security_group_is_emptied(own_vpc_run: StackRun) -> None:
+    [default_sg] = own_vpc_run.of_type("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
     assert default_sg.inputs.get("ingress", []) == []
     assert default_sg.inputs.get("egress", []) == []
 
@@ -91,11 +91,11 @@ def gateway(run: StackRun, service: str) -> Any:
 
 @pytest.mark.parametrize("service", ["s3", "dynamodb"])
 def test_gateway_endpoints_sit_on_every_route_table_with_a_policy(
-    example_run: StackRun, service: str
+    own_vpc_run: StackRun, service: str
 ) -> None:
-    endpoint = gateway(example_run, service)
+    endpoint = gateway(own_vpc_run, service)
     assert endpoint.inputs["vpcEndpointType"] == "Gateway"
-    associations = example_run.of_type(ASSOCIATION)
+    associations = own_vpc_run.of_type(ASSOCIATION)
     assert sorted(endpoint.inputs["routeTableIds"]) == sorted(
         a.inputs["routeTableId"] for a in associations
     )
@@ -123,7 +123,11 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     example_run: StackRun,
 ) -> None:
     endpoints = interface_endpoints(example_run)
-    expected = {"dev": {"bedrock-runtime"}, "prod": {"bedrock-runtime", "sts", "logs"}}
+    expected = {
+        "dev": {"bedrock-runtime"},
+        "prod": {"bedrock-runtime", "sts", "logs"},
+        "byo-vpc": {"bedrock-runtime"},
+    }
     assert set(endpoints) == expected[example_run.stack]
     subnet_ids = set(example_run.outputs["subnetIds"])
     security_groups = set()
@@ -136,12 +140,12 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     assert len(security_groups) == len(endpoints), "each endpoint has its own security group"
 
 
-def test_endpoint_security_groups_accept_https_from_the_vpc_only(example_run: StackRun) -> None:
-    [vpc] = example_run.of_type(VPC)
+def test_endpoint_security_groups_accept_https_from_the_vpc_only(own_vpc_run: StackRun) -> None:
+    [vpc] = own_vpc_run.of_type(VPC)
     endpoint_groups = [
-        g for g in example_run.of_type(SECURITY_GROUP) if g.name.endswith("-endpoint")
+        g for g in own_vpc_run.of_type(SECURITY_GROUP) if g.name.endswith("-endpoint")
     ]
-    assert len(endpoint_groups) == len(interface_endpoints(example_run))
+    assert len(endpoint_groups) == len(interface_endpoints(own_vpc_run))
     for group in endpoint_groups:
         [rule] = group.inputs["ingress"]
         assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 443, 443)
@@ -174,17 +178,17 @@ def test_interface_endpoints_serve_the_perimeters_principals_on_its_resources(
     }
 
 
-def test_flow_logs_capture_all_traffic_with_retention(example_run: StackRun) -> None:
-    [flow_log] = example_run.of_type("aws:ec2/flowLog:FlowLog")
+def test_flow_logs_capture_all_traffic_with_retention(own_vpc_run: StackRun) -> None:
+    [flow_log] = own_vpc_run.of_type("aws:ec2/flowLog:FlowLog")
     assert flow_log.inputs["trafficType"] == "ALL"
     log_groups = {
-        g.outputs["arn"]: g for g in example_run.of_type("aws:cloudwatch/logGroup:LogGroup")
+        g.outputs["arn"]: g for g in own_vpc_run.of_type("aws:cloudwatch/logGroup:LogGroup")
     }
     destination = log_groups[flow_log.inputs["logDestination"]]
-    assert destination.inputs["retentionInDays"] == {"dev": 30, "prod": 365}[example_run.stack]
+    assert destination.inputs["retentionInDays"] == {"dev": 30, "prod": 365}[own_vpc_run.stack]
     trust = policy(
         next(
-            r for r in example_run.of_type("aws:iam/role:Role") if r.name.endswith("flow-logs")
+            r for r in own_vpc_run.of_type("aws:iam/role:Role") if r.name.endswith("flow-logs")
         ).inputs,
         "assumeRolePolicy",
     )
@@ -199,28 +203,28 @@ def test_flow_logs_can_be_turned_off(dev_values: dict[str, Any], run_with: Any) 
     assert run.of_type("aws:ec2/flowLog:FlowLog") == []
 
 
-def test_network_outputs(example_run: StackRun) -> None:
-    network = example_run.named("datalake:index:Network", "datalake")
-    children = example_run.children_of(network)
+def test_network_outputs(own_vpc_run: StackRun) -> None:
+    network = own_vpc_run.named("datalake:index:Network", "datalake")
+    children = own_vpc_run.children_of(network)
     assert {c.type for c in children} >= {VPC, SUBNET, ROUTE_TABLE, ENDPOINT, SECURITY_GROUP}
-    outputs = example_run.outputs
+    outputs = own_vpc_run.outputs
     assert outputs["vpcId"].startswith("vpc-")
-    assert len(outputs["subnetIds"]) == expected_azs(example_run)
+    assert len(outputs["subnetIds"]) == expected_azs(own_vpc_run)
     assert outputs["s3GatewayEndpointId"].startswith("vpce-")
-    assert set(outputs["interfaceEndpointIds"]) == set(interface_endpoints(example_run))
+    assert set(outputs["interfaceEndpointIds"]) == set(interface_endpoints(own_vpc_run))
 
 
 def test_availability_zones_come_from_the_region_without_local_zones(
-    example_run: StackRun,
+    own_vpc_run: StackRun,
 ) -> None:
     zone_lookups = [
         token
-        for token, _provider in example_run.calls
+        for token, _provider in own_vpc_run.calls
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones"
     ]
     assert len(zone_lookups) == 1
-    zones = sorted(s.inputs["availabilityZone"] for s in example_run.of_type(SUBNET))
-    assert zones == [f"us-east-1{c}" for c in "abc"[: expected_azs(example_run)]]
+    zones = sorted(s.inputs["availabilityZone"] for s in own_vpc_run.of_type(SUBNET))
+    assert zones == [f"us-east-1{c}" for c in "abc"[: expected_azs(own_vpc_run)]]
 
 
 # --- The building block alone, from its own args -------------------------------------------

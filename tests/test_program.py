@@ -44,8 +44,22 @@ def test_the_data_account_provider_is_guarded_and_tags_everything(dev_run: Stack
 
 def test_provider_function_calls_use_the_guarded_provider(example_run: StackRun) -> None:
     provider = example_run.named("pulumi:providers:aws", "data-account")
+    network_lookups = (
+        {
+            f"aws:ec2/{name}:{name}"
+            for name in (
+                "getVpc",
+                "getSubnet",
+                "getRouteTables",
+                "getPrefixList",
+                "getNetworkInterfaces",
+            )
+        }
+        if example_run.stack == "byo-vpc"
+        else {"aws:index/getAvailabilityZones:getAvailabilityZones"}
+    )
     assert {token for token, _ref in example_run.calls} == {
-        "aws:index/getAvailabilityZones:getAvailabilityZones",
+        *network_lookups,
         "aws:index/getCallerIdentity:getCallerIdentity",
         "aws:iam/getSessionContext:getSessionContext",
     }

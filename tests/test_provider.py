@@ -56,11 +56,11 @@ def registered(run: StackRun) -> list[tuple[str, str, str, str, bool, bool]]:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "byo-vpc"])
 def test_through_the_provider_the_same_resources_and_policies(
     stack: str, request: pytest.FixtureRequest
 ) -> None:
-    program_run: StackRun = request.getfixturevalue(f"{stack}_run")
+    program_run: StackRun = request.getfixturevalue(f"{stack.replace('-', '_')}_run")
     provider_run = run_stack(stack, program=THROUGH_PROVIDER)
     assert registered(provider_run) == registered(program_run)
     lake: CapturedResource = provider_run.named(LAKE, "datalake")

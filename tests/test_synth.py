@@ -38,6 +38,7 @@ from synth.collect import (
 from synth.cost import HOURS_PER_MONTH, PRICES_AS_OF, PRICES_REGION, estimate
 from synth.diagram import MAX_ACCESS_POINTS_DRAWN, architecture_graph, render
 from synth.render import summary_markdown
+from tests.conftest import EXAMPLE_STACKS
 
 PROJECT = "private-datalake"
 HAVE_DOT = shutil.which("dot") is not None
@@ -73,7 +74,7 @@ def run_cli(
     )
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
+@pytest.fixture(scope="module", params=EXAMPLE_STACKS)
 def synthesized(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[SynthResult, StackRun]:
@@ -81,7 +82,7 @@ def synthesized(
     stack = request.param
     out = tmp_path_factory.mktemp(f"synth-{stack}") / "out"
     code = synth.main(["--stack", stack, "--out", str(out)])
-    run: StackRun = request.getfixturevalue(f"{stack}_run")
+    run: StackRun = request.getfixturevalue(f"{stack.replace('-', '_')}_run")
     return SynthResult(out, code, "", ""), run
 
 
@@ -326,7 +327,9 @@ def test_summary_describes_each_access_point(
         elif ap.get("viaServices"):
             assert row["network origin"] == "Internet"
         else:
-            assert row["network origin"] == "VPC datalake-vpc"
+            # The stack's VPC by name, or an existing one by its id.
+            stack_vpc = values[f"{PROJECT}:network"].get("vpcId", "datalake-vpc")
+            assert row["network origin"] == f"VPC {stack_vpc}"
 
 
 def test_access_point_origin_and_mode_are_read_from_what_is_registered(
@@ -357,7 +360,9 @@ def test_cost_estimate_prices_endpoints_per_az_hour(
 ) -> None:
     result, run = synthesized
     network = load_stack_values(run.stack)[f"{PROJECT}:network"]
-    zones, services = network["availabilityZones"], len(network["interfaceEndpoints"])
+    # In an existing VPC, one subnet per zone.
+    zones = network.get("availabilityZones") or len(network["subnetIds"])
+    services = len(network["interfaceEndpoints"])
     model = collect(run)
     assert len(model.network.availability_zones) == zones
     assert model.network.gateway_endpoints == ("dynamodb", "s3")

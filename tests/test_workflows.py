@@ -203,7 +203,7 @@ def test_pull_requests_preview_every_stack_after_the_checks() -> None:
 
     preview = jobs["preview"]
     assert preview["needs"] == "checks"
-    assert sorted(preview["strategy"]["matrix"]["stack"]) == STACKS == ["dev", "prod"]
+    assert sorted(preview["strategy"]["matrix"]["stack"]) == STACKS == ["byo-vpc", "dev", "prod"]
     assert preview["strategy"]["fail-fast"] is False
     # Previews never use the deploy environments (no approval, read-only role).
     assert preview["environment"] == "preview-${{ matrix.stack }}"
