@@ -296,14 +296,7 @@ class StackPolicies:
     def access_point(self, name: str) -> AccessPoint:
         """One of the stack's access points, or one of the model's others (module constants)."""
         if name.startswith(WIDENED):
-            widened = self.access_points[name.removeprefix(WIDENED)]
-            return AccessPoint(
-                widened.name,
-                widened.arn,
-                widened.account_id,
-                OPEN_S3_POLICY,
-                widened.network_origin,
-            )
+            return replace(self.access_points[name.removeprefix(WIDENED)], policy=OPEN_S3_POLICY)
         if name in (ROGUE_ACCESS_POINT, ROGUE_INTERNET_ACCESS_POINT, ROGUE_OPEN_ACCESS_POINT):
             arn = f"arn:aws:s3:{self.region}:{self.account_id}:accesspoint/{name}"
             origin: Literal["VPC", "Internet"] = (
