@@ -10,16 +10,28 @@ from components.access_points import (
     NetworkOrigin,
 )
 from components.account import DataAccount
+from components.alarms import Alarms, AlarmsArgs
 from components.bedrock import (
     Architecture,
     BedrockFunction,
     BedrockFunctionArgs,
-    BedrockSettings,
     FunctionSettings,
     ModelSettings,
 )
-from components.datalake import OrganizationPolicies, PrivateDataLake, PrivateDataLakeArgs
+from components.datalake import (
+    BedrockSettings,
+    InvocationLoggingSettings,
+    OrganizationPolicies,
+    PrivateDataLake,
+    PrivateDataLakeArgs,
+)
 from components.errors import ConfigError
+from components.model_governance import (
+    GuardrailSettings,
+    InvocationLogDelivery,
+    ModelGovernance,
+    ModelGovernanceArgs,
+)
 from components.network import Network, NetworkArgs, NetworkSettings
 from components.policies import AccessMode
 from components.storage import BucketSettings, DataBucket, DataBucketArgs
@@ -27,7 +39,15 @@ from components.storage import BucketSettings, DataBucket, DataBucketArgs
 __version__ = "0.2.0"
 
 PACKAGE_NAME = "datalake"
-COMPONENTS = [PrivateDataLake, Network, DataBucket, AccessPoints, BedrockFunction]
+COMPONENTS = [
+    PrivateDataLake,
+    Network,
+    DataBucket,
+    AccessPoints,
+    BedrockFunction,
+    ModelGovernance,
+    Alarms,
+]
 
 __all__ = [
     "COMPONENTS",
@@ -37,6 +57,8 @@ __all__ = [
     "AccessPointSpec",
     "AccessPoints",
     "AccessPointsArgs",
+    "Alarms",
+    "AlarmsArgs",
     "Architecture",
     "BedrockFunction",
     "BedrockFunctionArgs",
@@ -47,6 +69,11 @@ __all__ = [
     "DataBucket",
     "DataBucketArgs",
     "FunctionSettings",
+    "GuardrailSettings",
+    "InvocationLogDelivery",
+    "InvocationLoggingSettings",
+    "ModelGovernance",
+    "ModelGovernanceArgs",
     "ModelSettings",
     "Network",
     "NetworkArgs",

@@ -4,16 +4,19 @@ creates (with email subscriptions) or to an existing topic.
 Every alarm is named ``<project>-<stack> <what is wrong>`` and its description says what it
 means and where to look first: the person paged reads the name in a subject line."""
 
-from __future__ import annotations
-
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NotRequired
 
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import policies, settings
+from components.account import DataAccount
+from components.errors import refuse
+from components.settings import AlarmsArgsConfig, InvocationLogDestination
 
 FIVE_MINUTES = 300
 NEAR_LIMIT = 0.8
@@ -146,10 +149,14 @@ def model_alarms(prefix: str, model_dimensions: Mapping[str, pulumi.Input[str]])
     return specs
 
 
-def invocation_log_alarms(prefix: str, cloud_watch: bool, s3: bool) -> list[AlarmSpec]:
+def invocation_log_alarms(
+    prefix: str, destinations: Sequence[InvocationLogDestination]
+) -> list[AlarmSpec]:
     """Delivery failures of the account's invocation logs (published across all models)."""
-    destinations = [("CloudWatch", "CloudWatch Logs")] if cloud_watch else []
-    destinations += [("S3", "S3")] if s3 else []
+    metrics = {
+        InvocationLogDestination.CLOUD_WATCH: ("CloudWatch", "CloudWatch Logs"),
+        InvocationLogDestination.S3: ("S3", "S3"),
+    }
     return [
         AlarmSpec(
             f"invocation-logs-{metric.lower()}-delivery",
@@ -162,40 +169,72 @@ def invocation_log_alarms(prefix: str, cloud_watch: bool, s3: bool) -> list[Alar
             "Sum",
             1,
         )
-        for metric, where in destinations
+        for metric, where in (metrics[destination] for destination in sorted(destinations))
     ]
 
 
-@dataclass(frozen=True)
-class AlarmsArgs:
-    """Inputs of :class:`Alarms`."""
+class AlarmsArgs(DataAccount):
+    """Inputs of :class:`Alarms`: what to watch and whom to tell."""
 
-    region: str
-    account_id: str
-    prefix: str
-    """``project-stack``: starts every alarm name."""
-    specs: Sequence[AlarmSpec]
-    email: Sequence[str] = ()
-    """Subscriptions of the topic the stack creates (when ``topic_arn`` is None)."""
-    topic_arn: str | None = None
-    """An existing topic to notify instead."""
+    name_prefix: str
+    """Starts every alarm name (project-stack): the subject line of the page."""
+    function_name: pulumi.Input[str]
+    """The Bedrock function."""
+    timeout_seconds: NotRequired[int]
+    """Its timeout: the duration alarm fires at 80% of it (default 60)."""
+    reserved_concurrency: NotRequired[int]
+    """Its reserved concurrency: an alarm fires at 80% of it (none without)."""
+    model_ids: NotRequired[list[str]]
+    """The models it calls: throttles, client and server errors of each."""
+    routes: NotRequired[pulumi.Input[dict[str, str]]]
+    """Model id -> the application inference profile the function invokes instead (Bedrock's
+    metrics name what was invoked)."""
+    invocation_log_destinations: NotRequired[list[InvocationLogDestination]]
+    """Where this stack delivers the account's invocation logs: an alarm per destination on
+    failed deliveries."""
+    email: NotRequired[list[str]]
+    """Subscriptions of a KMS-encrypted topic the component creates."""
+    topic_arn: NotRequired[str]
+    """An existing topic in this Region to notify instead."""
 
 
 class Alarms(pulumi.ComponentResource):
-    """The alarms and, unless an existing topic is given, their encrypted topic."""
+    """The alarms on the function, its models and the invocation logs, and, unless an existing
+    topic is given, their encrypted topic."""
 
     topic_arn: pulumi.Output[str]
+    """The topic every alarm notifies, on alarm and on recovery."""
 
     def __init__(
         self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        subject = "Alarms arguments"
+        plain = settings.parse_component_args(AlarmsArgsConfig, args, subject)
+        refuse(settings.alarm_destination_problems(plain, args["region"], ""), subject)
         super().__init__("datalake:index:Alarms", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if args.topic_arn is not None:
-            topic_arn: pulumi.Output[str] = pulumi.Output.from_input(args.topic_arn)
+        if plain.topic_arn is not None:
+            topic_arn: pulumi.Output[str] = pulumi.Output.from_input(plain.topic_arn)
         else:
-            topic_arn = self._topic(name, args)
-        for spec in args.specs:
+            topic_arn = self._topic(name, plain, args["region"], args["account_id"])
+        routes = pulumi.Output.from_input(args.get("routes", {}))
+        specs = [
+            *function_alarms(
+                plain.name_prefix,
+                args["function_name"],
+                plain.timeout_seconds,
+                plain.reserved_concurrency,
+            ),
+            *model_alarms(
+                plain.name_prefix,
+                {
+                    model_id: routes.apply(functools.partial(_invoked_id, model_id))
+                    for model_id in plain.model_ids
+                },
+            ),
+            *invocation_log_alarms(plain.name_prefix, plain.invocation_log_destinations),
+        ]
+        for spec in specs:
             aws.cloudwatch.MetricAlarm(
                 f"{name}-{spec.key}",
                 name=spec.name,
@@ -217,18 +256,20 @@ class Alarms(pulumi.ComponentResource):
         self.topic_arn = topic_arn
         self.register_outputs({"topicArn": self.topic_arn})
 
-    def _topic(self, name: str, args: AlarmsArgs) -> pulumi.Output[str]:
+    def _topic(
+        self, name: str, plain: AlarmsArgsConfig, region: str, account_id: str
+    ) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{name}-topic",
-            description=f"Encrypts the alarm notifications of {args.prefix}",
+            description=f"Encrypts the alarm notifications of {plain.name_prefix}",
             enable_key_rotation=True,
-            policy=policies.to_json(policies.alarm_topic_key_policy(args.account_id)),
+            policy=policies.to_json(policies.alarm_topic_key_policy(account_id)),
             opts=child,
         )
         topic = aws.sns.Topic(
             f"{name}-topic",
-            name=f"{args.prefix}-alarms",
+            name=f"{plain.name_prefix}-alarms",
             kms_master_key_id=key.arn,
             opts=child,
         )
@@ -237,14 +278,12 @@ class Alarms(pulumi.ComponentResource):
             arn=topic.arn,
             policy=topic.arn.apply(
                 lambda arn: policies.to_json(
-                    policies.alarm_topic_policy(
-                        topic_arn=arn, region=args.region, account_id=args.account_id
-                    )
+                    policies.alarm_topic_policy(topic_arn=arn, region=region, account_id=account_id)
                 )
             ),
             opts=child,
         )
-        for index, address in enumerate(args.email):
+        for index, address in enumerate(plain.email):
             aws.sns.TopicSubscription(
                 f"{name}-email-{index}",
                 topic=topic.arn,
@@ -253,3 +292,9 @@ class Alarms(pulumi.ComponentResource):
                 opts=child,
             )
         return topic.arn
+
+
+def _invoked_id(model_id: str, routes: dict[str, str]) -> str:
+    """What the function passes to Bedrock for a configured model, and so the ModelId
+    dimension of Bedrock's metrics for its calls."""
+    return routes.get(model_id, model_id)

@@ -68,26 +68,6 @@ class ModelSettings(TypedDict):
     """Passed to Converse (default: answer from the document only)."""
 
 
-class BedrockSettings(ModelSettings):
-    """The models, their governance and the access point the function reads through (stack
-    config ``bedrock``)."""
-
-    access_point: str
-    """The data-account access point the function reads through (must allow read)."""
-    guardrail: NotRequired[dict[str, Any]]
-    """The guardrail every call carries: an existing one (id, version) or one the stack
-    creates (contentFilters, deniedTopics, sensitiveInformation, words, profanity, blocked
-    messages); README, "Bedrock governance", lists every key."""
-    invocation_logging: NotRequired[dict[str, Any]]
-    """The account's model invocation logging (ownerStack, s3, cloudWatch, textData,
-    imageData, embeddingData, retentionDays); README, "Bedrock governance"."""
-    model_tags: NotRequired[dict[str, dict[str, str]]]
-    """Per configured model: cost-allocation tags of an application inference profile that
-    the function invokes instead of the model."""
-    subscribed_providers: NotRequired[list[str]]
-    """Third-party model providers the account is subscribed to through AWS Marketplace."""
-
-
 class FunctionSettings(TypedDict):
     """The Lambda function's settings (stack config ``function``)."""
 

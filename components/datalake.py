@@ -1,6 +1,5 @@
 """PrivateDataLake: the whole data lake from the stack config's intent, in one component."""
 
-import functools
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -9,21 +8,41 @@ import pulumi_aws as aws
 from components import policies, settings, storage
 from components.access_points import AccessPointInfo, AccessPoints, AccessPointSpec
 from components.account import DataAccount
-from components.alarms import (
-    Alarms,
-    AlarmsArgs,
-    function_alarms,
-    invocation_log_alarms,
-    model_alarms,
-)
-from components.bedrock import BedrockFunction, BedrockSettings, FunctionSettings
+from components.alarms import Alarms, AlarmsArgs
+from components.bedrock import BedrockFunction, FunctionSettings, ModelSettings
 from components.model_governance import (
-    InvocationLogDestinations,
+    GuardrailSettings,
+    InvocationLogDelivery,
     ModelGovernance,
     ModelGovernanceArgs,
 )
 from components.network import Network, NetworkSettings
 from components.storage import BucketSettings, DataBucket
+
+
+class InvocationLoggingSettings(InvocationLogDelivery):
+    """The account's model invocation logging in this Region (stack config
+    ``bedrock.invocationLogging``): one stack per account and Region owns it."""
+
+    owner_stack: str
+    """The stack that manages the setting; the others only name it."""
+
+
+class BedrockSettings(ModelSettings):
+    """The models, their governance and the access point the function reads through (stack
+    config ``bedrock``)."""
+
+    access_point: str
+    """The data-account access point the function reads through (must allow read)."""
+    guardrail: NotRequired[GuardrailSettings]
+    """The guardrail every call carries: an existing one or one the stack creates."""
+    invocation_logging: NotRequired[InvocationLoggingSettings]
+    """The account's model invocation logging."""
+    model_tags: NotRequired[dict[str, dict[str, str]]]
+    """Per configured model: cost-allocation tags of an application inference profile that
+    the function invokes instead of the model."""
+    subscribed_providers: NotRequired[list[str]]
+    """Third-party model providers the account is subscribed to through AWS Marketplace."""
 
 
 class AlarmSettings(TypedDict):
@@ -119,22 +138,7 @@ class PrivateDataLake(pulumi.ComponentResource):
         network = Network("datalake", config.network_args(), opts=child)
         bucket_args = config.bucket_args()
         data = DataBucket("data", {**bucket_args, "vpc_id": network.vpc_id}, opts=child)
-        governance = ModelGovernance(
-            "models",
-            ModelGovernanceArgs(
-                region=config.region,
-                account_id=config.account_id,
-                name_prefix=config.name_prefix,
-                guardrail=config.bedrock.guardrail,
-                kms_key_arn=data.kms_key_arn,
-                model_tags=config.bedrock.model_tags,
-                invocation_logging=_invocation_log_destinations(
-                    config, data.administrators, data.log_bucket_name
-                ),
-                deletion_protection=config.bucket.deletion_protection,
-            ),
-            opts=child,
-        )
+        governance = ModelGovernance("models", _governance_args(config, data), opts=child)
         function = BedrockFunction(
             "bedrock",
             {
@@ -177,7 +181,7 @@ class PrivateDataLake(pulumi.ComponentResource):
         )
 
         if config.alarms is not None:
-            _alarms(config, config.alarms, function, governance, child)
+            Alarms("alarms", _alarms_args(config, config.alarms, function, governance), opts=child)
 
         self.region = config.region
         self.vpc_id = network.vpc_id
@@ -237,73 +241,53 @@ def _guardrail_and_routes(governance: ModelGovernance) -> dict[str, Any]:
     return wiring
 
 
-def _invocation_log_destinations(
-    config: settings.StackConfig,
-    administrators: pulumi.Output[list[str]],
-    access_log_bucket: pulumi.Output[str] | None,
-) -> InvocationLogDestinations | None:
+def _governance_args(config: settings.StackConfig, data: DataBucket) -> ModelGovernanceArgs:
+    bedrock = config.bedrock
+    args: ModelGovernanceArgs = {
+        **config.account(),  # type: ignore[typeddict-item]
+        "name_prefix": config.name_prefix,
+        "kms_key_arn": data.kms_key_arn,
+        "model_tags": {model: dict(tags) for model, tags in bedrock.model_tags.items()},
+        "deletion_protection": config.bucket.deletion_protection,
+    }
+    if bedrock.guardrail is not None:
+        args["guardrail"] = bedrock.guardrail.model_dump()  # type: ignore[typeddict-item]
     logging = config.owned_invocation_logging
-    if logging is None:
-        if config.bedrock.invocation_logging is not None:
-            pulumi.log.info(
-                f"Bedrock model invocation logging for account {config.account_id} in "
-                f"{config.region} is managed by stack "
-                f"'{config.bedrock.invocation_logging.owner_stack}', not by this one."
-            )
-        return None
-    return InvocationLogDestinations(
-        settings=logging,
-        bucket_name=config.invocation_log_bucket_name,
-        administrators=administrators,
-        access_log_bucket=access_log_bucket,
-    )
+    if logging is not None:
+        args["invocation_logging"] = logging.delivery().model_dump()  # type: ignore[typeddict-item]
+        args["invocation_log_bucket_name"] = config.invocation_log_bucket_name
+        args["administrators"] = data.administrators
+        if data.log_bucket_name is not None:
+            args["access_log_bucket_name"] = data.log_bucket_name
+    elif bedrock.invocation_logging is not None:
+        pulumi.log.info(
+            f"Bedrock model invocation logging for account {config.account_id} in "
+            f"{config.region} is managed by stack '{bedrock.invocation_logging.owner_stack}', "
+            "not by this one."
+        )
+    return args
 
 
-def _alarms(
+def _alarms_args(
     config: settings.StackConfig,
     alarms: settings.AlarmsConfig,
     function: BedrockFunction,
     governance: ModelGovernance,
-    opts: pulumi.ResourceOptions,
-) -> None:
+) -> AlarmsArgs:
     logging = config.owned_invocation_logging
-    Alarms(
-        "alarms",
-        AlarmsArgs(
-            region=config.region,
-            account_id=config.account_id,
-            prefix=config.name_prefix,
-            specs=[
-                *function_alarms(
-                    config.name_prefix,
-                    function.function_name,
-                    config.function.timeout_seconds,
-                    config.function.reserved_concurrency,
-                ),
-                *model_alarms(
-                    config.name_prefix,
-                    {
-                        model_id: governance.routes.apply(functools.partial(_invoked_id, model_id))
-                        for model_id in config.bedrock.model_ids
-                    },
-                ),
-                *(
-                    invocation_log_alarms(config.name_prefix, logging.cloud_watch, logging.s3)
-                    if logging is not None
-                    else []
-                ),
-            ],
-            email=alarms.email,
-            topic_arn=alarms.topic_arn,
-        ),
-        opts=opts,
-    )
-
-
-def _invoked_id(model_id: str, routes: dict[str, str]) -> str:
-    """What the function passes to Bedrock for a configured model, and so the ModelId
-    dimension of Bedrock's metrics for its calls."""
-    return routes.get(model_id, model_id)
+    args: AlarmsArgs = {
+        **config.account(),
+        "name_prefix": config.name_prefix,
+        "function_name": function.function_name,
+        "timeout_seconds": config.function.timeout_seconds,
+        "model_ids": [*config.bedrock.model_ids],
+        "routes": governance.routes,
+        "invocation_log_destinations": [*logging.destinations] if logging is not None else [],
+        **alarms.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
+    }
+    if config.function.reserved_concurrency is not None:
+        args["reserved_concurrency"] = config.function.reserved_concurrency
+    return args
 
 
 def _with_principal(spec: AccessPointSpec, principal: pulumi.Input[str]) -> AccessPointSpec:

@@ -2,87 +2,203 @@
 application inference profiles that carry cost-allocation tags, and the account's model
 invocation logging with its destinations."""
 
-from __future__ import annotations
-
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
-from components.settings import GuardrailConfig, InvocationLoggingConfig
+from components import policies, settings, storage
+from components.account import DataAccount
+from components.errors import refuse
+from components.settings import (
+    ContentFilterType,
+    FilterStrength,
+    GuardrailConfig,
+    InvocationLogDeliveryConfig,
+    ModelGovernanceConfig,
+    PiiEntityType,
+    SensitiveAction,
+)
 
 INVOCATION_LOG_PREFIX = "bedrock-invocations/"
 """The key prefix Bedrock writes under in the invocation-log bucket."""
-ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
 MAX_PROFILE_NAME = 64
 MAX_GUARDRAIL_NAME = 50
+SUBJECT = "ModelGovernance arguments"
 
 
-@dataclass(frozen=True)
-class InvocationLogDestinations:
-    """Where this stack, as the owner of the account's setting, sends invocation logs."""
+class ContentFilter(TypedDict):
+    """One content filter and how strictly it filters prompts and answers."""
 
-    settings: InvocationLoggingConfig
-    bucket_name: str
-    """The dedicated invocation-log bucket (used when ``settings.s3``)."""
-    administrators: pulumi.Input[Sequence[str]]
-    """The only principals that may read the logs in the bucket or change its protections
-    (role/user ARNs or exact patterns, the deployer among them)."""
-    access_log_bucket: pulumi.Input[str] | None
-    """The stack's access-log bucket, for the invocation-log bucket's server access logs."""
+    type: ContentFilterType
+    """What it looks for."""
+    input_strength: NotRequired[FilterStrength]
+    """On prompts (default HIGH)."""
+    output_strength: NotRequired[FilterStrength]
+    """On answers (default HIGH; NONE for PROMPT_ATTACK)."""
 
 
-@dataclass(frozen=True)
-class ModelGovernanceArgs:
+class DeniedTopic(TypedDict):
+    """A subject the function must neither be asked about nor answer about."""
+
+    name: str
+    """1-100 letters, digits, spaces or _-!?."""
+    definition: str
+    """What the topic is, in at most 200 characters."""
+    examples: NotRequired[list[str]]
+    """Up to 5 example prompts."""
+
+
+class SensitiveEntity(TypedDict):
+    """A kind of personal information and what to do with it."""
+
+    type: PiiEntityType
+    """The kind."""
+    action: NotRequired[SensitiveAction]
+    """BLOCK or ANONYMIZE (default)."""
+
+
+class SensitiveRegex(TypedDict):
+    """Sensitive information of the organisation's own, by regular expression."""
+
+    name: str
+    """Its name (1-100 characters)."""
+    pattern: str
+    """The regular expression."""
+    action: NotRequired[SensitiveAction]
+    """BLOCK or ANONYMIZE (default)."""
+    description: NotRequired[str]
+    """What it matches."""
+
+
+class SensitiveInformation(TypedDict):
+    """What the guardrail treats as sensitive in prompts and answers."""
+
+    entities: NotRequired[list[SensitiveEntity]]
+    """Personal information by kind."""
+    regexes: NotRequired[list[SensitiveRegex]]
+    """Up to 10 patterns of the organisation's own."""
+
+
+class GuardrailSettings(TypedDict):
+    """The guardrail every model call carries: id and version of an existing one, or the
+    policies of one the stack creates and publishes (stack config ``bedrock.guardrail``)."""
+
+    id: NotRequired[str]
+    """An existing guardrail's id (with version)."""
+    version: NotRequired[str]
+    """Its published version, such as '1' (the DRAFT cannot be pinned)."""
+    content_filters: NotRequired[list[ContentFilter]]
+    """Harmful content and prompt attacks."""
+    denied_topics: NotRequired[list[DeniedTopic]]
+    """Up to 30 subjects to refuse."""
+    sensitive_information: NotRequired[SensitiveInformation]
+    """Personal and other sensitive information to block or anonymize."""
+    words: NotRequired[list[str]]
+    """Words and phrases to block (up to 10,000)."""
+    profanity: NotRequired[bool]
+    """Block AWS's managed profanity list (default false)."""
+    blocked_input_message: NotRequired[str]
+    """What the caller reads when a prompt is blocked."""
+    blocked_output_message: NotRequired[str]
+    """What the caller reads when an answer is withheld."""
+
+
+class InvocationLogDelivery(TypedDict):
+    """What Bedrock's model invocation logs hold and where they go."""
+
+    cloud_watch: NotRequired[bool]
+    """To a log group /aws/bedrock/modelinvocations/PREFIX (default false)."""
+    s3: NotRequired[bool]
+    """To a dedicated, hardened bucket readable by the administrators only (default false)."""
+    text_data: NotRequired[bool]
+    """Log prompts and answers (default true)."""
+    image_data: NotRequired[bool]
+    """Log images and other media (default false)."""
+    embedding_data: NotRequired[bool]
+    """Log embeddings (default false)."""
+    retention_days: NotRequired[int]
+    """How long the logs are kept, in either destination (default 365)."""
+
+
+class ModelGovernanceArgs(DataAccount):
     """Inputs of :class:`ModelGovernance`."""
 
-    region: str
-    account_id: str
     name_prefix: str
-    """``project-stack``: names of the guardrail and profiles, unique per account and Region."""
-    guardrail: GuardrailConfig | None
+    """Starts the names of the guardrail, the profiles and the log group (project-stack):
+    unique per account and Region."""
     kms_key_arn: pulumi.Input[str]
-    """The data key: a created guardrail is encrypted with it."""
-    model_tags: Mapping[str, Mapping[str, str]]
-    """Configured model id -> tags of the application inference profile created for it."""
-    invocation_logging: InvocationLogDestinations | None
-    """None unless this stack owns the account's invocation logging."""
-    deletion_protection: bool = True
+    """The key a created guardrail is encrypted with (the data key)."""
+    guardrail: NotRequired[GuardrailSettings]
+    """The guardrail every model call carries; none when omitted."""
+    model_tags: NotRequired[dict[str, dict[str, str]]]
+    """Model id -> cost-allocation tags of an application inference profile created for it."""
+    invocation_logging: NotRequired[InvocationLogDelivery]
+    """The account's model invocation logging in this Region, owned by this component: set it
+    in one place per account and Region."""
+    invocation_log_bucket_name: NotRequired[str]
+    """The invocation-log bucket's name (required with invocationLogging.s3)."""
+    administrators: NotRequired[pulumi.Input[list[str]]]
+    """Who may read the invocation logs in the bucket and change its protections, besides the
+    deploying role (role or user ARNs)."""
+    access_log_bucket_name: NotRequired[pulumi.Input[str]]
+    """A bucket that takes the invocation-log bucket's server access logs (its policy must
+    accept them, as DataBucket's log bucket does with otherAccessLogSources)."""
+    deletion_protection: NotRequired[bool]
+    """protect and retainOnDelete on the invocation-log bucket (default true)."""
+
+
+def _problems(plain: ModelGovernanceConfig) -> list[str]:
+    problems = settings.guardrail_problems(plain.guardrail, "guardrail")
+    delivery = plain.invocation_logging
+    if delivery is not None:
+        problems += settings.invocation_log_destination_problems(delivery, "invocationLogging")
+        if delivery.s3 and plain.invocation_log_bucket_name is None:
+            problems.append("invocationLogBucketName: is required with invocationLogging.s3")
+    return problems
 
 
 class ModelGovernance(pulumi.ComponentResource):
-    """Guardrail (created and published, or an existing one), application inference profiles
-    and model invocation logging."""
+    """The guardrail every model call carries (created and published, or an existing one),
+    application inference profiles for cost allocation, and the account's model invocation
+    logging in this Region."""
 
     guardrail_arn: pulumi.Output[str] | None
+    """The guardrail's ARN; none without a guardrail."""
     guardrail_version: pulumi.Output[str] | None
+    """Its published version the function pins."""
     guardrail_key_arn: pulumi.Output[str] | None
-    """The key the stack encrypted the guardrail with; None for an existing guardrail."""
+    """The key the guardrail is encrypted with, when this component created it: callers need
+    kms:Decrypt on it through Bedrock."""
     routes: pulumi.Output[dict[str, str]]
-    """Configured model id -> ARN of the application inference profile to invoke instead."""
+    """Model id -> ARN of the application inference profile to invoke instead."""
     invocation_log_group_name: pulumi.Output[str] | None
+    """The invocation log group, when logging to CloudWatch."""
     invocation_log_bucket_name: pulumi.Output[str] | None
+    """The invocation-log bucket, when logging to S3."""
 
     def __init__(
         self, name: str, args: ModelGovernanceArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        plain = settings.parse_component_args(ModelGovernanceConfig, args, SUBJECT)
+        refuse(_problems(plain), SUBJECT)
         super().__init__("datalake:index:ModelGovernance", name, {}, opts)
         self._name = name
         self._args = args
+        self._plain = plain
         self.guardrail_arn, self.guardrail_version, self.guardrail_key_arn = self._guardrail()
         self.routes = self._application_profiles()
         self.invocation_log_group_name = None
         self.invocation_log_bucket_name = None
-        if args.invocation_logging is not None:
-            self._invocation_logging(args.invocation_logging)
+        if plain.invocation_logging is not None:
+            self._invocation_logging(plain.invocation_logging)
         self.register_outputs(
             {
                 "guardrailArn": self.guardrail_arn,
                 "guardrailVersion": self.guardrail_version,
+                "guardrailKeyArn": self.guardrail_key_arn,
                 "routes": self.routes,
                 "invocationLogGroupName": self.invocation_log_group_name,
                 "invocationLogBucketName": self.invocation_log_bucket_name,
@@ -93,46 +209,43 @@ class ModelGovernance(pulumi.ComponentResource):
         self,
     ) -> tuple[pulumi.Output[str] | None, pulumi.Output[str] | None, pulumi.Output[str] | None]:
         """(ARN, published version, key it is encrypted with when the stack created it)."""
-        args = self._args
-        settings = args.guardrail
-        if settings is None:
+        args, guardrail = self._args, self._plain.guardrail
+        if guardrail is None:
             return None, None, None
-        if settings.id is not None and settings.version is not None:
-            arn = policies.guardrail_arn(args.region, args.account_id, settings.id)
-            return pulumi.Output.from_input(arn), pulumi.Output.from_input(settings.version), None
-        guardrail = aws.bedrock.Guardrail(
+        if guardrail.id is not None and guardrail.version is not None:
+            arn = policies.guardrail_arn(args["region"], args["account_id"], guardrail.id)
+            return pulumi.Output.from_input(arn), pulumi.Output.from_input(guardrail.version), None
+        created = aws.bedrock.Guardrail(
             f"{self._name}-guardrail",
-            guardrail_args(settings, f"{args.name_prefix}-guardrail", args.kms_key_arn),
+            guardrail_args(guardrail, f"{self._plain.name_prefix}-guardrail", args["kms_key_arn"]),
             opts=pulumi.ResourceOptions(parent=self),
         )
         version = aws.bedrock.GuardrailVersion(
             f"{self._name}-guardrail",
-            guardrail_arn=guardrail.guardrail_arn,
+            guardrail_arn=created.guardrail_arn,
             # A version is a snapshot of the draft: a new one must be published whenever the
             # policies change, and the description is what tells Pulumi they did.
-            description=f"policies sha256:{guardrail_fingerprint(settings)}",
+            description=f"policies sha256:{guardrail_fingerprint(guardrail)}",
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[guardrail], replace_on_changes=["description"]
+                parent=self, depends_on=[created], replace_on_changes=["description"]
             ),
         )
         return (
-            guardrail.guardrail_arn,
+            created.guardrail_arn,
             version.version,
-            pulumi.Output.from_input(args.kms_key_arn),
+            pulumi.Output.from_input(args["kms_key_arn"]),
         )
 
     def _application_profiles(self) -> pulumi.Output[dict[str, str]]:
-        args = self._args
+        args, prefix = self._args, self._plain.name_prefix
         profiles = {}
-        for model_id, tags in sorted(args.model_tags.items()):
+        for model_id, tags in sorted(self._plain.model_tags.items()):
             profile = aws.bedrock.InferenceProfile(
                 f"{self._name}-{policies.model_slug(model_id)}",
-                name=f"{args.name_prefix}-{policies.model_slug(model_id)}"[
-                    :MAX_PROFILE_NAME
-                ].rstrip("-"),
+                name=f"{prefix}-{policies.model_slug(model_id)}"[:MAX_PROFILE_NAME].rstrip("-"),
                 description=f"Cost allocation for {model_id} called by the data-lake function",
                 model_source=aws.bedrock.InferenceProfileModelSourceArgs(
-                    copy_from=model_source_arn(args.region, args.account_id, model_id)
+                    copy_from=model_source_arn(args["region"], args["account_id"], model_id)
                 ),
                 tags=dict(tags),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -142,13 +255,12 @@ class ModelGovernance(pulumi.ComponentResource):
             pulumi.Output.all(**profiles).apply(dict) if profiles else pulumi.Output.from_input({})
         )
 
-    def _invocation_logging(self, destinations: InvocationLogDestinations) -> None:
-        args = self._args
-        settings = destinations.settings
+    def _invocation_logging(self, delivery: InvocationLogDeliveryConfig) -> None:
+        region, account_id = self._args["region"], self._args["account_id"]
         child = pulumi.ResourceOptions(parent=self)
         pulumi.log.warn(
             f"This stack owns Amazon Bedrock model invocation logging for account "
-            f"{args.account_id} in {args.region}: an update replaces any setting made there "
+            f"{account_id} in {region}: an update replaces any setting made there "
             "by the console or another stack, and a destroy turns logging off. Every other "
             f"stack in this account and Region must name this one in "
             "bedrock.invocationLogging.ownerStack.",
@@ -156,18 +268,18 @@ class ModelGovernance(pulumi.ComponentResource):
         )
         cloudwatch_config = None
         depends_on: list[pulumi.Resource] = []
-        if settings.cloud_watch:
+        if delivery.cloud_watch:
             log_group = aws.cloudwatch.LogGroup(
                 f"{self._name}-invocation-logs",
-                name=f"/aws/bedrock/modelinvocations/{args.name_prefix}",
-                retention_in_days=settings.retention_days,
+                name=f"/aws/bedrock/modelinvocations/{self._plain.name_prefix}",
+                retention_in_days=delivery.retention_days,
                 opts=child,
             )
             role = aws.iam.Role(
                 f"{self._name}-invocation-logging",
                 description="Bedrock delivers this account's model invocation logs",
                 assume_role_policy=policies.to_json(
-                    policies.invocation_logging_assume_role_policy(args.region, args.account_id)
+                    policies.invocation_logging_assume_role_policy(region, account_id)
                 ),
                 opts=child,
             )
@@ -187,166 +299,90 @@ class ModelGovernance(pulumi.ComponentResource):
             )
             self.invocation_log_group_name = log_group.name
         s3_config = None
-        if settings.s3:
-            bucket, policy = self._invocation_log_bucket(destinations)
-            depends_on.append(policy)
+        if delivery.s3:
+            logs = self._invocation_log_bucket(delivery.retention_days)
+            depends_on.append(logs.policy)
             s3_config = aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigS3ConfigArgs(
-                bucket_name=bucket.bucket, key_prefix=INVOCATION_LOG_PREFIX.rstrip("/")
+                bucket_name=logs.bucket.bucket, key_prefix=INVOCATION_LOG_PREFIX.rstrip("/")
             )
-            self.invocation_log_bucket_name = bucket.bucket
+            self.invocation_log_bucket_name = logs.bucket.bucket
         aws.bedrockmodel.InvocationLoggingConfiguration(
             f"{self._name}-invocation-logging",
             logging_config=aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigArgs(
                 cloudwatch_config=cloudwatch_config,
                 s3_config=s3_config,
-                text_data_delivery_enabled=settings.text_data,
-                image_data_delivery_enabled=settings.image_data,
-                embedding_data_delivery_enabled=settings.embedding_data,
+                text_data_delivery_enabled=delivery.text_data,
+                image_data_delivery_enabled=delivery.image_data,
+                embedding_data_delivery_enabled=delivery.embedding_data,
                 # Media follows imageData: AWS's default would log every video in full.
-                video_data_delivery_enabled=settings.image_data,
+                video_data_delivery_enabled=delivery.image_data,
             ),
             # Bedrock checks that it can write to the destinations when logging is turned on.
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
-    def _invocation_log_bucket(
-        self, destinations: InvocationLogDestinations
-    ) -> tuple[aws.s3.Bucket, aws.s3.BucketPolicy]:
-        """Private, ACLs off, SSE-S3 (a KMS key would need a grant to Bedrock in its key
-        policy), versioned, expiring after the retention period, TLS only, admins only."""
+    def _invocation_log_bucket(self, retention_days: int) -> storage.HardenedBucket:
+        """SSE-S3 (a KMS key would need a grant to Bedrock in its key policy), expiring after
+        the retention period, readable by the administrators only."""
         args = self._args
-        name = f"{self._name}-invocation-logs"
-        keep = pulumi.ResourceOptions(
-            parent=self,
-            protect=args.deletion_protection,
-            retain_on_delete=args.deletion_protection,
-        )
-        bucket = aws.s3.Bucket(
-            name,
-            bucket=destinations.bucket_name,
-            force_destroy=not args.deletion_protection,
-            opts=keep,
-        )
-
-        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
-            # S3 rejects concurrent configuration changes to one bucket.
-            return pulumi.ResourceOptions(parent=self, depends_on=list(resources))
-
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=after(),
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=after(public_access_block),
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
-            ],
-            opts=after(ownership),
-        )
-        versioning = aws.s3.BucketVersioning(
-            name,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=after(encryption),
-        )
-        retention = destinations.settings.retention_days
-        lifecycle = aws.s3.BucketLifecycleConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-after-retention",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
-                        days=retention
-                    ),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=1
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS
-                    ),
-                )
-            ],
-            opts=after(versioning),
-        )
-        policy = aws.s3.BucketPolicy(
-            name,
-            bucket=bucket.id,
-            policy=pulumi.Output.from_input(destinations.administrators).apply(
-                lambda administrators: policies.to_json(
+        bucket_name = self._plain.invocation_log_bucket_name
+        assert bucket_name is not None, "checked by _problems"
+        administrators = pulumi.Output.all(
+            storage.deploying_principal(self), args.get("administrators", [])
+        ).apply(lambda found: [*found[1], *([found[0]] if found[0] not in found[1] else [])])
+        logs = storage.hardened_bucket(
+            self,
+            f"{self._name}-invocation-logs",
+            bucket_name,
+            storage.DefaultEncryption(sse_algorithm="AES256"),
+            policy=administrators.apply(
+                lambda admins: policies.to_json(
                     policies.invocation_log_bucket_policy(
-                        bucket_name=destinations.bucket_name,
+                        bucket_name=bucket_name,
                         key_prefix=INVOCATION_LOG_PREFIX,
-                        region=args.region,
-                        account_id=args.account_id,
-                        administrators=administrators,
+                        region=args["region"],
+                        account_id=args["account_id"],
+                        administrators=admins,
                     )
                 )
             ),
-            opts=after(lifecycle),
+            expire_current_after_days=retention_days,
+            noncurrent_expiration_days=1,
+            deletion_protection=self._plain.deletion_protection,
         )
-        if destinations.access_log_bucket is not None:
-            aws.s3.BucketLogging(
-                name,
-                bucket=bucket.id,
-                target_bucket=destinations.access_log_bucket,
-                # As the data bucket's: keys start with the source account, Region and bucket.
-                target_prefix="",
-                target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
-                    partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
-                        partition_date_source="EventTime"
-                    )
-                ),
-                opts=after(policy),
+        access_log_bucket = args.get("access_log_bucket_name")
+        if access_log_bucket is not None:
+            storage.server_access_logging(
+                self, f"{self._name}-invocation-logs", logs, target_bucket=access_log_bucket
             )
-        return bucket, policy
+        return logs
 
 
 def guardrail_args(
-    settings: GuardrailConfig, name: str, kms_key_arn: pulumi.Input[str]
+    guardrail: GuardrailConfig, name: str, kms_key_arn: pulumi.Input[str]
 ) -> aws.bedrock.GuardrailArgs:
     """The guardrail for these settings; a policy block is left out when it has nothing in it
     (AWS rejects empty ones)."""
     content = topics = sensitive_config = words = None
-    if settings.content_filters:
+    if guardrail.content_filters:
         content = aws.bedrock.GuardrailContentPolicyConfigArgs(
             filters_configs=[
                 aws.bedrock.GuardrailContentPolicyConfigFiltersConfigArgs(
                     type=f.type, input_strength=f.input_strength, output_strength=f.output_strength
                 )
-                for f in settings.content_filters
+                for f in guardrail.content_filters
             ]
         )
-    if settings.denied_topics:
+    if guardrail.denied_topics:
         topics = aws.bedrock.GuardrailTopicPolicyConfigArgs(
             topics_configs=[
                 aws.bedrock.GuardrailTopicPolicyConfigTopicsConfigArgs(
                     name=t.name, definition=t.definition, examples=list(t.examples), type="DENY"
                 )
-                for t in settings.denied_topics
+                for t in guardrail.denied_topics
             ]
         )
-    sensitive = settings.sensitive_information
+    sensitive = guardrail.sensitive_information
     if sensitive.entities or sensitive.regexes:
         sensitive_config = aws.bedrock.GuardrailSensitiveInformationPolicyConfigArgs(
             pii_entities_configs=[
@@ -364,24 +400,24 @@ def guardrail_args(
             ]
             or None,
         )
-    if settings.words or settings.profanity:
+    if guardrail.words or guardrail.profanity:
         words = aws.bedrock.GuardrailWordPolicyConfigArgs(
             words_configs=[
                 aws.bedrock.GuardrailWordPolicyConfigWordsConfigArgs(text=word)
-                for word in settings.words
+                for word in guardrail.words
             ]
             or None,
             managed_word_lists_configs=[
                 aws.bedrock.GuardrailWordPolicyConfigManagedWordListsConfigArgs(type="PROFANITY")
             ]
-            if settings.profanity
+            if guardrail.profanity
             else None,
         )
     return aws.bedrock.GuardrailArgs(
         name=name[:MAX_GUARDRAIL_NAME],
         description="Every model call of the data-lake function must carry this guardrail",
-        blocked_input_messaging=settings.blocked_input_message,
-        blocked_outputs_messaging=settings.blocked_output_message,
+        blocked_input_messaging=guardrail.blocked_input_message,
+        blocked_outputs_messaging=guardrail.blocked_output_message,
         kms_key_arn=kms_key_arn,
         content_policy_config=content,
         topic_policy_config=topics,
@@ -390,9 +426,9 @@ def guardrail_args(
     )
 
 
-def guardrail_fingerprint(settings: GuardrailConfig) -> str:
+def guardrail_fingerprint(guardrail: GuardrailConfig) -> str:
     """Changes exactly when the guardrail's policies or messages do."""
-    text = json.dumps(settings.model_dump(mode="json"), sort_keys=True)
+    text = json.dumps(guardrail.model_dump(mode="json"), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

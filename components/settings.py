@@ -6,6 +6,9 @@ here; a violation raises :class:`ConfigError` whose message names the key path (
 written in the stack config or any language's arguments) and the rule, one line per problem,
 so ``pulumi preview`` shows all of them at once and nothing half-made. Keys are accepted in
 camelCase (stack config) or snake_case (Python arguments).
+
+Building blocks whose arguments share keys with the config (``ModelGovernance``, ``Alarms``)
+check their plain arguments with the same models through :func:`parse_component_args`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import re
 import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
-from typing import Annotated, Any, Literal, Union
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar, Union
 
 import pulumi
 from pydantic import (
@@ -418,17 +422,79 @@ class AccessPointConfig(_Schema):
         )
 
 
-Strength = Literal["NONE", "LOW", "MEDIUM", "HIGH"]
-PiiEntityType = Literal[
-    "ADDRESS", "AGE", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "CA_HEALTH_NUMBER",
-    "CA_SOCIAL_INSURANCE_NUMBER", "CREDIT_DEBIT_CARD_CVV", "CREDIT_DEBIT_CARD_EXPIRY",
-    "CREDIT_DEBIT_CARD_NUMBER", "DRIVER_ID", "EMAIL", "INTERNATIONAL_BANK_ACCOUNT_NUMBER",
-    "IP_ADDRESS", "LICENSE_PLATE", "MAC_ADDRESS", "NAME", "PASSWORD", "PHONE", "PIN",
-    "SWIFT_CODE", "UK_NATIONAL_HEALTH_SERVICE_NUMBER", "UK_NATIONAL_INSURANCE_NUMBER",
-    "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", "URL", "USERNAME", "US_BANK_ACCOUNT_NUMBER",
-    "US_BANK_ROUTING_NUMBER", "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER", "US_PASSPORT_NUMBER",
-    "US_SOCIAL_SECURITY_NUMBER", "VEHICLE_IDENTIFICATION_NUMBER",
-]  # fmt: skip
+class ContentFilterType(StrEnum):
+    """What a guardrail content filter looks for."""
+
+    SEXUAL = "SEXUAL"
+    VIOLENCE = "VIOLENCE"
+    HATE = "HATE"
+    INSULTS = "INSULTS"
+    MISCONDUCT = "MISCONDUCT"
+    PROMPT_ATTACK = "PROMPT_ATTACK"
+    """Jailbreaks and prompt injection (prompts only: its outputStrength must be NONE)."""
+
+
+class FilterStrength(StrEnum):
+    """How readily a content filter blocks."""
+
+    NONE = "NONE"
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+
+
+class SensitiveAction(StrEnum):
+    """What a guardrail does with sensitive information it finds."""
+
+    BLOCK = "BLOCK"
+    """Refuse the prompt or the answer."""
+    ANONYMIZE = "ANONYMIZE"
+    """Replace it with its type, such as {EMAIL}."""
+
+
+class PiiEntityType(StrEnum):
+    """Personally identifiable information a guardrail recognises."""
+
+    ADDRESS = "ADDRESS"
+    AGE = "AGE"
+    AWS_ACCESS_KEY = "AWS_ACCESS_KEY"
+    AWS_SECRET_KEY = "AWS_SECRET_KEY"
+    CA_HEALTH_NUMBER = "CA_HEALTH_NUMBER"
+    CA_SOCIAL_INSURANCE_NUMBER = "CA_SOCIAL_INSURANCE_NUMBER"
+    CREDIT_DEBIT_CARD_CVV = "CREDIT_DEBIT_CARD_CVV"
+    CREDIT_DEBIT_CARD_EXPIRY = "CREDIT_DEBIT_CARD_EXPIRY"
+    CREDIT_DEBIT_CARD_NUMBER = "CREDIT_DEBIT_CARD_NUMBER"
+    DRIVER_ID = "DRIVER_ID"
+    EMAIL = "EMAIL"
+    INTERNATIONAL_BANK_ACCOUNT_NUMBER = "INTERNATIONAL_BANK_ACCOUNT_NUMBER"
+    IP_ADDRESS = "IP_ADDRESS"
+    LICENSE_PLATE = "LICENSE_PLATE"
+    MAC_ADDRESS = "MAC_ADDRESS"
+    NAME = "NAME"
+    PASSWORD = "PASSWORD"
+    PHONE = "PHONE"
+    PIN = "PIN"
+    SWIFT_CODE = "SWIFT_CODE"
+    UK_NATIONAL_HEALTH_SERVICE_NUMBER = "UK_NATIONAL_HEALTH_SERVICE_NUMBER"
+    UK_NATIONAL_INSURANCE_NUMBER = "UK_NATIONAL_INSURANCE_NUMBER"
+    UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER = "UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER"
+    URL = "URL"
+    USERNAME = "USERNAME"
+    US_BANK_ACCOUNT_NUMBER = "US_BANK_ACCOUNT_NUMBER"
+    US_BANK_ROUTING_NUMBER = "US_BANK_ROUTING_NUMBER"
+    US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER = "US_INDIVIDUAL_TAX_IDENTIFICATION_NUMBER"
+    US_PASSPORT_NUMBER = "US_PASSPORT_NUMBER"
+    US_SOCIAL_SECURITY_NUMBER = "US_SOCIAL_SECURITY_NUMBER"
+    VEHICLE_IDENTIFICATION_NUMBER = "VEHICLE_IDENTIFICATION_NUMBER"
+
+
+class InvocationLogDestination(StrEnum):
+    """Where Bedrock delivers model invocation logs."""
+
+    CLOUD_WATCH = "cloudWatch"
+    """A CloudWatch Logs log group."""
+    S3 = "s3"
+    """An S3 bucket."""
 
 
 def _is_regex(value: str) -> bool:
@@ -500,9 +566,9 @@ TopicArn = Annotated[
 class ContentFilterConfig(_Schema):
     """One content filter of a guardrail and how strictly it filters prompts and answers."""
 
-    type: Literal["SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT", "PROMPT_ATTACK"]
-    input_strength: Strength = "HIGH"
-    output_strength: Strength = "HIGH"
+    type: ContentFilterType
+    input_strength: FilterStrength = FilterStrength.HIGH
+    output_strength: FilterStrength = FilterStrength.HIGH
 
 
 class DeniedTopicConfig(_Schema):
@@ -517,13 +583,13 @@ class DeniedTopicConfig(_Schema):
 
 class SensitiveEntityConfig(_Schema):
     type: PiiEntityType
-    action: Literal["BLOCK", "ANONYMIZE"] = "ANONYMIZE"
+    action: SensitiveAction = SensitiveAction.ANONYMIZE
 
 
 class SensitiveRegexConfig(_Schema):
     name: str = Field(min_length=1, max_length=100)
     pattern: Regex
-    action: Literal["BLOCK", "ANONYMIZE"] = "ANONYMIZE"
+    action: SensitiveAction = SensitiveAction.ANONYMIZE
     description: str | None = Field(None, max_length=1000)
 
 
@@ -572,7 +638,24 @@ class GuardrailConfig(_Schema):
         )
 
 
-class InvocationLoggingConfig(_Schema):
+class InvocationLogDeliveryConfig(_Schema):
+    """What Bedrock's model invocation logs hold and where they go."""
+
+    cloud_watch: bool = False
+    s3: bool = False
+    text_data: bool = True
+    image_data: bool = False
+    embedding_data: bool = False
+    retention_days: RetentionDays = 365
+
+    @property
+    def destinations(self) -> tuple[InvocationLogDestination, ...]:
+        return (InvocationLogDestination.CLOUD_WATCH,) * self.cloud_watch + (
+            InvocationLogDestination.S3,
+        ) * self.s3
+
+
+class InvocationLoggingConfig(InvocationLogDeliveryConfig):
     """``bedrock.invocationLogging``: Bedrock's model invocation logging, one setting per account
     and Region. Only the stack named by ``ownerStack`` manages it; the others state who does."""
 
@@ -582,12 +665,14 @@ class InvocationLoggingConfig(_Schema):
             _rule(_matches(r"[\w.-]{1,100}"), "must be the name of a stack of this project")
         ),
     ]
-    cloud_watch: bool = False
-    s3: bool = False
-    text_data: bool = True
-    image_data: bool = False
-    embedding_data: bool = False
-    retention_days: RetentionDays = 365
+
+    def delivery(self) -> InvocationLogDeliveryConfig:
+        return InvocationLogDeliveryConfig.model_validate(self.model_dump(exclude={"owner_stack"}))
+
+
+ModelTags = dict[ModelId, Tags]
+"""Per configured model: cost-allocation tags of an application inference profile that the
+function invokes instead of the model."""
 
 
 class BedrockConfig(_Schema):
@@ -601,9 +686,7 @@ class BedrockConfig(_Schema):
     system_prompt: str = Field(DEFAULT_SYSTEM_PROMPT, max_length=8000)
     guardrail: GuardrailConfig | None = None
     invocation_logging: InvocationLoggingConfig | None = None
-    model_tags: dict[ModelId, Tags] = {}
-    """Per configured model: cost-allocation tags of an application inference profile that the
-    function invokes instead of the model."""
+    model_tags: ModelTags = {}
     subscribed_providers: Annotated[
         tuple[
             Annotated[
@@ -646,6 +729,44 @@ class AlarmsConfig(_Schema):
 
     email: Annotated[tuple[EmailAddress, ...], AfterValidator(_unique)] = ()
     topic_arn: TopicArn | None = None
+
+
+NamePrefix = Annotated[
+    str,
+    BeforeValidator(
+        _rule(
+            _matches(r"[\w.-]{1,201}"),
+            "must be letters, digits, '_', '.' or '-' as in project-stack (it starts the names "
+            "of stack-wide resources)",
+        )
+    ),
+]
+
+
+class ModelGovernanceConfig(_Schema):
+    """The plain arguments of :class:`components.model_governance.ModelGovernance`, under the
+    rules of the config keys they come from (``bedrock.guardrail``, ``bedrock.modelTags``,
+    ``bedrock.invocationLogging``, ``bucket.deletionProtection``)."""
+
+    name_prefix: NamePrefix
+    guardrail: GuardrailConfig | None = None
+    model_tags: ModelTags = {}
+    invocation_logging: InvocationLogDeliveryConfig | None = None
+    invocation_log_bucket_name: BucketName | None = None
+    deletion_protection: bool = True
+
+
+class AlarmsArgsConfig(AlarmsConfig):
+    """The plain arguments of :class:`components.alarms.Alarms`, under the rules of the config
+    keys they come from (``alarms``, ``function``, ``bedrock.modelIds``)."""
+
+    name_prefix: NamePrefix
+    timeout_seconds: int = Field(DEFAULT_TIMEOUT_SECONDS, ge=1, le=900)
+    reserved_concurrency: int | None = Field(None, ge=1)
+    model_ids: Annotated[tuple[ModelId, ...], AfterValidator(_unique)] = ()
+    invocation_log_destinations: Annotated[
+        tuple[InvocationLogDestination, ...], AfterValidator(_unique)
+    ] = ()
 
 
 class StackConfig(_Schema):
@@ -835,20 +956,20 @@ def parse_stack_config(
             {**values, "project": project, "stack": stack, "region": region}
         )
     except ValidationError as error:
-        raise ConfigError(_describe(error)) from None
+        raise ConfigError(_describe(error, StackConfig)) from None
     problems = _cross_field_problems(config) or _size_problems(config)
     if problems:
         raise ConfigError(problems)
     return config
 
 
-def _describe(error: ValidationError) -> list[str]:
+def _describe(error: ValidationError, root: type[BaseModel]) -> list[str]:
     details = error.errors()
     problems = []
     for detail in details:
-        loc = _aliased(detail["loc"])
+        loc = _aliased(detail["loc"], root)
         if detail["type"] == "too_short" and any(
-            _aliased(other["loc"])[: len(loc)] == loc and len(other["loc"]) > len(loc)
+            _aliased(other["loc"], root)[: len(loc)] == loc and len(other["loc"]) > len(loc)
             for other in details
         ):
             # Pydantic counts only the valid items; the invalid ones are reported already.
@@ -856,7 +977,7 @@ def _describe(error: ValidationError) -> list[str]:
         path = _key_path(loc)
         kind = detail["type"]
         if kind == "extra_forbidden":
-            message = "unknown key" + _did_you_mean(loc)
+            message = "unknown key" + _did_you_mean(loc, root)
         elif kind == "missing":
             message = "is required"
         elif kind in ("too_short", "too_long"):
@@ -873,9 +994,9 @@ def _describe(error: ValidationError) -> list[str]:
     return problems
 
 
-def _aliased(loc: Sequence[int | str]) -> tuple[int | str, ...]:
+def _aliased(loc: Sequence[int | str], root: type[BaseModel]) -> tuple[int | str, ...]:
     """The location with each field named by its camelCase key, however it was written."""
-    model: Any = StackConfig
+    model: Any = root
     parts: list[int | str] = []
     for part in loc:
         named = part
@@ -897,9 +1018,9 @@ def _key_path(loc: Sequence[int | str]) -> str:
     return path
 
 
-def _did_you_mean(loc: Sequence[int | str]) -> str:
+def _did_you_mean(loc: Sequence[int | str], root: type[BaseModel]) -> str:
     """Suggest the schema key closest to a misspelt one (cidrBlok -> cidrBlock)."""
-    model: Any = StackConfig
+    model: Any = root
     for part in loc[:-1]:
         model = _inner_type(model, part)
     if not (isinstance(model, type) and issubclass(model, BaseModel)):
@@ -998,7 +1119,7 @@ def model_provider(model_id: str) -> str:
 def _bedrock_problems(config: StackConfig) -> list[str]:
     return (
         _model_problems(config.bedrock)
-        + _guardrail_problems(config.bedrock.guardrail)
+        + guardrail_problems(config.bedrock.guardrail, "bedrock.guardrail")
         + _invocation_logging_problems(config)
         + _alarm_problems(config)
     )
@@ -1026,29 +1147,41 @@ def _model_problems(bedrock: BedrockConfig) -> list[str]:
     return problems
 
 
-def _guardrail_problems(guardrail: GuardrailConfig | None) -> list[str]:
+def guardrail_problems(guardrail: GuardrailConfig | None, where: str) -> list[str]:
+    """The rules across a guardrail's keys; ``where`` is its key path."""
     problems: list[str] = []
     if guardrail is not None:
         if (guardrail.id is None) != (guardrail.version is None):
-            problems.append("bedrock.guardrail: an existing guardrail needs both id and version")
+            problems.append(f"{where}: an existing guardrail needs both id and version")
         elif guardrail.is_existing and guardrail.defines_policies:
             problems.append(
-                "bedrock.guardrail: either id and version of an existing guardrail, or policies "
+                f"{where}: either id and version of an existing guardrail, or policies "
                 "for a new one (contentFilters, deniedTopics, sensitiveInformation, words, "
                 "profanity), not both"
             )
         elif not guardrail.is_existing and not guardrail.defines_policies:
             problems.append(
-                "bedrock.guardrail: defines no policy; set contentFilters, deniedTopics, "
+                f"{where}: defines no policy; set contentFilters, deniedTopics, "
                 "sensitiveInformation, words or profanity (or id and version of an existing one)"
             )
         for index, content_filter in enumerate(guardrail.content_filters):
-            if content_filter.type == "PROMPT_ATTACK" and content_filter.output_strength != "NONE":
+            if (
+                content_filter.type == ContentFilterType.PROMPT_ATTACK
+                and content_filter.output_strength != FilterStrength.NONE
+            ):
                 problems.append(
-                    f"bedrock.guardrail.contentFilters[{index}].outputStrength: must be NONE for "
+                    f"{where}.contentFilters[{index}].outputStrength: must be NONE for "
                     "PROMPT_ATTACK (prompt attacks are filtered on input only)"
                 )
     return problems
+
+
+def invocation_log_destination_problems(
+    delivery: InvocationLogDeliveryConfig, where: str
+) -> list[str]:
+    if not delivery.destinations:
+        return [f"{where}: choose a destination: cloudWatch, s3 or both"]
+    return []
 
 
 def _invocation_logging_problems(config: StackConfig) -> list[str]:
@@ -1057,8 +1190,7 @@ def _invocation_logging_problems(config: StackConfig) -> list[str]:
     if logging is not None:
         where = "bedrock.invocationLogging"
         if config.owned_invocation_logging is not None:
-            if not (logging.cloud_watch or logging.s3):
-                problems.append(f"{where}: choose a destination: cloudWatch, s3 or both")
+            problems += invocation_log_destination_problems(logging, where)
             if logging.s3 and not config.administrator_patterns():
                 problems.append(
                     f"{where}.s3: the log bucket is readable only by the administrators "
@@ -1078,20 +1210,24 @@ def _invocation_logging_problems(config: StackConfig) -> list[str]:
 
 
 def _alarm_problems(config: StackConfig) -> list[str]:
-    problems: list[str] = []
-    if config.alarms is not None:
-        alarms = config.alarms
-        if bool(alarms.email) == (alarms.topic_arn is not None):
-            problems.append(
-                "alarms: set either email (a topic the stack creates) or topicArn (an existing "
-                "topic)"
-            )
-        elif alarms.topic_arn is not None and alarms.topic_arn.split(":")[3] != config.region:
-            problems.append(
-                f"alarms.topicArn: must be in {config.region}; CloudWatch alarms notify topics "
-                "in their own Region only"
-            )
-    return problems
+    if config.alarms is None:
+        return []
+    return alarm_destination_problems(config.alarms, config.region, "alarms")
+
+
+def alarm_destination_problems(alarms: AlarmsConfig, region: str, where: str) -> list[str]:
+    """Either topic; ``where`` is the key path of ``email`` and ``topicArn``'s parent, if any."""
+    if bool(alarms.email) == (alarms.topic_arn is not None):
+        return [
+            f"{where or 'email, topicArn'}: set either email (a topic the stack creates) or "
+            "topicArn (an existing topic)"
+        ]
+    if alarms.topic_arn is not None and alarms.topic_arn.split(":")[3] != region:
+        return [
+            f"{where + '.' if where else ''}topicArn: must be in {region}; CloudWatch alarms "
+            "notify topics in their own Region only"
+        ]
+    return []
 
 
 def _network_problems(config: StackConfig) -> list[str]:
@@ -1326,7 +1462,7 @@ def parse_args(args: Mapping[str, Any]) -> StackConfig:
     as floats, as other languages send them) with the stack config's rules; the default bucket
     name comes from the running project and stack."""
     values = {key: value for key, value in args.items() if key != "region"}
-    problems = [f"{path}: {NOT_PLAIN}" for path in _outputs_in(values)]
+    problems = [f"{path}: {NOT_PLAIN}" for path in _outputs_in(values, StackConfig)]
     if isinstance(args.get("region"), pulumi.Output):
         problems.insert(0, f"region: {NOT_PLAIN}")
     if problems:
@@ -1345,13 +1481,37 @@ NOT_PLAIN = (
 )
 
 
-def _outputs_in(value: Any, loc: tuple[int | str, ...] = ()) -> list[str]:
+def _outputs_in(value: Any, root: type[BaseModel], loc: tuple[int | str, ...] = ()) -> list[str]:
     if isinstance(value, pulumi.Output):
-        return [_key_path(_aliased(loc))]
+        return [_key_path(_aliased(loc, root))]
     if isinstance(value, Mapping):
-        return [path for key, item in value.items() for path in _outputs_in(item, (*loc, key))]
+        return [
+            path for key, item in value.items() for path in _outputs_in(item, root, (*loc, key))
+        ]
     if isinstance(value, list | tuple):
         return [
-            path for index, item in enumerate(value) for path in _outputs_in(item, (*loc, index))
+            path
+            for index, item in enumerate(value)
+            for path in _outputs_in(item, root, (*loc, index))
         ]
     return []
+
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def parse_component_args(schema: type[SchemaT], args: Mapping[str, Any], subject: str) -> SchemaT:
+    """Validate the plain arguments of a building block (the keys of ``schema``, the others
+    left to the component) with the rules of the config keys they come from; problems are
+    named by their key path in the arguments. Raises :class:`ConfigError` for ``subject``."""
+    fields = set(schema.model_fields) | {
+        field.alias for field in schema.model_fields.values() if field.alias is not None
+    }
+    values = {key: value for key, value in args.items() if key in fields}
+    problems = [f"{path}: {NOT_PLAIN}" for path in _outputs_in(values, schema)]
+    if problems:
+        raise ConfigError(problems, subject)
+    try:
+        return schema.model_validate(values)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, schema), subject) from None

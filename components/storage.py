@@ -1,7 +1,7 @@
 """The shared data bucket, its key and its access-log bucket."""
 
 from collections.abc import Sequence
-from typing import NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -182,7 +182,6 @@ class DataBucket(pulumi.ComponentResource):
         self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("datalake:index:DataBucket", name, {}, opts)
-        self._args = args
         data_bucket = bucket_name(args)
         deletion_protection = args.get("deletion_protection", True)
         noncurrent_days = args.get(
@@ -225,7 +224,8 @@ class DataBucket(pulumi.ComponentResource):
         log_bucket = None
         if args.get("access_logs", True):
             logs = log_bucket_name(data_bucket)
-            log_bucket = self._hardened_bucket(
+            log_bucket = hardened_bucket(
+                self,
                 f"{name}-access-logs",
                 logs,
                 # S3 server access logging can only deliver to SSE-S3 encrypted buckets.
@@ -247,11 +247,12 @@ class DataBucket(pulumi.ComponentResource):
                     "access_log_retention_days", DEFAULT_ACCESS_LOG_RETENTION_DAYS
                 ),
                 noncurrent_expiration_days=noncurrent_days,
-                opts=keep,
+                deletion_protection=deletion_protection,
             )
 
         partners = [spec for spec in args.get("access_points", []) if ap.is_cross_account(spec)]
-        bucket = self._hardened_bucket(
+        bucket = hardened_bucket(
+            self,
             name,
             data_bucket,
             DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn),
@@ -274,26 +275,17 @@ class DataBucket(pulumi.ComponentResource):
             ),
             expire_current_after_days=None,
             noncurrent_expiration_days=noncurrent_days,
-            opts=keep,
+            deletion_protection=deletion_protection,
         )
         if log_bucket is not None:
-            aws.s3.BucketLogging(
-                f"{name}-access-logs",
-                bucket=bucket.id,
-                target_bucket=log_bucket.id,
-                target_prefix="",
-                target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
-                    partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
-                        partition_date_source="EventTime"
-                    )
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
+            server_access_logging(
+                self, f"{name}-access-logs", bucket, target_bucket=log_bucket.bucket.id
             )
 
-        self.bucket_name = bucket.bucket
-        self.bucket_arn = bucket.arn
+        self.bucket_name = bucket.bucket.bucket
+        self.bucket_arn = bucket.bucket.arn
         self.kms_key_arn = kms_key_arn
-        self.log_bucket_name = log_bucket.bucket if log_bucket is not None else None
+        self.log_bucket_name = log_bucket.bucket.bucket if log_bucket is not None else None
         self.administrators = administrators
         self.register_outputs(
             {
@@ -304,74 +296,106 @@ class DataBucket(pulumi.ComponentResource):
             }
         )
 
-    def _hardened_bucket(
-        self,
-        name: str,
-        bucket_name: str,
-        encryption: DefaultEncryption,
-        *,
-        policy: pulumi.Input[str],
-        expire_current_after_days: int | None,
-        noncurrent_expiration_days: int,
-        opts: pulumi.ResourceOptions,
-    ) -> aws.s3.Bucket:
-        """A bucket with public access blocked, ACLs off, default encryption, versioning,
-        lifecycle clean-up and a policy; settings go one after another because S3 rejects
-        concurrent configuration changes to one bucket."""
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(
-            name,
-            bucket=bucket_name,
-            force_destroy=not self._args.get("deletion_protection", True),
-            opts=opts,
-        )
-        public_access_block = aws.s3.BucketPublicAccessBlock(
-            name,
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        ownership = aws.s3.BucketOwnershipControls(
-            name,
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
-        )
-        encryption_config = aws.s3.BucketServerSideEncryptionConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=encryption,
-                    bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
-                )
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[ownership]),
-        )
-        versioning = aws.s3.BucketVersioning(
-            name,
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption_config]),
-        )
-        lifecycle = aws.s3.BucketLifecycleConfiguration(
-            name,
-            bucket=bucket.id,
-            rules=_lifecycle_rules(expire_current_after_days, noncurrent_expiration_days),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        aws.s3.BucketPolicy(
-            name,
-            bucket=bucket.id,
-            policy=policy,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[lifecycle]),
-        )
-        return bucket
+
+class HardenedBucket(NamedTuple):
+    bucket: aws.s3.Bucket
+    policy: aws.s3.BucketPolicy
+
+
+def hardened_bucket(
+    parent: pulumi.Resource,
+    name: str,
+    bucket_name: str,
+    encryption: DefaultEncryption,
+    *,
+    policy: pulumi.Input[str],
+    expire_current_after_days: int | None,
+    noncurrent_expiration_days: int,
+    deletion_protection: bool,
+) -> HardenedBucket:
+    """A bucket with public access blocked, ACLs off, default encryption, versioning,
+    lifecycle clean-up and a policy; settings go one after another because S3 rejects
+    concurrent configuration changes to one bucket. With deletion protection the bucket is
+    protected and retained on delete; without, it is emptied on destroy."""
+    bucket = aws.s3.Bucket(
+        name,
+        bucket=bucket_name,
+        force_destroy=not deletion_protection,
+        opts=pulumi.ResourceOptions(
+            parent=parent, protect=deletion_protection, retain_on_delete=deletion_protection
+        ),
+    )
+
+    def after(*settings: pulumi.Resource) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, depends_on=list(settings))
+
+    public_access_block = aws.s3.BucketPublicAccessBlock(
+        name,
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=after(),
+    )
+    ownership = aws.s3.BucketOwnershipControls(
+        name,
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=after(public_access_block),
+    )
+    encryption_config = aws.s3.BucketServerSideEncryptionConfiguration(
+        name,
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=encryption,
+                bucket_key_enabled=encryption.sse_algorithm == "aws:kms",
+            )
+        ],
+        opts=after(ownership),
+    )
+    versioning = aws.s3.BucketVersioning(
+        name,
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
+            status="Enabled"
+        ),
+        opts=after(encryption_config),
+    )
+    lifecycle = aws.s3.BucketLifecycleConfiguration(
+        name,
+        bucket=bucket.id,
+        rules=_lifecycle_rules(expire_current_after_days, noncurrent_expiration_days),
+        opts=after(versioning),
+    )
+    bucket_policy = aws.s3.BucketPolicy(
+        name, bucket=bucket.id, policy=policy, opts=after(lifecycle)
+    )
+    return HardenedBucket(bucket, bucket_policy)
+
+
+def server_access_logging(
+    parent: pulumi.Resource,
+    name: str,
+    source: HardenedBucket,
+    *,
+    target_bucket: pulumi.Input[str],
+) -> aws.s3.BucketLogging:
+    """Server access logs of ``source`` to ``target_bucket``, whose keys start with the source
+    account, Region and bucket (partitioned by event time)."""
+    return aws.s3.BucketLogging(
+        name,
+        bucket=source.bucket.id,
+        target_bucket=target_bucket,
+        target_prefix="",
+        target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
+            partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
+                partition_date_source="EventTime"
+            )
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[source.policy]),
+    )
 
 
 def _lifecycle_rules(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from components.errors import ConfigError
 from offline.runner import StackRun, load_stack_values, run_program, run_stack
 
 PROJECT = "private-datalake"
@@ -70,8 +71,11 @@ def policy(resource_inputs: dict[str, Any], key: str = "policy") -> dict[str, An
     return document
 
 
+Build = Callable[[Callable[[], object]], StackRun]
+
+
 @pytest.fixture
-def build() -> Callable[[Callable[[], object]], StackRun]:
+def build() -> Build:
     """Run a small program, such as one component built from its own args, under the mocks
     (data account 111111111111, us-east-1)."""
 
@@ -79,5 +83,28 @@ def build() -> Callable[[Callable[[], object]], StackRun]:
         return run_program(
             program, config={"aws:region": "us-east-1", f"{PROJECT}:accountId": "111111111111"}
         )
+
+    return run
+
+
+Refused = Callable[[Callable[[], object]], list[str]]
+
+
+@pytest.fixture
+def refused(build: Build) -> Refused:
+    """The problems a component raises when built (by the given function) from bad args,
+    having registered nothing."""
+
+    def run(make: Callable[[], object]) -> list[str]:
+        problems: list[str] = []
+
+        def program() -> None:
+            try:
+                make()
+            except ConfigError as error:
+                problems.extend(error.problems)
+
+        assert build(program).resources == []
+        return problems
 
     return run

@@ -9,18 +9,34 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
 
 from components import policies
-from components.model_governance import INVOCATION_LOG_PREFIX
-from components.settings import MIN_FUNCTION_TIMEOUT_SECONDS
-from offline.runner import PROJECT_DIR, CapturedResource, StackRun, load_stack_values
-from tests.conftest import policy
+from components.model_governance import (
+    INVOCATION_LOG_PREFIX,
+    GuardrailSettings,
+    ModelGovernance,
+    ModelGovernanceArgs,
+)
+from components.settings import (
+    MIN_FUNCTION_TIMEOUT_SECONDS,
+    ContentFilterType,
+    FilterStrength,
+    PiiEntityType,
+)
+from offline.runner import (
+    PROJECT_DIR,
+    CapturedResource,
+    StackRun,
+    default_deployer_arn,
+    load_stack_values,
+)
+from tests.conftest import Build, Refused, policy
 from tests.test_config import MINIMAL, parse, problems_of, with_change
 
 REGION, ACCOUNT = "us-east-1", "111111111111"
@@ -417,8 +433,15 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
     [rule] = settings["BucketServerSideEncryptionConfiguration"].inputs["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     assert settings["BucketVersioning"].inputs["versioningConfiguration"]["status"] == "Enabled"
-    [lifecycle] = settings["BucketLifecycleConfiguration"].inputs["rules"]
-    assert lifecycle["expiration"]["days"] == 731
+    rules = settings["BucketLifecycleConfiguration"].inputs["rules"]
+    assert all(rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""} for rule in rules)
+    assert {rule.get("expiration", {}).get("days") for rule in rules} == {None, 731}
+    assert {
+        rule["noncurrentVersionExpiration"]["noncurrentDays"]
+        for rule in rules
+        if "noncurrentVersionExpiration" in rule
+    } == {1}
+    assert any("abortIncompleteMultipartUpload" in rule for rule in rules)
     assert settings["BucketLogging"].inputs["targetBucket"] == (
         "private-datalake-prod-111111111111-logs"
     )
@@ -492,97 +515,6 @@ def test_cloudwatch_only_logging_needs_no_bucket(
     assert len(run.of_type("aws:s3/bucket:Bucket")) == 2
 
 
-# --- Alarms -----------------------------------------------------------------------------------
-
-
-def alarms(run: StackRun) -> dict[str, dict[str, Any]]:
-    return {
-        r.name.removeprefix("alarms-"): r.inputs
-        for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
-    }
-
-
-def test_function_alarms_use_its_timeout_and_reservation(prod_run: StackRun) -> None:
-    found = alarms(prod_run)
-    function_name = prod_run.outputs["functionName"]
-    assert found["function-errors"]["name"] == "private-datalake-prod function failing"
-    for key in ("function-errors", "function-throttles", "function-duration",
-                "function-concurrency"):  # fmt: skip
-        assert found[key]["namespace"] == "AWS/Lambda"
-        assert found[key]["dimensions"] == {"FunctionName": function_name}
-    assert found["function-duration"]["threshold"] == 120 * 1000 * 0.8
-    assert found["function-duration"]["statistic"] == "Maximum"
-    assert found["function-concurrency"]["threshold"] == math.ceil(20 * 0.8)
-
-
-def test_no_concurrency_alarm_without_a_reservation(dev_run: StackRun) -> None:
-    assert "function-concurrency" not in alarms(dev_run)
-
-
-def test_model_alarms_watch_what_the_function_invokes(prod_run: StackRun) -> None:
-    found = alarms(prod_run)
-    [profile] = prod_run.of_type("aws:bedrock/inferenceProfile:InferenceProfile")
-    dimensions = {
-        (inputs["metricName"], inputs["dimensions"]["ModelId"])
-        for inputs in found.values()
-        if inputs["namespace"] == "AWS/Bedrock" and inputs.get("dimensions")
-    }
-    for invoked in (profile.outputs["arn"], NOVA):
-        for metric in ("InvocationThrottles", "InvocationClientErrors", "InvocationServerErrors"):
-            assert (metric, invoked) in dimensions
-
-
-def test_the_logging_owner_is_paged_when_logs_go_undelivered(
-    prod_run: StackRun, dev_run: StackRun
-) -> None:
-    delivery = {
-        inputs["metricName"]
-        for inputs in alarms(prod_run).values()
-        if "Delivery" in inputs["metricName"]
-    }
-    assert delivery == {
-        "ModelInvocationLogsCloudWatchDeliveryFailure",
-        "ModelInvocationLogsS3DeliveryFailure",
-    }
-    assert not [i for i in alarms(dev_run).values() if "Delivery" in i["metricName"]]
-
-
-def test_every_alarm_notifies_the_encrypted_topic_on_alarm_and_recovery(
-    example_run: StackRun,
-) -> None:
-    [topic] = example_run.of_type("aws:sns/topic:Topic")
-    key = example_run.named("aws:kms/key:Key", "alarms-topic")
-    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
-    cloudwatch = by_sid(policy(key.inputs))["CloudWatchPublishesThisAccountsAlarms"]
-    assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert cloudwatch["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
-    for inputs in alarms(example_run).values():
-        assert inputs["alarmActions"] == [topic.outputs["arn"]]
-        assert inputs["okActions"] == [topic.outputs["arn"]]
-        assert inputs["treatMissingData"] == "notBreaching"
-        assert inputs["alarmDescription"]
-    topic_policy = by_sid(
-        policy(example_run.named("aws:sns/topicPolicy:TopicPolicy", "alarms-topic").inputs)
-    )
-    assert topic_policy["CloudWatchAlarmsPublish"]["Condition"]["ArnLike"] == {
-        "aws:SourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"
-    }
-    emails = load_stack_values(example_run.stack)["private-datalake:alarms"]["email"]
-    subscriptions = example_run.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(emails)
-    assert {s.inputs["protocol"] for s in subscriptions} == {"email"}
-
-
-def test_an_existing_topic_is_notified_instead(
-    dev_values: dict[str, Any], run_with: RunWith
-) -> None:
-    arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:oncall"
-    dev_values["private-datalake:alarms"] = {"topicArn": arn}
-    run = run_with(dev_values)
-    assert run.of_type("aws:sns/topic:Topic") == []
-    assert {tuple(a["alarmActions"]) for a in alarms(run).values()} == {(arn,)}
-
-
 def test_policy_sizes_count_each_application_profile() -> None:
     """Every tagged model adds its profile's ARN to the function's role policy (an id of up to
     64 characters, as AWS allows): the size check before deploying must count them."""
@@ -591,3 +523,181 @@ def test_policy_sizes_count_each_application_profile() -> None:
     values["bedrock"]["modelTags"] = {m: {"team": "x"} for m in values["bedrock"]["modelIds"]}
     [problem] = problems_of(values)
     assert problem.startswith("bedrock.modelIds: the function role's inline policy would be ")
+
+
+# --- The component from its own args ----------------------------------------------------------
+
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+GOVERNANCE_ARGS: ModelGovernanceArgs = {
+    "region": REGION,
+    "account_id": ACCOUNT,
+    "name_prefix": "team-dev",
+    "kms_key_arn": KEY_ARN,
+}
+DEPLOYER = default_deployer_arn(ACCOUNT)
+
+
+def test_governance_alone_creates_nothing_by_default(build: Build) -> None:
+    routes: list[dict[str, str]] = []
+
+    def program() -> None:
+        governance = ModelGovernance("gov", GOVERNANCE_ARGS)
+        assert governance.guardrail_arn is None
+        governance.routes.apply(routes.append)
+
+    run = build(program)
+    assert [r.type for r in run.resources] == ["datalake:index:ModelGovernance"]
+    assert routes == [{}]
+
+
+def test_governance_alone_publishes_a_guardrail_from_its_policies(build: Build) -> None:
+    guardrail: GuardrailSettings = {
+        "content_filters": [
+            {"type": ContentFilterType.HATE},
+            {"type": ContentFilterType.PROMPT_ATTACK, "output_strength": FilterStrength.NONE},
+        ],
+        "sensitive_information": {"entities": [{"type": PiiEntityType.EMAIL}]},
+    }
+    run = build(lambda: ModelGovernance("gov", {**GOVERNANCE_ARGS, "guardrail": guardrail}))
+    created = run.named("aws:bedrock/guardrail:Guardrail", "gov-guardrail")
+    assert created.inputs["name"] == "team-dev-guardrail"
+    assert created.inputs["kmsKeyArn"] == KEY_ARN
+    assert created.inputs["contentPolicyConfig"]["filtersConfigs"] == [
+        {"type": "HATE", "inputStrength": "HIGH", "outputStrength": "HIGH"},
+        {"type": "PROMPT_ATTACK", "inputStrength": "HIGH", "outputStrength": "NONE"},
+    ]
+    assert created.inputs["sensitiveInformationPolicyConfig"]["piiEntitiesConfigs"] == [
+        {"type": "EMAIL", "action": "ANONYMIZE"}
+    ]
+    version = run.named("aws:bedrock/guardrailVersion:GuardrailVersion", "gov-guardrail")
+    assert version.inputs["guardrailArn"] == created.outputs["guardrailArn"]
+
+
+def test_governance_alone_routes_a_tagged_model_through_its_profile(build: Build) -> None:
+    routes: list[dict[str, str]] = []
+
+    def program() -> None:
+        governance = ModelGovernance(
+            "gov", {**GOVERNANCE_ARGS, "model_tags": {NOVA: {"cost-center": "42"}}}
+        )
+        governance.routes.apply(routes.append)
+
+    run = build(program)
+    [profile] = run.of_type("aws:bedrock/inferenceProfile:InferenceProfile")
+    assert profile.inputs["tags"] == {"cost-center": "42"}
+    assert profile.inputs["modelSource"]["copyFrom"] == (
+        f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
+    )
+    assert routes == [{NOVA: profile.outputs["arn"]}]
+
+
+def invocation_log_readers(run: StackRun) -> list[str]:
+    statements = by_sid(
+        policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "gov-invocation-logs").inputs)
+    )
+    condition = statements["DenyLogAccessExceptAdministrators"]["Condition"]
+    readers: str | list[str] = condition["ArnNotLike"]["aws:PrincipalArn"]
+    return [readers] if isinstance(readers, str) else readers
+
+
+@pytest.mark.parametrize(
+    ("administrators", "expected"),
+    [
+        ([], [DEPLOYER]),
+        (
+            [f"arn:aws:iam::{ACCOUNT}:role/DataAdmin"],
+            [f"arn:aws:iam::{ACCOUNT}:role/DataAdmin", DEPLOYER],
+        ),
+        ([DEPLOYER], [DEPLOYER]),
+    ],
+)
+def test_governance_alone_keeps_the_deployer_among_the_log_bucket_administrators(
+    build: Build, administrators: list[str], expected: list[str]
+) -> None:
+    def program() -> None:
+        ModelGovernance(
+            "gov",
+            {
+                **GOVERNANCE_ARGS,
+                "invocation_logging": {"s3": True, "retention_days": 30},
+                "invocation_log_bucket_name": "team-dev-invocations",
+                # An output, as DataBucket's administrators are.
+                "administrators": pulumi.Output.from_input(administrators),
+                "deletion_protection": False,
+            },
+        )
+
+    run = build(program)
+    assert sorted(invocation_log_readers(run)) == sorted(expected)
+    bucket = run.named("aws:s3/bucket:Bucket", "gov-invocation-logs")
+    assert bucket.inputs["bucket"] == "team-dev-invocations"
+    assert bucket.inputs["forceDestroy"] is True
+    assert not bucket.protect
+    assert run.of_type("aws:s3/bucketLogging:BucketLogging") == []
+    assert run.of_type("aws:cloudwatch/logGroup:LogGroup") == []
+
+
+def test_governance_alone_sends_the_log_buckets_access_logs_where_told(build: Build) -> None:
+    run = build(
+        lambda: ModelGovernance(
+            "gov",
+            {
+                **GOVERNANCE_ARGS,
+                "invocation_logging": {"s3": True},
+                "invocation_log_bucket_name": "team-dev-invocations",
+                "access_log_bucket_name": "team-dev-logs",
+            },
+        )
+    )
+    [access_logs] = run.of_type("aws:s3/bucketLogging:BucketLogging")
+    assert access_logs.inputs["targetBucket"] == "team-dev-logs"
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"guardrail": {"id": "abc123"}},
+            "guardrail: an existing guardrail needs both id and version",
+        ),
+        ({"guardrail": {}}, "guardrail: defines no policy"),
+        (
+            {"guardrail": {"sensitive_information": {"entities": [{"type": "SSN"}]}}},
+            "guardrail.sensitiveInformation.entities[0].type: Input should be 'ADDRESS'",
+        ),
+        (
+            {"guardrail": {"contentFilters": [{"type": "PROMPT_ATTACK"}]}},
+            "guardrail.contentFilters[0].outputStrength: must be NONE for PROMPT_ATTACK",
+        ),
+        (
+            {"guardrail": {"words": ["x"], "wrods": []}},
+            "guardrail.wrods: unknown key; did you mean 'words'?",
+        ),
+        ({"model_tags": {NOVA: {"aws:team": "x"}}}, f"modelTags.{NOVA}.aws:team"),
+        ({"invocation_logging": {}}, "invocationLogging: choose a destination"),
+        (
+            {"invocation_logging": {"s3": True}},
+            "invocationLogBucketName: is required with invocationLogging.s3",
+        ),
+        (
+            {"invocation_logging": {"cloud_watch": True, "retention_days": 10}},
+            "invocationLogging.retentionDays: 10 is not",
+        ),
+        ({"name_prefix": "team dev"}, "namePrefix: 'team dev' must be letters"),
+    ],
+)
+def test_governance_alone_refuses_bad_args_naming_the_key(
+    refused: Refused, changes: dict[str, Any], expected: str
+) -> None:
+    [problem] = refused(lambda: ModelGovernance("gov", {**GOVERNANCE_ARGS, **changes}))  # type: ignore[typeddict-item]
+    assert problem.startswith(expected), problem
+
+
+def test_governance_alone_refuses_an_output_among_its_policies(refused: Refused) -> None:
+    problems = refused(
+        lambda: ModelGovernance(
+            "gov",
+            {**GOVERNANCE_ARGS, "guardrail": {"words": pulumi.Output.secret(["x"])}},  # type: ignore[typeddict-item]
+        )
+    )
+    assert [p.split(":")[0] for p in problems] == ["guardrail.words"]

@@ -40,6 +40,8 @@ def test_type_tokens_keep_the_existing_stacks_types() -> None:
         "datalake:index:DataBucket",
         "datalake:index:AccessPoints",
         "datalake:index:BedrockFunction",
+        "datalake:index:ModelGovernance",
+        "datalake:index:Alarms",
     }
 
 
