@@ -11,10 +11,9 @@ import pytest
 
 from components import policies
 from components.access_points import AccessPoints, AccessPointsArgs
-from components.errors import ConfigError
 from components.policies import AccessMode
 from offline.runner import CapturedResource, StackRun
-from tests.conftest import policy
+from tests.conftest import Refused, policy
 
 ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 REGION, DATA_ACCOUNT, PARTNER = "us-east-1", "111111111111", "222222222222"
@@ -550,20 +549,10 @@ def test_access_points_alone_default_to_read_from_the_given_vpc(
     assert "private-datalake" in partner_provider.inputs["assumeRoles"]
 
 
-def test_access_points_alone_refuse_incomplete_entries(
-    build: Callable[[Callable[[], object]], StackRun],
-) -> None:
+def test_access_points_alone_refuse_incomplete_entries(refused: Refused) -> None:
     incomplete: AccessPointsArgs = {
         **POINTS_ARGS,
         "access_points": [{"name": "partner", "account_id": PARTNER, "principals": [ROLE]}],
     }
-    problems: list[str] = []
-
-    def program() -> None:
-        try:
-            AccessPoints("aps", incomplete)
-        except ConfigError as error:
-            problems.extend(error.problems)
-
-    assert build(program).resources == []
+    problems = refused(lambda: AccessPoints("aps", incomplete))
     assert [p.split(":")[0] for p in problems] == ["accessPoints[0]", "accessPoints[0].vpcId"]

@@ -12,9 +12,8 @@ import pytest
 
 from components import bedrock, policies
 from components.bedrock import BedrockFunction, BedrockFunctionArgs
-from components.errors import ConfigError
 from offline.runner import CapturedResource, StackRun
-from tests.conftest import policy
+from tests.conftest import Refused, policy
 
 REGION, ACCOUNT = "us-east-1", "111111111111"
 NOVA = "amazon.nova-micro-v1:0"
@@ -367,16 +366,8 @@ def test_function_alone_takes_code_of_its_own(
     assert function.inputs["code"].path == str(tmp_path)
 
 
-def test_function_alone_refuses_a_default_model_it_may_not_call(
-    build: Callable[[Callable[[], object]], StackRun],
-) -> None:
-    problems: list[str] = []
-
-    def program() -> None:
-        try:
-            BedrockFunction("fn", {**FUNCTION_ARGS, "default_model_id": "amazon.titan-x"})
-        except ConfigError as error:
-            problems.extend(error.problems)
-
-    assert build(program).resources == []
+def test_function_alone_refuses_a_default_model_it_may_not_call(refused: Refused) -> None:
+    problems = refused(
+        lambda: BedrockFunction("fn", {**FUNCTION_ARGS, "default_model_id": "amazon.titan-x"})
+    )
     assert problems == ["defaultModelId: 'amazon.titan-x' is not one of modelIds"]

@@ -12,8 +12,9 @@ import pulumi
 import pytest
 from pydantic import BaseModel
 
-from components import ConfigError, PrivateDataLake, PrivateDataLakeArgs, settings
+from components import PrivateDataLake, PrivateDataLakeArgs, settings
 from offline.runner import StackRun
+from tests.conftest import Refused
 
 ARGS: dict[str, Any] = {
     "region": "us-east-1",
@@ -26,21 +27,8 @@ ARGS: dict[str, Any] = {
 }
 
 
-def refused(
-    build: Callable[[Callable[[], object]], StackRun], args: Callable[[], dict[str, Any]]
-) -> list[str]:
-    """The problems PrivateDataLake names for the args ``args`` makes in the running program,
-    having registered nothing."""
-    problems: list[str] = []
-
-    def program() -> None:
-        try:
-            PrivateDataLake("lake", PrivateDataLakeArgs(**args()))  # type: ignore[typeddict-item]
-        except ConfigError as error:
-            problems.extend(error.problems)
-
-    assert build(program).resources == []
-    return problems
+def lake(args: dict[str, Any]) -> PrivateDataLake:
+    return PrivateDataLake("lake", PrivateDataLakeArgs(**args))  # type: ignore[typeddict-item]
 
 
 def test_minimal_args_build_the_whole_lake_with_the_configs_defaults(
@@ -60,12 +48,12 @@ def test_minimal_args_build_the_whole_lake_with_the_configs_defaults(
 
 
 def test_errors_name_camel_case_key_paths_whatever_the_keys_were_written_in(
-    build: Callable[[Callable[[], object]], StackRun],
+    refused: Refused,
 ) -> None:
     args = copy.deepcopy(ARGS)
     args["network"] = {"cidr_block": "8.8.8.0/24", "availability_zones": 7}
     args["access_points"][0]["prefix"] = "/abs"
-    problems = refused(build, lambda: args)
+    problems = refused(lambda: lake(args))
     assert [p.split(":")[0] for p in problems] == [
         "network.cidrBlock",
         "network.availabilityZones",
@@ -84,11 +72,9 @@ def test_integers_sent_as_floats_are_accepted(
 
 
 @pytest.mark.parametrize("where", ["account_id", "region"])
-def test_an_output_where_a_plain_value_decides_is_refused(
-    build: Callable[[Callable[[], object]], StackRun], where: str
-) -> None:
+def test_an_output_where_a_plain_value_decides_is_refused(refused: Refused, where: str) -> None:
     # Outputs exist only in a running program: the secret is made there.
-    [problem] = refused(build, lambda: ARGS | {where: pulumi.Output.secret(ARGS[where])})
+    [problem] = refused(lambda: lake(ARGS | {where: pulumi.Output.secret(ARGS[where])}))
     assert problem.startswith(
         {"account_id": "accountId", "region": "region"}[where] + ": must be a plain"
     )

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from components import policies
-from components.errors import ConfigError
 from components.network import DEFAULT_AVAILABILITY_ZONES, Network, NetworkArgs, subnet_cidrs
 from offline.runner import StackRun
-from tests.conftest import policy
+from tests.conftest import Refused, policy
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -255,18 +254,7 @@ def test_network_alone_gets_the_secure_defaults(
     assert not run.of_type("aws:ec2/internetGateway:InternetGateway")
 
 
-def test_network_alone_refuses_bad_args_before_registering_anything(
-    build: Callable[[Callable[[], object]], StackRun],
-) -> None:
+def test_network_alone_refuses_bad_args_before_registering_anything(refused: Refused) -> None:
     bad: NetworkArgs = {**NETWORK_ARGS, "availability_zones": 9, "model_ids": []}
-    registered: list[str] = []
-
-    def program() -> None:
-        try:
-            Network("net", bad)
-        except ConfigError as error:
-            registered.extend(error.problems)
-
-    run = build(program)
-    assert run.resources == []
-    assert [p.split(":")[0] for p in registered] == ["availabilityZones", "modelIds"]
+    problems = refused(lambda: Network("net", bad))
+    assert [p.split(":")[0] for p in problems] == ["availabilityZones", "modelIds"]
