@@ -262,8 +262,8 @@ class ModelGovernance(pulumi.ComponentResource):
             f"This stack owns Amazon Bedrock model invocation logging for account "
             f"{account_id} in {region}: an update replaces any setting made there "
             "by the console or another stack, and a destroy turns logging off. Every other "
-            f"stack in this account and Region must name this one in "
-            "bedrock.invocationLogging.ownerStack.",
+            "stack in this account and Region must leave it to this one (data-lake stacks name "
+            "it in bedrock.invocationLogging.ownerStack).",
             resource=self,
         )
         cloudwatch_config = None
