@@ -16,6 +16,7 @@ import pulumi_aws as aws
 from components import policies, settings
 from components.account import DataAccount
 from components.errors import refuse
+from components.model_governance import InvocationLogDelivery
 from components.settings import AlarmsArgsConfig, InvocationLogDestination
 
 FIVE_MINUTES = 300
@@ -189,9 +190,9 @@ class AlarmsArgs(DataAccount):
     routes: NotRequired[pulumi.Input[dict[str, str]]]
     """Model id -> the application inference profile the function invokes instead (Bedrock's
     metrics name what was invoked)."""
-    invocation_log_destinations: NotRequired[list[InvocationLogDestination]]
-    """Where this stack delivers the account's invocation logs: an alarm per destination on
-    failed deliveries."""
+    invocation_logging: NotRequired[InvocationLogDelivery]
+    """The invocation logging this stack owns (as given to ModelGovernance): an alarm per
+    destination on failed deliveries."""
     email: NotRequired[list[str]]
     """Subscriptions of a KMS-encrypted topic the component creates."""
     topic_arn: NotRequired[str]
@@ -232,7 +233,10 @@ class Alarms(pulumi.ComponentResource):
                     for model_id in plain.model_ids
                 },
             ),
-            *invocation_log_alarms(plain.name_prefix, plain.invocation_log_destinations),
+            *invocation_log_alarms(
+                plain.name_prefix,
+                plain.invocation_logging.destinations if plain.invocation_logging else (),
+            ),
         ]
         for spec in specs:
             aws.cloudwatch.MetricAlarm(

@@ -282,11 +282,12 @@ def _alarms_args(
         "timeout_seconds": config.function.timeout_seconds,
         "model_ids": [*config.bedrock.model_ids],
         "routes": governance.routes,
-        "invocation_log_destinations": [*logging.destinations] if logging is not None else [],
         **alarms.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
     }
     if config.function.reserved_concurrency is not None:
         args["reserved_concurrency"] = config.function.reserved_concurrency
+    if logging is not None:
+        args["invocation_logging"] = logging.delivery().model_dump()  # type: ignore[typeddict-item]
     return args
 
 

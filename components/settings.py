@@ -758,15 +758,14 @@ class ModelGovernanceConfig(_Schema):
 
 class AlarmsArgsConfig(AlarmsConfig):
     """The plain arguments of :class:`components.alarms.Alarms`, under the rules of the config
-    keys they come from (``alarms``, ``function``, ``bedrock.modelIds``)."""
+    keys they come from (``alarms``, ``function``, ``bedrock.modelIds``,
+    ``bedrock.invocationLogging``)."""
 
     name_prefix: NamePrefix
     timeout_seconds: int = Field(DEFAULT_TIMEOUT_SECONDS, ge=1, le=900)
     reserved_concurrency: int | None = Field(None, ge=1)
     model_ids: Annotated[tuple[ModelId, ...], AfterValidator(_unique)] = ()
-    invocation_log_destinations: Annotated[
-        tuple[InvocationLogDestination, ...], AfterValidator(_unique)
-    ] = ()
+    invocation_logging: InvocationLogDeliveryConfig | None = None
 
 
 class StackConfig(_Schema):

@@ -10,7 +10,6 @@ import pulumi
 import pytest
 
 from components.alarms import Alarms, AlarmsArgs
-from components.settings import InvocationLogDestination
 from offline.runner import StackRun, load_stack_values
 from tests.conftest import Build, Refused, policy
 from tests.test_model_governance import ACCOUNT, NOVA, REGION, RunWith, by_sid
@@ -148,7 +147,7 @@ def test_alarms_alone_watch_what_the_function_invokes_and_where_logs_go(build: B
                 "model_ids": [NOVA, ROUTED],
                 # As ModelGovernance hands them over: known only once the profile exists.
                 "routes": pulumi.Output.from_input({ROUTED: PROFILE_ARN}),
-                "invocation_log_destinations": [InvocationLogDestination.S3],
+                "invocation_logging": {"s3": True},
             },
         )
 
@@ -177,10 +176,7 @@ def test_alarms_alone_watch_what_the_function_invokes_and_where_logs_go(build: B
         ({"timeout_seconds": 0}, "timeoutSeconds: Input should be greater than or equal to 1"),
         ({"reserved_concurrency": 0}, "reservedConcurrency: Input should be greater than"),
         ({"model_ids": ["gpt-4"]}, "modelIds[0]: 'gpt-4' must be a Bedrock foundation-model id"),
-        (
-            {"invocation_log_destinations": ["kinesis"]},
-            "invocationLogDestinations[0]: Input should be",
-        ),
+        ({"invocation_logging": {"kinesis": True}}, "invocationLogging.kinesis: unknown key"),
     ],
 )
 def test_alarms_alone_refuse_bad_args_naming_the_key(

@@ -33,6 +33,22 @@ def test_every_component_input_and_type_is_documented() -> None:
     assert undocumented == []
 
 
+def test_no_input_is_a_list_of_enum_values() -> None:
+    """The SDK's provider (pulumi 3.272, ComponentProvider.map_input_properties) maps each item
+    of a list whose items are a named type as an object, so a list of enum values reaches the
+    component as a list of empty dicts: such inputs must be flags or objects instead."""
+    schema = provider.schema()
+    enums = {f"#/types/{token}" for token, spec in schema["types"].items() if "enum" in spec}
+    lists_of_enums = [
+        f"{token}.{name}"
+        for token, spec in {**schema["resources"], **schema["types"]}.items()
+        for section in ("inputProperties", "properties")
+        for name, prop in spec.get(section, {}).items()
+        if prop.get("items", {}).get("$ref") in enums
+    ]
+    assert lists_of_enums == []
+
+
 def test_type_tokens_keep_the_existing_stacks_types() -> None:
     assert set(provider.schema()["resources"]) == {
         LAKE,
@@ -80,3 +96,69 @@ def test_a_secret_where_a_plain_value_decides_is_refused_by_key_path() -> None:
         run_stack("dev", values=values, program=THROUGH_PROVIDER, progress=registrations.append)
     assert "invalid stack configuration" in str(raised.value)
     assert registrations == []
+
+
+def test_building_blocks_alone_through_the_provider_take_camel_case_enums_and_floats() -> None:
+    """ModelGovernance and Alarms as a YAML program writes them: camelCase keys, enum values
+    as strings, every number a float on the wire."""
+    region, account = "us-east-1", "111111111111"
+    governance = run_stack(
+        "dev",
+        values={
+            "aws:region": region,
+            "test:component": "datalake:index:ModelGovernance",
+            "test:args": {
+                "region": region,
+                "accountId": account,
+                "namePrefix": "team-dev",
+                "kmsKeyArn": f"arn:aws:kms:{region}:{account}:key/1234",
+                "guardrail": {
+                    "contentFilters": [{"type": "PROMPT_ATTACK", "outputStrength": "NONE"}],
+                    "sensitiveInformation": {"entities": [{"type": "EMAIL", "action": "BLOCK"}]},
+                },
+                "invocationLogging": {"cloudWatch": True, "retentionDays": 30},
+            },
+        },
+        program=THROUGH_PROVIDER,
+    )
+    guardrail = governance.named("aws:bedrock/guardrail:Guardrail", "modelgovernance-guardrail")
+    assert guardrail.inputs["contentPolicyConfig"]["filtersConfigs"] == [
+        {"type": "PROMPT_ATTACK", "inputStrength": "HIGH", "outputStrength": "NONE"}
+    ]
+    assert guardrail.inputs["sensitiveInformationPolicyConfig"]["piiEntitiesConfigs"] == [
+        {"type": "EMAIL", "action": "BLOCK"}
+    ]
+    [log_group] = governance.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert log_group.inputs["retentionInDays"] == 30
+    state = governance.outputs["state"]
+    assert state["guardrailArn"] == guardrail.outputs["guardrailArn"]
+
+    alarms = run_stack(
+        "dev",
+        values={
+            "aws:region": region,
+            "test:component": "datalake:index:Alarms",
+            "test:args": {
+                "region": region,
+                "accountId": account,
+                "namePrefix": "team-dev",
+                "functionName": "team-dev-fn",
+                "timeoutSeconds": 30,
+                "reservedConcurrency": 4,
+                "invocationLogging": {"cloudWatch": True, "retentionDays": 90},
+                "email": ["oncall@example.com"],
+            },
+        },
+        program=THROUGH_PROVIDER,
+    )
+    metrics = {
+        a.inputs["metricName"]: a.inputs
+        for a in alarms.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert metrics["Duration"]["threshold"] == 30 * 1000 * 0.8
+    assert metrics["ConcurrentExecutions"]["threshold"] == 4
+    assert "ModelInvocationLogsCloudWatchDeliveryFailure" in metrics
+    assert (
+        alarms.outputs["state"]["topicArn"]
+        == alarms.of_type("aws:sns/topic:Topic")[0].outputs["arn"]
+    )
