@@ -3,7 +3,7 @@
 import functools
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NotRequired, TypedDict
 
@@ -139,13 +139,24 @@ def _problems(args: NetworkArgs) -> list[str]:
             "modelIds: must list at least one model while interfaceEndpoints includes "
             "bedrock-runtime (its policy admits only those)"
         )
+    return problems + existing_endpoint_problems(
+        args.get("existing_interface_endpoints", {}), services
+    )
+
+
+def existing_endpoint_problems(
+    existing: Mapping[str, str], services: Collection[str], key_prefix: str = ""
+) -> list[str]:
+    """Each reused endpoint must be one of the services and given once; ``key_prefix`` places
+    the keys where the caller's arguments have them (``network.`` in the stack config)."""
+    problems = []
     seen: dict[str, str] = {}
-    for service, endpoint_id in args.get("existing_interface_endpoints", {}).items():
-        where = f"existingInterfaceEndpoints.{service}"
+    for service, endpoint_id in existing.items():
+        where = f"{key_prefix}existingInterfaceEndpoints.{service}"
         if service not in services:
             problems.append(
-                f"{where}: '{service}' is not in interfaceEndpoints; list there every service "
-                "the VPC needs, and here which of them it has already"
+                f"{where}: '{service}' is not in {key_prefix}interfaceEndpoints; list there every "
+                "service the VPC needs, and here which of them it has already"
             )
         if endpoint_id in seen:
             problems.append(f"{where}: {endpoint_id} is already given for {seen[endpoint_id]}")

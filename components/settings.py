@@ -48,7 +48,7 @@ from components.bedrock import (
     Architecture,
 )
 from components.errors import ConfigError
-from components.network import NetworkArgs
+from components.network import NetworkArgs, existing_endpoint_problems
 from components.policies import AccessMode
 from components.storage import DataBucketArgs
 
@@ -1283,17 +1283,9 @@ def _network_problems(config: StackConfig) -> list[str]:
             "zones collect flow logs centrally), and a second flow log would copy every "
             "workload's traffic records into this stack's log group; omit it or set false"
         )
-    seen: dict[str, str] = {}
-    for service, endpoint_id in network.existing_interface_endpoints.items():
-        where = f"network.existingInterfaceEndpoints.{service}"
-        if service not in network.interface_endpoints:
-            problems.append(
-                f"{where}: '{service}' is not in network.interfaceEndpoints; list there every "
-                "service the VPC needs, and here which of them it has already"
-            )
-        if endpoint_id in seen:
-            problems.append(f"{where}: {endpoint_id} is already given for {seen[endpoint_id]}")
-        seen.setdefault(endpoint_id, service)
+    problems += existing_endpoint_problems(
+        network.existing_interface_endpoints, network.interface_endpoints, "network."
+    )
     problems += [
         f"bucket.allowedVpcIds[{index}]: {vpc_id} is network.vpcId, allowed already"
         for index, vpc_id in enumerate(config.bucket.allowed_vpc_ids)
