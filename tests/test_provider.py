@@ -10,9 +10,9 @@ import pytest
 
 from components import provider
 from offline.runner import CapturedResource, StackRun, load_stack_values, run_stack
+from tests.test_program import COMPONENTS, LAKE
 
 THROUGH_PROVIDER = Path(__file__).resolve().parent / "programs" / "through_provider.py"
-LAKE = "datalake:index:PrivateDataLake"
 
 
 def test_committed_schema_is_the_one_the_code_gives() -> None:
@@ -50,15 +50,8 @@ def test_no_input_is_a_list_of_enum_values() -> None:
 
 
 def test_type_tokens_keep_the_existing_stacks_types() -> None:
-    assert set(provider.schema()["resources"]) == {
-        LAKE,
-        "datalake:index:Network",
-        "datalake:index:DataBucket",
-        "datalake:index:AccessPoints",
-        "datalake:index:BedrockFunction",
-        "datalake:index:ModelGovernance",
-        "datalake:index:Alarms",
-    }
+    """The schema serves exactly the component types the program's stacks hold."""
+    assert set(provider.schema()["resources"]) == {LAKE, *COMPONENTS}
 
 
 def registered(run: StackRun) -> list[tuple[str, str, str, str, bool, bool]]:
