@@ -6,7 +6,7 @@ means and where to look first: the person paged reads the name in a subject line
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NotRequired
 
@@ -17,7 +17,7 @@ from components import policies, settings
 from components.account import DataAccount
 from components.errors import refuse
 from components.model_governance import InvocationLogDelivery
-from components.settings import AlarmsArgsConfig, InvocationLogDestination
+from components.settings import AlarmsArgsConfig
 
 FIVE_MINUTES = 300
 NEAR_LIMIT = 0.8
@@ -150,14 +150,10 @@ def model_alarms(prefix: str, model_dimensions: Mapping[str, pulumi.Input[str]])
     return specs
 
 
-def invocation_log_alarms(
-    prefix: str, destinations: Sequence[InvocationLogDestination]
-) -> list[AlarmSpec]:
+def invocation_log_alarms(prefix: str, cloud_watch: bool, s3: bool) -> list[AlarmSpec]:
     """Delivery failures of the account's invocation logs (published across all models)."""
-    metrics = {
-        InvocationLogDestination.CLOUD_WATCH: ("CloudWatch", "CloudWatch Logs"),
-        InvocationLogDestination.S3: ("S3", "S3"),
-    }
+    destinations = [("CloudWatch", "CloudWatch Logs")] if cloud_watch else []
+    destinations += [("S3", "S3")] if s3 else []
     return [
         AlarmSpec(
             f"invocation-logs-{metric.lower()}-delivery",
@@ -170,7 +166,7 @@ def invocation_log_alarms(
             "Sum",
             1,
         )
-        for metric, where in (metrics[destination] for destination in sorted(destinations))
+        for metric, where in destinations
     ]
 
 
@@ -233,9 +229,10 @@ class Alarms(pulumi.ComponentResource):
                     for model_id in plain.model_ids
                 },
             ),
-            *invocation_log_alarms(
-                plain.name_prefix,
-                plain.invocation_logging.destinations if plain.invocation_logging else (),
+            *(
+                invocation_log_alarms(plain.name_prefix, logging.cloud_watch, logging.s3)
+                if (logging := plain.invocation_logging) is not None
+                else []
             ),
         ]
         for spec in specs:

@@ -254,7 +254,7 @@ def _governance_args(config: settings.StackConfig, data: DataBucket) -> ModelGov
         args["guardrail"] = bedrock.guardrail.model_dump()  # type: ignore[typeddict-item]
     logging = config.owned_invocation_logging
     if logging is not None:
-        args["invocation_logging"] = logging.delivery().model_dump()  # type: ignore[typeddict-item]
+        args["invocation_logging"] = logging.delivery()  # type: ignore[typeddict-item]
         args["invocation_log_bucket_name"] = config.invocation_log_bucket_name
         args["administrators"] = data.administrators
         if data.log_bucket_name is not None:
@@ -287,7 +287,7 @@ def _alarms_args(
     if config.function.reserved_concurrency is not None:
         args["reserved_concurrency"] = config.function.reserved_concurrency
     if logging is not None:
-        args["invocation_logging"] = logging.delivery().model_dump()  # type: ignore[typeddict-item]
+        args["invocation_logging"] = logging.delivery()  # type: ignore[typeddict-item]
     return args
 
 

@@ -488,15 +488,6 @@ class PiiEntityType(StrEnum):
     VEHICLE_IDENTIFICATION_NUMBER = "VEHICLE_IDENTIFICATION_NUMBER"
 
 
-class InvocationLogDestination(StrEnum):
-    """Where Bedrock delivers model invocation logs."""
-
-    CLOUD_WATCH = "cloudWatch"
-    """A CloudWatch Logs log group."""
-    S3 = "s3"
-    """An S3 bucket."""
-
-
 def _is_regex(value: str) -> bool:
     try:
         re.compile(value)
@@ -648,12 +639,6 @@ class InvocationLogDeliveryConfig(_Schema):
     embedding_data: bool = False
     retention_days: RetentionDays = 365
 
-    @property
-    def destinations(self) -> tuple[InvocationLogDestination, ...]:
-        return (InvocationLogDestination.CLOUD_WATCH,) * self.cloud_watch + (
-            InvocationLogDestination.S3,
-        ) * self.s3
-
 
 class InvocationLoggingConfig(InvocationLogDeliveryConfig):
     """``bedrock.invocationLogging``: Bedrock's model invocation logging, one setting per account
@@ -666,8 +651,9 @@ class InvocationLoggingConfig(InvocationLogDeliveryConfig):
         ),
     ]
 
-    def delivery(self) -> InvocationLogDeliveryConfig:
-        return InvocationLogDeliveryConfig.model_validate(self.model_dump(exclude={"owner_stack"}))
+    def delivery(self) -> dict[str, Any]:
+        """What is logged and where, as ModelGovernance and Alarms take it."""
+        return self.model_dump(exclude={"owner_stack"})
 
 
 ModelTags = dict[ModelId, Tags]
@@ -1178,7 +1164,7 @@ def guardrail_problems(guardrail: GuardrailConfig | None, where: str) -> list[st
 def invocation_log_destination_problems(
     delivery: InvocationLogDeliveryConfig, where: str
 ) -> list[str]:
-    if not delivery.destinations:
+    if not (delivery.cloud_watch or delivery.s3):
         return [f"{where}: choose a destination: cloudWatch, s3 or both"]
     return []
 
