@@ -327,9 +327,7 @@ class ModelGovernance(pulumi.ComponentResource):
         args = self._args
         bucket_name = self._plain.invocation_log_bucket_name
         assert bucket_name is not None, "checked by _problems"
-        administrators = pulumi.Output.all(
-            storage.deploying_principal(self), args.get("administrators", [])
-        ).apply(lambda found: [*found[1], *([found[0]] if found[0] not in found[1] else [])])
+        administrators = storage.with_deployer(self, args.get("administrators", []))
         logs = storage.hardened_bucket(
             self,
             f"{self._name}-invocation-logs",

@@ -163,6 +163,15 @@ def deploying_principal(parent: pulumi.Resource) -> pulumi.Output[str]:
     return aws.iam.get_session_context_output(arn=caller.arn, opts=through_parent).issuer_arn
 
 
+def with_deployer(
+    parent: pulumi.Resource, administrators: pulumi.Input[Sequence[str]]
+) -> pulumi.Output[list[str]]:
+    """The administrators and, once, the deploying principal (see deploying_principal)."""
+    return pulumi.Output.all(deploying_principal(parent), administrators).apply(
+        lambda found: [*found[1], *([found[0]] if found[0] not in found[1] else [])]
+    )
+
+
 class DataBucket(pulumi.ComponentResource):
     """An SSE-KMS encrypted, versioned, private, TLS-only bucket that hands access control to
     its access points, whose access logs go to a separate bucket hardened the same way."""
@@ -190,9 +199,7 @@ class DataBucket(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(
             parent=self, protect=deletion_protection, retain_on_delete=deletion_protection
         )
-        administrators = deploying_principal(self).apply(
-            lambda deployer: [*administrator_patterns(args), deployer]
-        )
+        administrators = with_deployer(self, administrator_patterns(args))
 
         existing_key = args.get("kms_key_arn")
         if existing_key is None:
