@@ -18,6 +18,7 @@ import copy
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -1077,6 +1078,9 @@ MUTATIONS = [
 ]  # fmt: skip
 
 
+PACKAGE = f"{policies.__name__}."
+
+
 def patch_builder(monkeypatch: pytest.MonkeyPatch, name: str, transform: Transform) -> None:
     original = getattr(policies, name)
 
@@ -1086,7 +1090,12 @@ def patch_builder(monkeypatch: pytest.MonkeyPatch, name: str, transform: Transfo
             return transform(policies.document(*result))["Statement"]
         return transform(result)
 
-    monkeypatch.setattr(policies, name, mutated)
+    # The package re-exports each builder, and builders of one family call each other inside
+    # their module (bedrock_endpoint_policy calls bedrock_invoke_statements): patch every module
+    # that holds this builder, so that no caller keeps the original.
+    for module in [policies, *(m for n, m in sys.modules.items() if n.startswith(PACKAGE))]:
+        if getattr(module, name, None) is original:
+            monkeypatch.setattr(module, name, mutated)
 
 
 @pytest.mark.parametrize(

@@ -105,9 +105,9 @@ def _typed_dict(hint: Any) -> Any:
 
 
 def _model(field: Any) -> Any:
-    annotation = settings._unwrap(field.annotation)
+    annotation = settings.unwrap(field.annotation)
     for candidate in (annotation, *typing.get_args(annotation)):
-        inner = settings._unwrap(candidate)
+        inner = settings.unwrap(candidate)
         if isinstance(inner, type) and issubclass(inner, BaseModel):
             return inner
     return None

@@ -1,0 +1,330 @@
+"""The whole stack configuration: ``network``, ``bucket``, ``accessPoints``, ``function``,
+and the arguments of the components it becomes."""
+
+from __future__ import annotations
+
+import functools
+import typing
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from components import access_points as ap_specs
+from components import network, policies, storage
+from components.access_points import AccessPointSpec, NetworkOrigin
+from components.account import DataAccount
+from components.bedrock import (
+    DEFAULT_LOG_RETENTION_DAYS,
+    DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_SECONDS,
+    Architecture,
+)
+from components.network import NetworkArgs
+from components.policies import AccessMode
+from components.settings.models import AlarmsConfig, BedrockConfig, InvocationLoggingConfig
+from components.settings.values import (
+    MAX_ACCESS_POINTS,
+    MAX_DOCUMENT_BYTES,
+    AccessPointName,
+    AccountId,
+    AdminPrincipalArn,
+    BucketName,
+    EndpointService,
+    KmsKeyArn,
+    OrganizationId,
+    PermissionSetName,
+    Prefix,
+    PrincipalArn,
+    Region,
+    RetentionDays,
+    RoleArn,
+    RouteTableId,
+    Schema,
+    SubnetId,
+    VpcEndpointId,
+    VpcId,
+    _fits_a_model_call,
+    _is_private_cidr,
+    rule,
+    unique,
+)
+from components.storage import DataBucketArgs
+
+
+class NetworkConfig(Schema):
+    """``network``: the data-lake VPC, created (``cidrBlock``) or existing (``vpcId``,
+    ``subnetIds``, ``routeTableIds``)."""
+
+    cidr_block: (
+        Annotated[
+            str,
+            BeforeValidator(
+                rule(
+                    _is_private_cidr,
+                    "must be a private IPv4 block (within 10.0.0.0/8, 172.16.0.0/12 or "
+                    "192.168.0.0/16) with a prefix from /16 to /24, so that it splits into 8 "
+                    "subnets of at least /27",
+                )
+            ),
+        ]
+        | None
+    ) = None
+    availability_zones: int = Field(network.DEFAULT_AVAILABILITY_ZONES, ge=1, le=6)
+    vpc_id: VpcId | None = None
+    subnet_ids: Annotated[
+        tuple[SubnetId, ...], Field(min_length=1, max_length=6), AfterValidator(unique)
+    ] = ()
+    route_table_ids: Annotated[
+        tuple[RouteTableId, ...], Field(min_length=1, max_length=6), AfterValidator(unique)
+    ] = ()
+    interface_endpoints: Annotated[tuple[EndpointService, ...], AfterValidator(unique)] = (
+        network.DEFAULT_INTERFACE_ENDPOINTS
+    )
+    existing_interface_endpoints: dict[EndpointService, VpcEndpointId] = Field(default_factory=dict)
+    flow_logs: bool = True
+    flow_log_retention_days: RetentionDays = network.DEFAULT_FLOW_LOG_RETENTION_DAYS
+    extra_s3_buckets: Annotated[tuple[BucketName, ...], AfterValidator(unique)] = ()
+
+
+class BucketConfig(Schema):
+    """``bucket``: the shared data bucket."""
+
+    name: BucketName | None = None
+    kms_key_arn: KmsKeyArn | None = None
+    allowed_vpc_ids: Annotated[tuple[VpcId, ...], AfterValidator(unique)] = ()
+    admin_role_arns: Annotated[tuple[AdminPrincipalArn, ...], AfterValidator(unique)] = ()
+    admin_permission_sets: Annotated[tuple[PermissionSetName, ...], AfterValidator(unique)] = ()
+    restrict_to_vpcs: bool = True
+    noncurrent_version_expiration_days: int = Field(
+        storage.DEFAULT_NONCURRENT_VERSION_EXPIRATION_DAYS, ge=1, le=36500
+    )
+    access_logs: bool = True
+    access_log_retention_days: int = Field(
+        storage.DEFAULT_ACCESS_LOG_RETENTION_DAYS, ge=1, le=36500
+    )
+    deletion_protection: bool = True
+
+
+def _via_service(value: Any) -> Any:
+    if value == "glue":
+        raise ValueError(
+            "'glue': AWS Glue jobs and crawlers call S3 with their own role, not on a caller's "
+            "behalf (no aws:CalledVia); list that role in principals of a network: vpc access "
+            "point and give the job a Glue connection in the VPC"
+        )
+    if value not in policies.VIA_SERVICE_PRINCIPALS:
+        known = ", ".join(sorted(policies.VIA_SERVICE_PRINCIPALS))
+        raise ValueError(
+            f"{value!r} is not a service that calls S3 on a caller's behalf with "
+            f"aws:CalledVia ({known})"
+        )
+    return value
+
+
+# AWS services that call S3 with the caller's credentials and say so in aws:CalledVia.
+ViaService = Annotated[str, BeforeValidator(_via_service)]
+
+
+class AccessPointConfig(Schema):
+    """One entry of ``accessPoints``: an application's own door into the bucket."""
+
+    name: AccessPointName
+    prefix: Prefix = ""
+    access: AccessMode = AccessMode.READ
+    principals: Annotated[tuple[PrincipalArn, ...], AfterValidator(unique)] = ()
+    network: NetworkOrigin = NetworkOrigin.VPC
+    account_id: AccountId | None = None
+    role_arn: RoleArn | None = None
+    vpc_id: VpcId | None = None
+    via_services: Annotated[tuple[ViaService, ...], AfterValidator(unique)] = ()
+
+    @property
+    def is_cross_account(self) -> bool:
+        return self.account_id is not None
+
+    @property
+    def origin(self) -> NetworkOrigin:
+        return ap_specs.origin(self.spec())
+
+    def spec(self) -> AccessPointSpec:
+        """This entry as the arguments of the AccessPoints and DataBucket components."""
+        return typing.cast(
+            AccessPointSpec, self.model_dump(exclude_none=True) | {"principals": [*self.principals]}
+        )
+
+
+class FunctionConfig(Schema):
+    """``function``: the Lambda function that reads documents and calls Bedrock."""
+
+    memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=128, le=10240)
+    timeout_seconds: Annotated[int, Field(le=900), AfterValidator(_fits_a_model_call)] = (
+        DEFAULT_TIMEOUT_SECONDS
+    )
+    architecture: Architecture = Architecture.ARM64
+    reserved_concurrency: int | None = Field(None, ge=1)
+    log_retention_days: RetentionDays = DEFAULT_LOG_RETENTION_DAYS
+    max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, ge=1, le=MAX_DOCUMENT_BYTES)
+
+
+class StackConfig(Schema):
+    """The whole stack: the project namespace of ``Pulumi.<stack>.yaml`` plus ``aws:region``.
+
+    ``region``, ``project`` and ``stack`` are filled in by :func:`parse_stack_config`, not
+    written by users under the project namespace.
+    """
+
+    project: str
+    stack: str
+    region: Region
+    account_id: AccountId
+    organization_id: OrganizationId | None = None
+    network: NetworkConfig
+    bucket: BucketConfig = BucketConfig()
+    access_points: Annotated[
+        tuple[AccessPointConfig, ...], Field(min_length=1, max_length=MAX_ACCESS_POINTS)
+    ]
+    bedrock: BedrockConfig
+    function: FunctionConfig = FunctionConfig()
+    alarms: AlarmsConfig | None = None
+
+    @property
+    def data_bucket_name(self) -> str:
+        return self.bucket.name or storage.default_bucket_name(
+            self.project, self.stack, self.account_id
+        )
+
+    @property
+    def name_prefix(self) -> str:
+        """``project-stack``: names of stack-wide resources (guardrail, alarms, ...)."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def owned_invocation_logging(self) -> InvocationLoggingConfig | None:
+        """The invocation-logging settings when this stack is their owner, else None."""
+        logging = self.bedrock.invocation_logging
+        return logging if logging is not None and logging.owner_stack == self.stack else None
+
+    @property
+    def invocation_log_bucket_name(self) -> str:
+        return f"{self.data_bucket_name[: 63 - len('-invocations')]}-invocations"
+
+    @property
+    def other_access_log_sources(self) -> tuple[str, ...]:
+        """The stack's buckets besides the data bucket whose access logs the log bucket takes."""
+        logging = self.owned_invocation_logging
+        return (self.invocation_log_bucket_name,) if logging is not None and logging.s3 else ()
+
+    @property
+    def log_bucket_name(self) -> str:
+        return storage.log_bucket_name(self.data_bucket_name)
+
+    def access_point_arn(self, access_point: AccessPointConfig) -> str:
+        return ap_specs.arn(access_point.spec(), self.account())
+
+    def access_point_named(self, name: str) -> AccessPointConfig | None:
+        return next((ap for ap in self.access_points if ap.name == name), None)
+
+    @property
+    def cross_account_access_points(self) -> tuple[AccessPointConfig, ...]:
+        return tuple(ap for ap in self.access_points if ap.is_cross_account)
+
+    @property
+    def function_access_point(self) -> AccessPointConfig:
+        access_point = self.access_point_named(self.bedrock.access_point)
+        assert access_point is not None, "checked by parse_stack_config"
+        return access_point
+
+    @property
+    def perimeter(self) -> policies.Perimeter:
+        return policies.Perimeter(self.account_id, self.organization_id)
+
+    # The components' arguments: the policies they build from them are the ones sized here.
+
+    def account(self) -> DataAccount:
+        account: DataAccount = {"region": self.region, "account_id": self.account_id}
+        if self.organization_id is not None:
+            account["organization_id"] = self.organization_id
+        return account
+
+    @functools.cached_property
+    def access_point_specs(self) -> list[AccessPointSpec]:
+        return [ap.spec() for ap in self.access_points]
+
+    def network_args(self) -> NetworkArgs:
+        return {
+            **self.account(),
+            **self._network_settings(),  # type: ignore[typeddict-item]
+            "bucket_name": self.data_bucket_name,
+            "model_ids": [*self.bedrock.model_ids],
+            "streaming": self.bedrock.streaming,
+            "routed_model_ids": [*self.bedrock.model_tags],
+            **self._endpoint_guardrail(),
+        }
+
+    def _network_settings(self) -> dict[str, Any]:
+        """``network`` as the component takes it: with ``vpcId``, only the keys of an existing
+        VPC (no block, zone count or flow logs: those are the VPC owner's)."""
+        settings = self.network.model_dump(exclude_none=True)
+        if self.network.vpc_id is None:
+            for key in ("subnet_ids", "route_table_ids", "existing_interface_endpoints"):
+                settings.pop(key)
+        else:
+            for key in ("cidr_block", "availability_zones", "flow_logs", "flow_log_retention_days"):
+                settings.pop(key, None)
+        return settings
+
+    def _endpoint_guardrail(self) -> dict[str, str]:
+        """What the endpoint policy can name of the guardrail before it exists: the guardrail
+        itself when it is an existing one, else any published version of a data-account
+        guardrail."""
+        guardrail = self.bedrock.guardrail
+        if guardrail is None:
+            return {}
+        if guardrail.id is not None and guardrail.version is not None:
+            return {"guardrail_id": guardrail.id, "guardrail_version": guardrail.version}
+        return {"guardrail_id": "*", "guardrail_version": "*"}
+
+    def bucket_args(self) -> DataBucketArgs:
+        return {
+            **self.account(),
+            **self.bucket.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
+            "name": self.data_bucket_name,
+            "access_points": self.access_point_specs,
+            "other_access_log_sources": list(self.other_access_log_sources),
+        }
+
+    def administrator_patterns(self) -> list[str]:
+        return storage.administrator_patterns(self.bucket_args())
+
+    def s3_endpoint_policy(self) -> policies.PolicyDocument:
+        return network.s3_endpoint_policy(self.network_args())
+
+    def interface_endpoint_policy(self, service: str) -> policies.PolicyDocument:
+        return network.interface_endpoint_policy(self.network_args(), service)
+
+    def bucket_policy(
+        self, *, vpc_id: str, deployer_arn: str, data_key_arn: str
+    ) -> policies.PolicyDocument:
+        """The data bucket's policy once the stack's VPC, the deployer and the key are known."""
+        return storage.bucket_policy(
+            self.bucket_args(),
+            name=self.data_bucket_name,
+            vpc_id=vpc_id,
+            administrators=[*self.administrator_patterns(), deployer_arn],
+            data_key_arn=data_key_arn,
+            cross_account_principals=[
+                list(ap.principals) for ap in self.cross_account_access_points
+            ],
+        )
+
+
+# Keys of the project namespace that users write; the rest of StackConfig is filled in.
+INJECTED_KEYS = ("project", "stack", "region")
+
+
+USER_KEYS = tuple(
+    field.alias or name
+    for name, field in StackConfig.model_fields.items()
+    if name not in INJECTED_KEYS
+)
