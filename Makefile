@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: install system-deps lock synth schema test lint check bench
+.PHONY: install system-deps lock synth schema test lint check bench scan
 
 # Exact versions with hashes (requirements.lock, from the ranges in requirements.txt and
 # components/requirements.txt): every install and CI run gets the same packages.
@@ -18,6 +18,16 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(PY) -m uv pip compile requirements.txt --universal --generate-hashes --python-version 3.11 \
 	  -o requirements.lock
+	$(PY) -m uv pip compile requirements-scan.txt --universal --generate-hashes --python-version 3.11 \
+	  -o requirements-scan.lock
+
+# The scanner in a virtualenv of its own (requirements-scan.txt says why), from its own lock.
+SCAN_VENV ?= .venv-scan
+$(SCAN_VENV)/.installed: requirements-scan.lock
+	python3 -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-scan.lock
+	touch $@
 
 # Graphviz's `dot` draws the synth's architecture picture. It comes from the distribution's
 # packages, installed only when missing (with sudo unless root); without apt-get, say so and go
@@ -65,6 +75,11 @@ lint: install
 	cd policy_pack && ../$(PY) -m mypy --strict .
 
 check: lint test
+
+# Checkov on every example stack's plan.json (the synth writes it): fails on any finding that
+# synth/suppressions.yaml does not justify, and on a justification no finding needs any more.
+scan: install $(SCAN_VENV)/.installed
+	$(PY) -m synth.scan --checkov $(SCAN_VENV)/bin/checkov
 
 # Benchmarks (issues 8 and 13): program scale against the SDK floor, the program against its
 # replay floor under plain mocks, policy sizes, the function, the test suite; prints the tables

@@ -2,15 +2,18 @@
 its access point and calls Bedrock through the bedrock-runtime interface endpoint."""
 
 import json
+import re
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import policies, storage
 from components.account import DataAccount
+from components.encryption import autonamed_log_group_arn, customer_key
 from components.errors import refuse
 from components.network import HTTPS
 
@@ -24,6 +27,12 @@ DEFAULT_MEMORY_MB = 256
 DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_LOG_RETENTION_DAYS = 90
 DEFAULT_MAX_DOCUMENT_BYTES = 1_000_000
+DEFAULT_ARTIFACT_VERSION_EXPIRATION_DAYS = 30
+LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
+"""AWS Signer's platform for Lambda code (the only one Lambda's code signing accepts)."""
+UNSIGNED_CODE_KEY = "unsigned/function.zip"
+SIGNED_CODE_PREFIX = "signed/"
+SIGNING_PROFILE_PREFIX_MAX = 38
 
 
 def function_source() -> Path:
@@ -83,6 +92,9 @@ class FunctionSettings(TypedDict):
     """Retention of the function's log group (default 90)."""
     max_document_bytes: NotRequired[int]
     """Larger documents are refused (default 1000000)."""
+    tracing: NotRequired[bool]
+    """Active X-Ray tracing (default false); in the stack, it adds the xray interface
+    endpoint."""
 
 
 class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
@@ -116,7 +128,35 @@ class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
     """Configured model id -> application inference profile ARN the function invokes
     instead."""
     code: NotRequired[pulumi.Archive]
-    """The function's code (handler.lambda_handler); default: the package's lambda_src."""
+    """The function's code (handler.lambda_handler); default: the package's lambda_src. It is
+    uploaded to the artifact bucket and signed; the function accepts only the signed copy."""
+    administrators: NotRequired[pulumi.Input[list[str]]]
+    """Who manages the function's key and artifact bucket, besides the deploying role (role or
+    user ARNs, or exact patterns)."""
+    artifact_bucket_name: NotRequired[str]
+    """The bucket the code is signed in (default PROJECT-STACK-ACCOUNT-artifacts)."""
+    access_log_bucket_name: NotRequired[pulumi.Input[str]]
+    """A bucket that takes the artifact bucket's server access logs (its policy must accept
+    them)."""
+    deletion_protection: NotRequired[bool]
+    """protect and retainOnDelete on the artifact bucket (default true); false empties it on
+    destroy."""
+
+
+def artifact_bucket_name(args: BedrockFunctionArgs) -> str:
+    """Unique per project, stack and account, like the data bucket's default name."""
+    return args.get("artifact_bucket_name") or default_artifact_bucket_name(
+        storage.default_bucket_name(pulumi.get_project(), pulumi.get_stack(), args["account_id"])
+    )
+
+
+def default_artifact_bucket_name(data_bucket_name: str) -> str:
+    return f"{data_bucket_name[: 63 - len('-artifacts')]}-artifacts"
+
+
+def signing_profile_prefix(name: str) -> str:
+    """Signer profile names take letters, digits and underscores; AWS adds a unique suffix."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", f"{name}_")[:SIGNING_PROFILE_PREFIX_MAX]
 
 
 def default_model_id(settings: ModelSettings) -> str:
@@ -133,6 +173,14 @@ def _problems(args: BedrockFunctionArgs) -> list[str]:
     return []
 
 
+class SignedCode(NamedTuple):
+    """Where the signed code is, and the configuration that makes Lambda accept only it."""
+
+    bucket: pulumi.Output[str]
+    key: pulumi.Output[str]
+    code_signing_config_arn: pulumi.Output[str]
+
+
 class BedrockFunction(pulumi.ComponentResource):
     """A VPC-attached function with least privilege: its models, its prefix, its logs."""
 
@@ -146,6 +194,10 @@ class BedrockFunction(pulumi.ComponentResource):
     """Its security group (HTTPS to the endpoints only)."""
     invoke_command: pulumi.Output[str]
     """An aws lambda invoke command line with an example event."""
+    key_arn: pulumi.Output[str]
+    """The key of its logs, environment variables and code."""
+    code_signing_config_arn: pulumi.Output[str]
+    """The code-signing configuration it enforces."""
 
     def __init__(
         self, name: str, args: BedrockFunctionArgs, opts: pulumi.ResourceOptions | None = None
@@ -155,11 +207,7 @@ class BedrockFunction(pulumi.ComponentResource):
         region, account_id = args["region"], args["account_id"]
         child = pulumi.ResourceOptions(parent=self)
 
-        log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            retention_in_days=args.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
-            opts=child,
-        )
+        administrators = storage.with_deployer(self, args.get("administrators", []))
         role = aws.iam.Role(
             f"{name}-role",
             description="Reads documents through one access point and invokes Bedrock models",
@@ -168,17 +216,28 @@ class BedrockFunction(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-role",
-            role=role.id,
-            policy=pulumi.Output.all(
-                log_group=log_group.arn,
-                kms_key_arn=args.get("kms_key_arn"),
-                guardrail_arn=args.get("guardrail_arn"),
-                guardrail_version=args.get("guardrail_version"),
-                guardrail_key_arn=args.get("guardrail_key_arn"),
-                routes=args.get("routes", {}),
-            ).apply(lambda values: policies.to_json(_role_policy(args, values))),
+        # The key names the log group before it exists: by the names its autonaming can give.
+        log_group_pattern = autonamed_log_group_arn(region, account_id, f"{name}-logs")
+        key = customer_key(
+            self,
+            f"{name}-key",
+            description="Encrypts the Bedrock function's logs, environment variables and code",
+            policy=pulumi.Output.all(administrators, role.arn).apply(
+                lambda values: policies.to_json(
+                    policies.function_key_policy(
+                        region=region,
+                        account_id=account_id,
+                        administrators=values[0],
+                        log_group_arns=[log_group_pattern],
+                        role_arn=values[1],
+                    )
+                )
+            ),
+        )
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            retention_in_days=args.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
+            kms_key_id=key.arn,
             opts=child,
         )
         security_group = aws.ec2.SecurityGroup(
@@ -205,17 +264,38 @@ class BedrockFunction(pulumi.ComponentResource):
             tags={"Name": f"{name}-function"},
             opts=child,
         )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-role",
+            role=role.id,
+            policy=pulumi.Output.all(
+                log_group=log_group.arn,
+                kms_key_arn=args.get("kms_key_arn"),
+                guardrail_arn=args.get("guardrail_arn"),
+                guardrail_version=args.get("guardrail_version"),
+                guardrail_key_arn=args.get("guardrail_key_arn"),
+                routes=args.get("routes", {}),
+                subnet_ids=args["subnet_ids"],
+                security_group_id=security_group.id,
+                function_key_arn=key.arn,
+            ).apply(lambda values: policies.to_json(_role_policy(args, values))),
+            opts=child,
+        )
+        signed = self._signed_code(name, args, key, administrators)
+        tracing = args.get("tracing", False)
         function = aws.lambda_.Function(
             f"{name}-function",
             description="Answers questions about data-lake documents with Amazon Bedrock",
             runtime=aws.lambda_.Runtime.PYTHON3D14,
             architectures=[Architecture(args.get("architecture", Architecture.ARM64)).value],
             handler="handler.lambda_handler",
-            code=args.get("code") or packaged_code(),
+            s3_bucket=signed.bucket,
+            s3_key=signed.key,
+            code_signing_config_arn=signed.code_signing_config_arn,
             role=role.arn,
             memory_size=args.get("memory_mb", DEFAULT_MEMORY_MB),
             timeout=args.get("timeout_seconds", DEFAULT_TIMEOUT_SECONDS),
             reserved_concurrent_executions=args.get("reserved_concurrency", -1),
+            kms_key_arn=key.arn,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables=pulumi.Output.all(
                     guardrail_arn=args.get("guardrail_arn"),
@@ -231,6 +311,9 @@ class BedrockFunction(pulumi.ComponentResource):
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format="JSON", log_group=log_group.name
             ),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active")
+            if tracing
+            else None,
             # The permissions must be in place before the first invocation, not just the role.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
         )
@@ -239,6 +322,8 @@ class BedrockFunction(pulumi.ComponentResource):
         self.function_arn = function.arn
         self.role_arn = role.arn
         self.security_group_id = security_group.id
+        self.key_arn = key.arn
+        self.code_signing_config_arn = signed.code_signing_config_arn
         self.invoke_command = function.name.apply(
             lambda function_name: invoke_command(function_name, region)
         )
@@ -249,8 +334,100 @@ class BedrockFunction(pulumi.ComponentResource):
                 "roleArn": self.role_arn,
                 "securityGroupId": self.security_group_id,
                 "invokeCommand": self.invoke_command,
+                "keyArn": self.key_arn,
+                "codeSigningConfigArn": self.code_signing_config_arn,
             }
         )
+
+    def _signed_code(
+        self,
+        name: str,
+        args: BedrockFunctionArgs,
+        key: aws.kms.Key,
+        administrators: pulumi.Output[list[str]],
+    ) -> SignedCode:
+        """The code, uploaded to a hardened artifact bucket and signed there by AWS Signer with a
+        profile of the stack's own, and a code-signing configuration that makes Lambda refuse
+        anything that profile did not sign."""
+        child = pulumi.ResourceOptions(parent=self)
+        bucket_name = artifact_bucket_name(args)
+        artifacts = storage.hardened_bucket(
+            self,
+            f"{name}-artifacts",
+            bucket_name,
+            storage.DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=key.arn),
+            policy=administrators.apply(
+                lambda admins: policies.to_json(
+                    policies.artifact_bucket_policy(bucket_name=bucket_name, administrators=admins)
+                )
+            ),
+            expire_current_after_days=None,
+            noncurrent_expiration_days=DEFAULT_ARTIFACT_VERSION_EXPIRATION_DAYS,
+            deletion_protection=args.get("deletion_protection", True),
+        )
+        access_log_bucket = args.get("access_log_bucket_name")
+        if access_log_bucket is not None:
+            storage.server_access_logging(
+                self, f"{name}-artifacts", artifacts, target_bucket=access_log_bucket
+            )
+        unsigned = aws.s3.BucketObjectv2(
+            f"{name}-code",
+            bucket=artifacts.bucket.id,
+            key=UNSIGNED_CODE_KEY,
+            source=args.get("code") or packaged_code(),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[artifacts.policy]),
+        )
+        profile = aws.signer.SigningProfile(
+            f"{name}-signing",
+            name_prefix=signing_profile_prefix(name),
+            platform_id=LAMBDA_SIGNING_PLATFORM,
+            opts=child,
+        )
+        job = aws.signer.SigningJob(
+            f"{name}-code",
+            profile_name=profile.name,
+            source=aws.signer.SigningJobSourceArgs(
+                s3=aws.signer.SigningJobSourceS3Args(
+                    bucket=artifacts.bucket.id, key=unsigned.key, version=unsigned.version_id
+                )
+            ),
+            destination=aws.signer.SigningJobDestinationArgs(
+                s3=aws.signer.SigningJobDestinationS3Args(
+                    bucket=artifacts.bucket.id, prefix=SIGNED_CODE_PREFIX
+                )
+            ),
+            ignore_signing_job_failure=False,
+            opts=child,
+        )
+        signing_config = aws.lambda_.CodeSigningConfig(
+            f"{name}-code-signing",
+            description="Only code signed by this stack's signing profile is deployed",
+            allowed_publishers=aws.lambda_.CodeSigningConfigAllowedPublishersArgs(
+                signing_profile_version_arns=[profile.version_arn]
+            ),
+            policies=aws.lambda_.CodeSigningConfigPoliciesArgs(
+                untrusted_artifact_on_deployment="Enforce"
+            ),
+            opts=child,
+        )
+        signed_object = job.signed_objects.apply(_signed_s3_object)
+        return SignedCode(
+            bucket=signed_object.apply(lambda s3: s3["bucket"]),
+            key=signed_object.apply(lambda s3: s3["key"]),
+            code_signing_config_arn=signing_config.arn,
+        )
+
+
+def _signed_s3_object(
+    objects: Sequence[aws.signer.outputs.SigningJobSignedObject],
+) -> dict[str, str]:
+    """Bucket and key of the signed archive AWS Signer wrote. The job fails the deployment when
+    it cannot sign (ignore_signing_job_failure is off): a finished job always names one, and
+    anything else stops here rather than deploy unsigned code."""
+    [signed] = objects[0].s3s or []
+    if signed.bucket is None or signed.key is None:
+        raise pulumi.RunError("the signing job reported no signed object")
+    return {"bucket": signed.bucket, "key": signed.key}
 
 
 def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.PolicyDocument:
@@ -268,6 +445,10 @@ def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.
         streaming=args.get("streaming", False),
         log_group_arn=values["log_group"],
         kms_key_arn=values["kms_key_arn"],
+        subnet_ids=values["subnet_ids"],
+        security_group_ids=[values["security_group_id"]],
+        function_key_arn=values["function_key_arn"],
+        tracing=args.get("tracing", False),
         guardrail=guardrail,
         guardrail_key_arn=values["guardrail_key_arn"],
         routes=values["routes"],

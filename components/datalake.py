@@ -159,6 +159,10 @@ class PrivateDataLake(pulumi.ComponentResource):
                 "access_point_arn": config.access_point_arn(function_ap),
                 "prefix": function_ap.prefix,
                 "kms_key_arn": data.kms_key_arn,
+                "administrators": data.administrators,
+                "artifact_bucket_name": config.artifact_bucket_name,
+                "deletion_protection": config.bucket.deletion_protection,
+                **_access_logs_of_artifacts(data),
                 **_guardrail_and_routes(governance),
             },
             opts=child,
@@ -227,6 +231,12 @@ class PrivateDataLake(pulumi.ComponentResource):
         if self.data_key_policy_statements is not None:
             outputs["dataKeyPolicyStatements"] = self.data_key_policy_statements
         return outputs
+
+
+def _access_logs_of_artifacts(data: DataBucket) -> dict[str, Any]:
+    if data.log_bucket_name is None:
+        return {}
+    return {"access_log_bucket_name": data.log_bucket_name}
 
 
 def _guardrail_and_routes(governance: ModelGovernance) -> dict[str, Any]:

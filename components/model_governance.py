@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components import policies, settings, storage
 from components.account import DataAccount
+from components.encryption import customer_key
 from components.errors import refuse
 from components.settings import (
     ContentFilterType,
@@ -178,6 +179,8 @@ class ModelGovernance(pulumi.ComponentResource):
     """The invocation log group, when logging to CloudWatch."""
     invocation_log_bucket_name: pulumi.Output[str] | None
     """The invocation-log bucket, when logging to S3."""
+    invocation_log_key_arn: pulumi.Output[str] | None
+    """The key of the invocation logs, in either destination."""
 
     def __init__(
         self, name: str, args: ModelGovernanceArgs, opts: pulumi.ResourceOptions | None = None
@@ -192,6 +195,7 @@ class ModelGovernance(pulumi.ComponentResource):
         self.routes = self._application_profiles()
         self.invocation_log_group_name = None
         self.invocation_log_bucket_name = None
+        self.invocation_log_key_arn = None
         if plain.invocation_logging is not None:
             self._invocation_logging(plain.invocation_logging)
         self.register_outputs(
@@ -202,6 +206,7 @@ class ModelGovernance(pulumi.ComponentResource):
                 "routes": self.routes,
                 "invocationLogGroupName": self.invocation_log_group_name,
                 "invocationLogBucketName": self.invocation_log_bucket_name,
+                "invocationLogKeyArn": self.invocation_log_key_arn,
             }
         )
 
@@ -268,11 +273,34 @@ class ModelGovernance(pulumi.ComponentResource):
         )
         cloudwatch_config = None
         depends_on: list[pulumi.Resource] = []
+        administrators = storage.with_deployer(self, self._args.get("administrators", []))
+        log_group_name = f"/aws/bedrock/modelinvocations/{self._plain.name_prefix}"
+        bucket_name = self._plain.invocation_log_bucket_name if delivery.s3 else None
+        key = customer_key(
+            self,
+            f"{self._name}-invocation-logs",
+            description="Encrypts the model invocation logs: prompts, answers and documents",
+            policy=administrators.apply(
+                lambda admins: policies.to_json(
+                    policies.invocation_log_key_policy(
+                        region=region,
+                        account_id=account_id,
+                        administrators=admins,
+                        log_group_arn=policies.log_group_arn(region, account_id, log_group_name)
+                        if delivery.cloud_watch
+                        else None,
+                        bucket_name=bucket_name,
+                    )
+                )
+            ),
+        )
+        self.invocation_log_key_arn = key.arn
         if delivery.cloud_watch:
             log_group = aws.cloudwatch.LogGroup(
                 f"{self._name}-invocation-logs",
-                name=f"/aws/bedrock/modelinvocations/{self._plain.name_prefix}",
+                name=log_group_name,
                 retention_in_days=delivery.retention_days,
+                kms_key_id=key.arn,
                 opts=child,
             )
             role = aws.iam.Role(
@@ -300,7 +328,7 @@ class ModelGovernance(pulumi.ComponentResource):
             self.invocation_log_group_name = log_group.name
         s3_config = None
         if delivery.s3:
-            logs = self._invocation_log_bucket(delivery.retention_days)
+            logs = self._invocation_log_bucket(delivery.retention_days, key, administrators)
             depends_on.append(logs.policy)
             s3_config = aws.bedrockmodel.InvocationLoggingConfigurationLoggingConfigS3ConfigArgs(
                 bucket_name=logs.bucket.bucket, key_prefix=INVOCATION_LOG_PREFIX.rstrip("/")
@@ -321,18 +349,19 @@ class ModelGovernance(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
 
-    def _invocation_log_bucket(self, retention_days: int) -> storage.HardenedBucket:
-        """SSE-S3 (a KMS key would need a grant to Bedrock in its key policy), expiring after
-        the retention period, readable by the administrators only."""
+    def _invocation_log_bucket(
+        self, retention_days: int, key: aws.kms.Key, administrators: pulumi.Output[list[str]]
+    ) -> storage.HardenedBucket:
+        """SSE-KMS with the invocation logs' key (Bedrock may use it for this bucket only),
+        expiring after the retention period, readable by the administrators only."""
         args = self._args
         bucket_name = self._plain.invocation_log_bucket_name
         assert bucket_name is not None, "checked by _problems"
-        administrators = storage.with_deployer(self, args.get("administrators", []))
         logs = storage.hardened_bucket(
             self,
             f"{self._name}-invocation-logs",
             bucket_name,
-            storage.DefaultEncryption(sse_algorithm="AES256"),
+            storage.DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=key.arn),
             policy=administrators.apply(
                 lambda admins: policies.to_json(
                     policies.invocation_log_bucket_policy(

@@ -10,8 +10,9 @@ from typing import Any, NotRequired, TypedDict
 import pulumi
 import pulumi_aws as aws
 
-from components import policies
+from components import policies, storage
 from components.account import DataAccount, perimeter
+from components.encryption import autonamed_log_group_arn, customer_key
 from components.errors import refuse
 
 HTTPS = 443
@@ -93,6 +94,9 @@ class NetworkArgs(DataAccount, NetworkSettings):
     routed_model_ids: NotRequired[list[str]]
     """Those of modelIds invoked through an application inference profile of the data account
     (any: AWS names them when they are created)."""
+    administrators: NotRequired[pulumi.Input[list[str]]]
+    """Who manages the flow logs' key, besides the deploying role (role or user ARNs, or exact
+    patterns)."""
 
 
 def s3_endpoint_policy(args: NetworkArgs) -> policies.PolicyDocument:
@@ -714,9 +718,28 @@ class Network(pulumi.ComponentResource):
         args: NetworkArgs,
         child: pulumi.ResourceOptions,
     ) -> None:
+        region, account_id = args["region"], args["account_id"]
+        # The key names the log group before it exists: by the names its autonaming can give.
+        log_group_pattern = autonamed_log_group_arn(region, account_id, f"{name}-flow-logs")
+        key = customer_key(
+            self,
+            f"{name}-flow-logs",
+            description="Encrypts the data-lake VPC's flow logs",
+            policy=storage.with_deployer(self, args.get("administrators", [])).apply(
+                lambda administrators: policies.to_json(
+                    policies.log_group_key_policy(
+                        region=region,
+                        account_id=account_id,
+                        administrators=administrators,
+                        log_group_arns=[log_group_pattern],
+                    )
+                )
+            ),
+        )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-flow-logs",
             retention_in_days=args.get("flow_log_retention_days", DEFAULT_FLOW_LOG_RETENTION_DAYS),
+            kms_key_id=key.arn,
             opts=child,
         )
         role = aws.iam.Role(

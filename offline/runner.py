@@ -64,6 +64,8 @@ class CapturedResource:
     aliases: list[dict[str, Any]] = field(default_factory=list)
     """The aliases it registered with, as the engine receives them: ``{"urn": ...}`` or a
     spec (``name``, ``type``, ``parentUrn``, ``noParent``; empty means unchanged)."""
+    id: str = ""
+    """The id the mocks gave it, as AWS would after creating it."""
 
 
 @dataclass
@@ -425,7 +427,9 @@ class StackMocks(pulumi.runtime.Mocks):
                 resource_id = name
             case "aws:ec2/vpcEndpoint:VpcEndpoint" if inputs.get("vpcEndpointType") == "Gateway":
                 state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
-        governance = _governance_state(args.typ, args.name, self.region, account, generated_name)
+        governance = _governance_state(
+            args.typ, args.name, self.region, account, generated_name
+        ) or _signing_state(args.typ, args.name, self.region, account, inputs)
         if governance is not None:
             state |= governance[0]
             resource_id = governance[1] or resource_id
@@ -453,6 +457,40 @@ def _governance_state(
             return {"arn": f"arn:aws:sns:{region}:{account}:{generated_name}"}, None
         case "aws:cloudwatch/metricAlarm:MetricAlarm":
             return {"arn": f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}"}, None
+    return None
+
+
+def _signing_state(
+    type_token: str, name: str, region: str, account: str, inputs: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None] | None:
+    """Computed values of the code-signing chain: the uploaded object's version, the profile
+    (named from its prefix), the signed object AWS Signer writes under the destination prefix."""
+    match type_token:
+        case "aws:s3/bucketObjectv2:BucketObjectv2":
+            return {"versionId": _short_hash(name, "version", length=32)}, None
+        case "aws:signer/signingProfile:SigningProfile":
+            profile = f"{inputs.get('namePrefix', '')}{_short_hash(name, length=26)}"
+            arn = f"arn:aws:signer:{region}:{account}:/signing-profiles/{profile}"
+            return {
+                "name": profile,
+                "arn": arn,
+                "version": _short_hash(name, "version", length=10),
+                "versionArn": f"{arn}/{_short_hash(name, 'version', length=10)}",
+            }, profile
+        case "aws:signer/signingJob:SigningJob":
+            job_id = _short_hash(name, length=36)
+            destination = inputs["destination"]["s3"]
+            signed = {
+                "bucket": destination["bucket"],
+                "key": f"{destination['prefix']}{job_id}.zip",
+            }
+            return {"jobId": job_id, "signedObjects": [{"s3s": [signed]}]}, job_id
+        case "aws:lambda/codeSigningConfig:CodeSigningConfig":
+            config_id = f"csc-{_short_hash(name, length=17)}"
+            return {
+                "arn": f"arn:aws:lambda:{region}:{account}:code-signing-config:{config_id}",
+                "configId": config_id,
+            }, config_id
     return None
 
 
@@ -485,6 +523,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     inputs=_plain(self.mocks.inputs_just_registered()),
                     outputs=_plain(dict(registration.state)),
                     aliases=[_alias(alias) for alias in request.aliases],
+                    id=response.id,
                 )
             )
             if self.progress is not None:

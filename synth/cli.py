@@ -5,8 +5,9 @@ the Pulumi CLI, AWS credentials or network.
 
 Runs ``__main__.py`` in-process under Pulumi mocks with the config of ``Pulumi.<stack>.yaml``
 (:func:`offline.runner.run_stack`, the code path of ``pulumi up``), then writes to ``DIR``
-(default ``build/synth/<stack>/``): ``resources.json``, ``policies/*.json``, ``summary.md``
-and ``architecture.{dot,svg,png}``, and prints the summary.
+(default ``build/synth/<stack>/``): ``resources.json``, ``plan.json`` (the stack in Terraform's
+plan format, for scanners: synth/terraform.py), ``policies/*.json``, ``summary.md`` and
+``architecture.{dot,svg,png}``, and prints the summary.
 
 Exit status: 0 on success (also when only the picture could not be drawn, which is reported on
 stderr), 2 for an invalid stack configuration or a missing stack file (nothing is written),
@@ -33,7 +34,7 @@ from offline.runner import PROJECT_DIR, run_stack, stack_file
 from synth.collect import SynthModel, collect
 from synth.cost import DEFAULT_GB_PER_MONTH, estimate
 from synth.diagram import Picture, architecture_graph, render
-from synth.render import policy_json, resources_json, summary_markdown
+from synth.render import policy_json, resources_json, summary_markdown, to_json_text
 
 EXIT_CONFIG_ERROR = 2
 EXIT_NO_PICTURE = 3
@@ -151,7 +152,10 @@ def output_files(
     model: SynthModel, picture: Picture, *, gb_per_month: Decimal, command: str
 ) -> dict[str, bytes]:
     """Every file of the synth, by path relative to the output directory."""
-    files = {"resources.json": resources_json(model).encode()}
+    files = {
+        "resources.json": resources_json(model).encode(),
+        "plan.json": to_json_text(model.terraform_plan).encode(),
+    }
     files |= {f"policies/{p.file_name}": policy_json(p).encode() for p in model.policies}
     files |= {
         p.file_name: (json.dumps(p.document, indent=2, sort_keys=True) + "\n").encode()

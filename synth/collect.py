@@ -13,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ import pulumi
 
 from components import policies
 from offline.runner import PROJECT_DIR, PROJECT_NAME, CapturedResource, StackRun
+from synth.terraform import terraform_plan
 
 ACCESS_POINT_TYPE = "aws:s3/accessPoint:AccessPoint"
 SUBNET_TYPE = "aws:ec2/subnet:Subnet"
@@ -282,6 +283,8 @@ class SynthModel:
     governance: GovernanceRecord
     outside_the_stack: tuple[OutsidePolicy, ...] = ()
     """Policies the stack cannot attach itself: the organization's, an existing key's."""
+    terraform_plan: Mapping[str, Any] = field(default_factory=dict)
+    """The stack in Terraform's plan JSON format (synth/terraform.py), for scanners."""
 
     @property
     def aws_resource_count(self) -> int:
@@ -308,6 +311,7 @@ def collect(run: StackRun) -> SynthModel:
         network=network_shape(resources),
         governance=governance(resources),
         outside_the_stack=outside_policies(run.outputs),
+        terraform_plan=terraform_plan(run),
     )
 
 

@@ -115,6 +115,9 @@ IDENTITIES: dict[str, Identity] = {
     "partner-admin": Identity(role(PARTNER, "partner-admin"), (EVERYTHING,)),
     # Another account, outside the organization, allowed everything by its own IAM.
     "thief": Identity(role(THIEF, "thief"), (EVERYTHING,)),
+    # === Scanner-clean (issue 23) ===
+    # CloudWatch Logs in the stacks' Region, the service principal the log keys admit.
+    "logs-service": Identity("logs.us-east-1.amazonaws.com"),
 }
 FUNCTION = "function"  # the Bedrock function's role, as the program creates it
 
@@ -182,6 +185,13 @@ VIA_ATHENA: dict[str, str | list[str]] = {
 IN_ORGANIZATION = {"aws:ResourceOrgID": ORG}
 LOG_GROUP = f"arn:aws:logs:{REGION}:{DATA}:log-group:app"
 LOGS = {stack: f"arn:aws:s3:::private-datalake-{stack}-{DATA}-logs" for stack in BOTH}
+# === Scanner-clean (issue 23) ===
+LOGS_CONTEXT = "kms:EncryptionContext:aws:logs:arn"
+INVOCATION_LOG_WRITE = {"kms:ViaService": "s3.us-east-1.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": INVOCATION_LOGS}  # fmt: skip
+VIA_LAMBDA = {"kms:ViaService": "lambda.us-east-1.amazonaws.com"}
+EC2 = f"arn:aws:ec2:{REGION}:{DATA}"
+SOURCE_FUNCTION = "lambda:SourceFunctionArn"
 
 
 @dataclass(frozen=True)
@@ -664,6 +674,95 @@ MATRIX: list[Row] = [
         None, ALLOW, "the DataAdmin permission set reads the invocation logs", stacks=("prod",)),
     Row("ci-deployer", "s3:GetObject", f"{INVOCATION_LOGS}{INVOCATION_LOG}", INTERNET, PLAIN,
         None, EXPLICIT, "the invocation logs need TLS", stacks=("prod",)),
+    # === Scanner-clean (issue 23) ===
+    # --- The log keys: CloudWatch Logs for exactly the stack's log groups, and administrators ---
+    *[Row("logs-service", action, f"<key:{key}>", INTERNET, TLS, None, ALLOW,
+          f"CloudWatch Logs {action} for {group}", stacks=stacks,
+          context={LOGS_CONTEXT: f"<log-group:{group}>"})
+      for key, group, stacks in (("bedrock-key", "bedrock-logs", BOTH),
+                                 ("datalake-flow-logs", "datalake-flow-logs", BOTH),
+                                 ("models-invocation-logs", "models-invocation-logs", ("prod",)))
+      for action in ("kms:GenerateDataKey", "kms:Decrypt")],
+    *[Row("logs-service", "kms:Decrypt", f"<key:{key}>", INTERNET, TLS, None, DENY,
+          f"CloudWatch Logs with the {key} key for {other}", stacks=stacks,
+          context={LOGS_CONTEXT: other})
+      for key, other, stacks in (("bedrock-key", LOG_GROUP, BOTH),
+                                 ("bedrock-key", "<log-group:datalake-flow-logs>", BOTH),
+                                 ("datalake-flow-logs", "<log-group:bedrock-logs>", BOTH),
+                                 ("models-invocation-logs", "<log-group:bedrock-logs>",
+                                  ("prod",)))],
+    Row("logs-service", "kms:Decrypt", "<key:bedrock-key>", INTERNET, TLS, None, DENY,
+        "CloudWatch Logs without a log group in the encryption context"),
+    *[Row(principal, action, f"<key:{key}>", INTERNET, TLS, None, DENY,
+          f"{principal}: {action} on the {key} key, whatever its IAM allows", stacks=stacks)
+      for principal in ("over-privileged", "thief")
+      for action in ("kms:Decrypt", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion")
+      for key, stacks in (("bedrock-key", BOTH), ("datalake-flow-logs", BOTH),
+                          ("models-invocation-logs", ("prod",)))],
+    Row("platform-admin", "kms:PutKeyPolicy", "<key:bedrock-key>", INTERNET, TLS, None, ALLOW,
+        "an administrator manages the function's key", stacks=("dev",)),
+    Row("deployer", "kms:PutKeyPolicy", "<key:datalake-flow-logs>", INTERNET, TLS, None, ALLOW,
+        "the deploying role updates the flow logs' key policy"),
+    Row("sso-data-admin", "kms:Decrypt", "<key:models-invocation-logs>", INTERNET, TLS, None,
+        ALLOW, "the DataAdmin permission set reads the invocation logs", stacks=("prod",),
+        context={"kms:ViaService": "s3.us-east-1.amazonaws.com",
+                 "kms:EncryptionContext:aws:s3:arn": INVOCATION_LOGS}),
+    # --- The invocation-log key: Bedrock, for this account, through S3, for the bucket ---
+    Row(BEDROCK_SERVICE, "kms:GenerateDataKey", "<key:models-invocation-logs>", INTERNET, TLS,
+        None, ALLOW, "Bedrock writes this account's invocation logs to the bucket",
+        stacks=("prod",), context={**bedrock_source(DATA), **INVOCATION_LOG_WRITE}),
+    *[Row(BEDROCK_SERVICE, "kms:GenerateDataKey", "<key:models-invocation-logs>", INTERNET, TLS,
+          None, DENY, f"Bedrock with the invocation-log key: {why}", stacks=("prod",),
+          context=context)
+      for why, context in (
+          ("acting for another account",
+           {**bedrock_source(DATA), "aws:SourceAccount": FOREIGN, **INVOCATION_LOG_WRITE}),
+          ("for another account's Bedrock", {**bedrock_source(FOREIGN), **INVOCATION_LOG_WRITE}),
+          ("for another bucket",
+           {**bedrock_source(DATA), **INVOCATION_LOG_WRITE,
+            "kms:EncryptionContext:aws:s3:arn": LOGS["prod"]}),
+          ("not through S3", {**bedrock_source(DATA),
+                              "kms:EncryptionContext:aws:s3:arn": INVOCATION_LOGS}),
+      )],
+    Row(BEDROCK_SERVICE, "kms:Decrypt", "<key:models-invocation-logs>", INTERNET, TLS, None, DENY,
+        "Bedrock never reads the invocation logs back", stacks=("prod",),
+        context={**bedrock_source(DATA), **INVOCATION_LOG_WRITE}),
+    # --- The function's key: its role decrypts its environment through Lambda, nothing else ---
+    Row(FUNCTION, "kms:Decrypt", "<key:bedrock-key>", INTERNET, TLS, None, ALLOW,
+        "Lambda decrypts the environment with the function's role", context=VIA_LAMBDA),
+    Row(FUNCTION, "kms:Decrypt", "<key:bedrock-key>", VPC, TLS, None, DENY,
+        "the function's role decrypts nothing with its key directly"),
+    Row(FUNCTION, "kms:Decrypt", "<key:bedrock-key>", VPC, TLS, None, DENY,
+        "the function's role, through another service",
+        context={"kms:ViaService": "s3.us-east-1.amazonaws.com"}),
+    Row("analytics", "kms:Decrypt", "<key:bedrock-key>", INTERNET, TLS, None, DENY,
+        "another role through Lambda", context=VIA_LAMBDA),
+    # --- The function's network interfaces: Lambda, in the stack's subnets, not the code ---
+    *[Row(FUNCTION, "ec2:CreateNetworkInterface", resource, INTERNET, TLS, None, ALLOW,
+          f"Lambda creates the function's interfaces ({resource})")
+      for resource in ("<subnet:0>", "<subnet:1>", "<security-group>")],
+    *[Row(FUNCTION, "ec2:CreateNetworkInterface", resource, INTERNET, TLS, None, DENY,
+          f"no interface elsewhere ({resource})")
+      for resource in (f"{EC2}:subnet/subnet-0a1b2c3d4e5f67890",
+                       f"{EC2}:security-group/sg-0a1b2c3d4e5f67890")],
+    *[Row(FUNCTION, action, f"{EC2}:network-interface/eni-0a1b2c3d4e5f67890", INTERNET, TLS, None,
+          ALLOW, f"Lambda runs {action} on the function's interfaces",
+          context={"ec2:Subnet": "<subnet:0>"})
+      for action in ("ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses",
+                     "ec2:UnassignPrivateIpAddresses")],
+    Row(FUNCTION, "ec2:DeleteNetworkInterface", f"{EC2}:network-interface/eni-0a1b2c3d4e5f67890",
+        INTERNET, TLS, None, DENY, "no interface of another subnet is deleted",
+        context={"ec2:Subnet": f"{EC2}:subnet/subnet-0a1b2c3d4e5f67890"}),
+    Row(FUNCTION, "ec2:DescribeNetworkInterfaces", "*", INTERNET, TLS, None, ALLOW,
+        "Lambda describes interfaces (no resource-level permissions)"),
+    *[Row(FUNCTION, action, resource, VPC, TLS, None, EXPLICIT,
+          f"the function's own code cannot {action}", context={SOURCE_FUNCTION: "<function>"})
+      for action, resource in (
+          ("ec2:CreateNetworkInterface", "<subnet:0>"),
+          ("ec2:DeleteNetworkInterface", f"{EC2}:network-interface/eni-0a1b2c3d4e5f67890"),
+          ("ec2:DescribeNetworkInterfaces", "*"),
+          ("ec2:DescribeSubnets", "*"),
+      )],
 ]  # fmt: skip
 
 
@@ -1075,6 +1174,35 @@ MUTATIONS = [
              "anyone with IAM rights reads the prompts and answers in the invocation logs"),
     Mutation("prod", "invocation_log_bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
              "anyone with IAM rights rewrites the invocation-log bucket's policy"),
+    # === Scanner-clean (issue 23) ===
+    Mutation("dev", "function_key_policy", drop_key("kms:EncryptionContext:aws:logs:arn"),
+             "CloudWatch Logs uses the function's key for any log group"),
+    Mutation("dev", "log_group_key_policy", drop_key("kms:EncryptionContext:aws:logs:arn"),
+             "CloudWatch Logs uses the flow logs' key for any log group"),
+    Mutation("prod", "invocation_log_key_policy", drop_key("kms:EncryptionContext:aws:logs:arn"),
+             "CloudWatch Logs uses the invocation logs' key for any log group"),
+    Mutation("dev", "function_key_policy", drop_key("aws:PrincipalArn"),
+             "anyone in the account whose IAM allows it uses and manages the function's key"),
+    Mutation("dev", "log_group_key_policy",
+             flip_operator("aws:PrincipalArn", "ArnLike", "ArnNotLike"),
+             "the flow logs' key managed by everyone but the administrators"),
+    Mutation("prod", "invocation_log_key_policy", drop_key("kms:EncryptionContext:aws:s3:arn"),
+             "Bedrock uses the invocation-log key for any bucket"),
+    Mutation("prod", "invocation_log_key_policy", drop_key("aws:SourceAccount"),
+             "Bedrock acting for another account uses the invocation-log key"),
+    Mutation("prod", "invocation_log_key_policy", drop_key("kms:ViaService"),
+             "Bedrock uses the invocation-log key outside S3"),
+    Mutation("dev", "function_key_policy", drop_key("kms:ViaService"),
+             "the function's role decrypts with its key outside Lambda",
+             also=("function_role_policy",)),
+    Mutation("dev", "network_interface_statements",
+             drop_statement("DenyNetworkInterfacesToTheFunctionsCode"),
+             "the function's own code manages network interfaces"),
+    Mutation("dev", "network_interface_statements", drop_key("ec2:Subnet"),
+             "Lambda manages network interfaces in any subnet"),
+    Mutation("dev", "network_interface_statements",
+             drop_statement("CreateNetworkInterfacesInTheStacksSubnets"),
+             "Lambda cannot create the function's network interfaces"),
 ]  # fmt: skip
 
 

@@ -48,8 +48,8 @@ def replayed(
 def test_recording_is_plain_json(recorded: tuple[str, list[dict[str, Any]]]) -> None:
     _, entries = recorded
     assert json.loads(json.dumps(entries)) == entries
-    function = next(e for e in entries if e["type"] == "aws:lambda/function:Function")
-    assert function["inputs"]["code"][replay.MARKER] == "AssetArchive"
+    code = next(e for e in entries if e["type"] == "aws:s3/bucketObjectv2:BucketObjectv2")
+    assert code["inputs"]["source"][replay.MARKER] == "AssetArchive"
 
 
 def test_replay_registers_the_same_resources(

@@ -38,10 +38,10 @@ CONSUMER_PROGRAM = textwrap.dedent(
         ),
         config=config,
     )
-    [function] = lake.of_type("aws:lambda/function:Function")
+    [code] = lake.of_type("aws:s3/bucketObjectv2:BucketObjectv2")
     print(json.dumps({
         "package": components.__file__,
-        "code": function.inputs["code"].assets["handler.py"].path,
+        "code": code.inputs["source"].assets["handler.py"].path,
         "lake": Counter(r.type for r in lake.resources),
         "bucket": Counter(r.type for r in bucket.resources),
     }))

@@ -56,6 +56,41 @@ def answers_to(run: StackRun) -> dict[str, set[str]]:
     return {r.urn: set(names(r.urn)) for r in run.resources if r.type != STACK_TYPE}
 
 
+# What issue 23 (scanner-clean) added: the keys of the logs and of the function, and the function's
+# signed code (artifact bucket, object, signing profile and job, code-signing configuration);
+# prod also traces, through an xray endpoint. New resources, created beside the existing ones.
+SIGNED_CODE = {
+    ("aws:kms/key:Key", "bedrock-key"),
+    ("aws:kms/key:Key", "datalake-flow-logs"),
+    ("aws:lambda/codeSigningConfig:CodeSigningConfig", "bedrock-code-signing"),
+    ("aws:s3/bucketObjectv2:BucketObjectv2", "bedrock-code"),
+    ("aws:signer/signingJob:SigningJob", "bedrock-code"),
+    ("aws:signer/signingProfile:SigningProfile", "bedrock-signing"),
+    *(
+        (f"aws:s3/{kind}", "bedrock-artifacts")
+        for kind in (
+            "bucket:Bucket",
+            "bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+            "bucketLogging:BucketLogging",
+            "bucketOwnershipControls:BucketOwnershipControls",
+            "bucketPolicy:BucketPolicy",
+            "bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            "bucketVersioning:BucketVersioning",
+        )
+    ),
+}
+ADDED = {
+    "dev": SIGNED_CODE,
+    "prod": SIGNED_CODE
+    | {
+        ("aws:kms/key:Key", "models-invocation-logs"),
+        ("aws:ec2/securityGroup:SecurityGroup", "datalake-xray-endpoint"),
+        ("aws:ec2/vpcEndpoint:VpcEndpoint", "datalake-xray-interface"),
+    },
+}
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_an_existing_stack_upgrades_without_replacing_anything(
     stack: str, request: pytest.FixtureRequest
@@ -66,6 +101,25 @@ def test_an_existing_stack_upgrades_without_replacing_anything(
     found = {old: [new for new, urns in answers.items() if old in urns] for old in before}
     # Each resource of the existing stack is one resource of the new program...
     assert {old: len(new) for old, new in found.items() if len(new) != 1} == {}
-    # ...and the only one the upgrade creates is the component that now holds them.
-    created = [new for new, urns in answers.items() if not urns & before]
-    assert [run.by_urn(urn).type for urn in created] == ["datalake:index:PrivateDataLake"]
+    # ...and the upgrade creates only the component that now holds them and what issue 23 added.
+    created = [run.by_urn(new) for new, urns in answers.items() if not urns & before]
+    assert {(r.type, r.name) for r in created} == {
+        ("datalake:index:PrivateDataLake", "datalake"),
+        *ADDED[stack],
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_log_groups_keep_their_names_so_their_records_stay(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    """A log group's name cannot change in place: the ones stacks created auto-named stay
+    auto-named (their keys' policies match the names autonaming gives, see
+    components/encryption.py); the invocation log group had a name from the start."""
+    run: StackRun = request.getfixturevalue(f"{stack}_run")
+    named = {r.name: r.inputs.get("name") for r in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert named.pop("models-invocation-logs", None) in (
+        None,
+        "/aws/bedrock/modelinvocations/private-datalake-prod",
+    )
+    assert named == {"bedrock-logs": None, "datalake-flow-logs": None}

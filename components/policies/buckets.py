@@ -287,19 +287,20 @@ def log_bucket_policy(
                 "StringEquals": {"aws:SourceAccount": account_id},
             },
         ),
-        *_administrators_only_log_statements(bucket, administrators),
+        *_administrators_only_statements(bucket, administrators),
     )
 
 
-def _administrators_only_log_statements(
-    bucket: str, administrators: Sequence[str]
+def _administrators_only_statements(
+    bucket: str, administrators: Sequence[str], holding: str = "Log"
 ) -> list[Statement]:
-    """A log bucket's fences: TLS; its data for the administrators alone (the delivering AWS
-    service excepted); its protections changed by them alone."""
+    """A log or artifact bucket's fences: TLS; its data for the administrators alone (the
+    delivering AWS service excepted); its protections changed by them alone. ``holding`` names
+    the data in the deny's Sid."""
     return [
         tls_statement(bucket),
         statement(
-            "DenyLogAccessExceptAdministrators",
+            f"Deny{holding}AccessExceptAdministrators",
             DATA_PLANE_ACTIONS,
             [bucket, f"{bucket}/*"],
             effect="Deny",
@@ -332,5 +333,14 @@ def invocation_log_bucket_policy(
             principal={"Service": "bedrock.amazonaws.com"},
             conditions=bound_to_account(account_id, bedrock_account_resources(region, account_id)),
         ),
-        *_administrators_only_log_statements(bucket, administrators),
+        *_administrators_only_statements(bucket, administrators),
+    )
+
+
+def artifact_bucket_policy(*, bucket_name: str, administrators: Sequence[str]) -> PolicyDocument:
+    """The function's artifact bucket holds the code Lambda runs, before and after signing: only
+    the administrators (who deploy, and whose requests Lambda and AWS Signer make on their
+    behalf) read or write it, over TLS."""
+    return document(
+        *_administrators_only_statements(bucket_arn(bucket_name), administrators, "Artifact")
     )

@@ -24,6 +24,16 @@ INTERFACE_ENDPOINT_ACTIONS: Mapping[str, tuple[str, ...]] = {
         "logs:StopQuery",
         "logs:GetQueryResults",
     ),
+    # The function's traces (function.tracing): what AWS's X-Ray daemon and SDKs call, sending
+    # segments and telemetry and reading sampling rules; nothing that reads traces or changes
+    # the account's X-Ray settings.
+    "xray": (
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "xray:GetSamplingStatisticSummaries",
+    ),
 }
 
 

@@ -1,10 +1,13 @@
-"""KMS key policies: the data key and the alarm topic's key."""
+"""KMS key policies: the data key, the alarm topic's key, and the keys of the stack's logs, the
+function's environment and code, and the model invocation logs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from components.policies.bedrock import bedrock_account_resources
 from components.policies.documents import (
+    PARTITION,
     PolicyDocument,
     Statement,
     document,
@@ -12,7 +15,7 @@ from components.policies.documents import (
     one_or_many,
     statement,
 )
-from components.policies.principals import account_root_arn
+from components.policies.principals import account_root_arn, bound_to_account
 from components.policies.s3 import AccessMode, bucket_arn, can_read, can_write
 
 KMS_WRITE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
@@ -114,3 +117,127 @@ def alarm_topic_key_policy(account_id: str) -> PolicyDocument:
             conditions={"StringEquals": {"aws:SourceAccount": account_id}},
         ),
     )
+
+
+# What CloudWatch Logs does with a log group's key (AWS's statement for encrypting log data).
+CLOUDWATCH_LOGS_KEY_ACTIONS = (
+    "kms:Encrypt*",
+    "kms:Decrypt*",
+    "kms:ReEncrypt*",
+    "kms:GenerateDataKey*",
+    "kms:Describe*",
+)
+
+
+def log_group_arn(region: str, account_id: str, name: str) -> str:
+    """The ARN CloudWatch Logs puts in a log group's encryption context (``name`` may be a
+    pattern)."""
+    return f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{name}"
+
+
+def key_administrators_statement(account_id: str, administrators: Sequence[str]) -> Statement:
+    """A stack key's first statement: the administrators (the deployer among them) and the
+    account's root user, as break-glass, manage and use the key; nobody else in the account does,
+    whatever their IAM policies say."""
+    return statement(
+        "AdministratorsManageTheKey",
+        ["kms:*"],
+        ["*"],
+        principal={"AWS": account_root_arn(account_id)},
+        conditions={
+            "ArnLike": {
+                "aws:PrincipalArn": one_or_many(
+                    sorted({*administrators, account_root_arn(account_id)})
+                )
+            }
+        },
+    )
+
+
+def cloudwatch_logs_statement(region: str, log_group_arns: Sequence[str]) -> Statement:
+    """CloudWatch Logs in this Region uses the key for these log groups only: every request it
+    makes names its log group in the encryption context."""
+    arns = sorted(set(log_group_arns))
+    operator = "ArnLike" if any("*" in a or "?" in a for a in arns) else "ArnEquals"
+    return statement(
+        "CloudWatchLogsEncryptsTheseLogGroups",
+        CLOUDWATCH_LOGS_KEY_ACTIONS,
+        ["*"],
+        principal={"Service": f"logs.{region}.amazonaws.com"},
+        conditions={operator: {"kms:EncryptionContext:aws:logs:arn": one_or_many(arns)}},
+    )
+
+
+def log_group_key_policy(
+    *, region: str, account_id: str, administrators: Sequence[str], log_group_arns: Sequence[str]
+) -> PolicyDocument:
+    """A key for log groups (the VPC's flow logs): the administrators, and CloudWatch Logs for
+    exactly these log groups."""
+    return document(
+        key_administrators_statement(account_id, administrators),
+        cloudwatch_logs_statement(region, log_group_arns),
+    )
+
+
+def function_key_policy(
+    *,
+    region: str,
+    account_id: str,
+    administrators: Sequence[str],
+    log_group_arns: Sequence[str],
+    role_arn: str,
+) -> PolicyDocument:
+    """The function's key: its log group (CloudWatch Logs for that log group only), its
+    environment variables (Lambda decrypts them with the function's role when an execution
+    environment starts) and its code artifacts (read and written through S3 by the
+    administrators, who deploy)."""
+    return document(
+        key_administrators_statement(account_id, administrators),
+        cloudwatch_logs_statement(region, log_group_arns),
+        statement(
+            "FunctionRoleDecryptsItsEnvironmentThroughLambda",
+            ["kms:Decrypt"],
+            ["*"],
+            principal={"AWS": account_root_arn(account_id)},
+            conditions={
+                "ArnEquals": {"aws:PrincipalArn": role_arn},
+                "StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"},
+            },
+        ),
+    )
+
+
+def invocation_log_key_policy(
+    *,
+    region: str,
+    account_id: str,
+    administrators: Sequence[str],
+    log_group_arn: str | None,
+    bucket_name: str | None,
+) -> PolicyDocument:
+    """The key of the model invocation logs, which hold prompts, answers and document text:
+    the administrators read them; CloudWatch Logs encrypts the invocation log group only; Bedrock
+    writes through S3 into the invocation-log bucket only, for this account's Bedrock in this
+    Region only (AWS's statement for SSE-KMS destinations, narrowed to the bucket)."""
+    statements = [key_administrators_statement(account_id, administrators)]
+    if log_group_arn is not None:
+        statements.append(cloudwatch_logs_statement(region, [log_group_arn]))
+    if bucket_name is not None:
+        statements.append(
+            statement(
+                "BedrockWritesInvocationLogsToTheBucket",
+                ["kms:GenerateDataKey"],
+                ["*"],
+                principal={"Service": "bedrock.amazonaws.com"},
+                conditions=merge(
+                    bound_to_account(account_id, bedrock_account_resources(region, account_id)),
+                    {
+                        "StringEquals": {
+                            "kms:ViaService": f"s3.{region}.amazonaws.com",
+                            "kms:EncryptionContext:aws:s3:arn": bucket_arn(bucket_name),
+                        }
+                    },
+                ),
+            )
+        )
+    return document(*statements)

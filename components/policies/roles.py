@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from components.policies.bedrock import GuardrailRef, bedrock_invoke_statements
-from components.policies.documents import PolicyDocument, document, statement
+from components.policies.documents import (
+    PARTITION,
+    PolicyDocument,
+    Statement,
+    document,
+    one_or_many,
+    statement,
+)
 from components.policies.s3 import READ_OBJECT_ACTIONS, prefix_listing_statement, prefix_pattern
 
 
@@ -32,9 +39,9 @@ def flow_log_delivery_policy(log_group_arn: str) -> PolicyDocument:
     )
 
 
-# What a function in a VPC needs to manage its network interfaces. These EC2 actions do not
-# support resource-level scoping, hence "*"; the same list as AWSLambdaVPCAccessExecutionRole,
-# without that managed policy's logs:* on every log group.
+# What a function in a VPC needs to manage its network interfaces (AWSLambdaVPCAccessExecutionRole's
+# list, without that managed policy's logs:* on every log group). Lambda calls EC2 with the
+# function's role, outside the function's execution environment.
 LAMBDA_VPC_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -43,6 +50,70 @@ LAMBDA_VPC_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+
+
+# What a function with active tracing sends to X-Ray (AWSXRayDaemonWriteAccess's list); X-Ray
+# defines no resource types for these, so they take "*".
+XRAY_WRITE_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+)
+
+
+def ec2_arn(region: str, account_id: str, kind: str, resource_id: str) -> str:
+    return f"arn:{PARTITION}:ec2:{region}:{account_id}:{kind}/{resource_id}"
+
+
+def network_interface_statements(
+    *, region: str, account_id: str, subnet_ids: Sequence[str], security_group_ids: Sequence[str]
+) -> list[Statement]:
+    """Lambda manages the function's network interfaces in the stack's subnets, with the
+    function's security group, and nowhere else; the function's own code manages none.
+
+    The Describe actions have no resource-level permissions (Service Authorization Reference),
+    hence "*". CreateNetworkInterface is authorized on the subnet, the security groups and the new
+    interface: the first two are named. The others act on an existing interface, whose subnet
+    ``ec2:Subnet`` names. Lambda sets ``lambda:SourceFunctionArn`` on every request made from
+    the function's execution environment and not on the EC2 calls it makes itself (AWS Lambda
+    Developer Guide, "Using source function ARN to control function access behavior").
+    """
+    subnets = [ec2_arn(region, account_id, "subnet", s) for s in sorted(set(subnet_ids))]
+    groups = [
+        ec2_arn(region, account_id, "security-group", g) for g in sorted(set(security_group_ids))
+    ]
+    interfaces = ec2_arn(region, account_id, "network-interface", "*")
+    return [
+        statement(
+            "DescribeNetworkInterfacesAndSubnets",
+            ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"],
+            ["*"],
+        ),
+        statement(
+            "CreateNetworkInterfacesInTheStacksSubnets",
+            ["ec2:CreateNetworkInterface"],
+            [*subnets, *groups, interfaces],
+        ),
+        statement(
+            "ManageNetworkInterfacesInTheStacksSubnets",
+            [
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
+            ],
+            [interfaces],
+            conditions={"ArnEquals": {"ec2:Subnet": one_or_many(subnets)}},
+        ),
+        statement(
+            "DenyNetworkInterfacesToTheFunctionsCode",
+            LAMBDA_VPC_ACTIONS,
+            ["*"],
+            effect="Deny",
+            conditions={"Null": {"lambda:SourceFunctionArn": "false"}},
+        ),
+    ]
 
 
 def function_role_policy(
@@ -55,14 +126,19 @@ def function_role_policy(
     streaming: bool,
     log_group_arn: str,
     kms_key_arn: str | None,
+    subnet_ids: Sequence[str],
+    security_group_ids: Sequence[str],
+    function_key_arn: str,
     guardrail: GuardrailRef | None = None,
     guardrail_key_arn: str | None = None,
     routes: Mapping[str, str] | None = None,
+    tracing: bool = False,
 ) -> PolicyDocument:
     """Least privilege for the Bedrock function: read its prefix through its access point,
     invoke its models (only with its guardrail, when there is one, and through their
-    application profiles, when they have one), write its own logs, manage its VPC network
-    interfaces."""
+    application profiles, when they have one), write its own logs, have Lambda manage its
+    network interfaces in the stack's subnets (see network_interface_statements) and decrypt
+    its environment with its key, and send traces when tracing is on."""
     statements = [
         statement(
             "ReadDocumentsThroughAccessPoint",
@@ -83,8 +159,21 @@ def function_role_policy(
         statement(
             "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]
         ),
-        statement("ManageVpcNetworkInterfaces", LAMBDA_VPC_ACTIONS, ["*"]),
+        *network_interface_statements(
+            region=region,
+            account_id=account_id,
+            subnet_ids=subnet_ids,
+            security_group_ids=security_group_ids,
+        ),
+        statement(
+            "DecryptEnvironmentThroughLambda",
+            ["kms:Decrypt"],
+            [function_key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"lambda.{region}.amazonaws.com"}},
+        ),
     ]
+    if tracing:
+        statements.append(statement("SendTraces", XRAY_WRITE_ACTIONS, ["*"]))
     if kms_key_arn is not None:
         statements.append(
             statement(

@@ -15,6 +15,10 @@ LONGEST_ROLE_ARN = "arn:aws:iam::{account}:role/" + "x" * (512 + 64)
 PLACEHOLDER_ID_LENGTH = 64  # longer than the ids AWS gives guardrails and inference profiles
 
 
+PLACEHOLDER_SUBNET_ID = "subnet-0123456789abcdef0"  # longest subnet id form
+PLACEHOLDER_SECURITY_GROUP_ID = "sg-0123456789abcdef0"  # longest security group id form
+
+
 def size_problems(config: StackConfig) -> list[str]:
     """Build each policy whose size depends on config and compare it with AWS's limit now,
     instead of letting `pulumi up` fail halfway through."""
@@ -62,6 +66,13 @@ def size_problems(config: StackConfig) -> list[str]:
                 guardrail=_worst_case_guardrail(config),
                 guardrail_key_arn=config.bucket.kms_key_arn
                 or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                subnet_ids=[
+                    f"{PLACEHOLDER_SUBNET_ID}{index}"[-len(PLACEHOLDER_SUBNET_ID) :]
+                    for index in range(_subnet_count(config))
+                ],
+                security_group_ids=[PLACEHOLDER_SECURITY_GROUP_ID],
+                function_key_arn=f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                tracing=config.function.tracing,
                 routes={
                     model_id: policies.application_profile_arn(
                         config.region,
@@ -95,6 +106,11 @@ def size_problems(config: StackConfig) -> list[str]:
         if size > limit:
             problems.append(f"{key}: {what} would be {size:,} bytes, over AWS's limit of {limit:,}")
     return problems
+
+
+def _subnet_count(config: StackConfig) -> int:
+    """The function's subnets: the given ones in an existing VPC, one per AZ in a created one."""
+    return len(config.network.subnet_ids) or config.network.availability_zones
 
 
 def _worst_case_guardrail(config: StackConfig) -> policies.GuardrailRef | None:

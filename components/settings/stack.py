@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field
 
 from components import access_points as ap_specs
-from components import network, policies, storage
+from components import bedrock, network, policies, storage
 from components.access_points import AccessPointSpec, NetworkOrigin
 from components.account import DataAccount
 from components.bedrock import (
@@ -50,6 +50,9 @@ from components.settings.values import (
     unique,
 )
 from components.storage import DataBucketArgs
+
+TRACING_ENDPOINT = "xray"
+"""The interface endpoint function.tracing adds: traces leave the VPC through it only."""
 
 
 class NetworkConfig(Schema):
@@ -165,6 +168,7 @@ class FunctionConfig(Schema):
     reserved_concurrency: int | None = Field(None, ge=1)
     log_retention_days: RetentionDays = DEFAULT_LOG_RETENTION_DAYS
     max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, ge=1, le=MAX_DOCUMENT_BYTES)
+    tracing: bool = False
 
 
 class StackConfig(Schema):
@@ -210,10 +214,18 @@ class StackConfig(Schema):
         return f"{self.data_bucket_name[: 63 - len('-invocations')]}-invocations"
 
     @property
+    def artifact_bucket_name(self) -> str:
+        """Where the function's code is signed."""
+        return bedrock.default_artifact_bucket_name(self.data_bucket_name)
+
+    @property
     def other_access_log_sources(self) -> tuple[str, ...]:
         """The stack's buckets besides the data bucket whose access logs the log bucket takes."""
         logging = self.owned_invocation_logging
-        return (self.invocation_log_bucket_name,) if logging is not None and logging.s3 else ()
+        invocation_logs = (
+            (self.invocation_log_bucket_name,) if logging is not None and logging.s3 else ()
+        )
+        return (*invocation_logs, self.artifact_bucket_name)
 
     @property
     def log_bucket_name(self) -> str:
@@ -251,10 +263,18 @@ class StackConfig(Schema):
     def access_point_specs(self) -> list[AccessPointSpec]:
         return [ap.spec() for ap in self.access_points]
 
+    @property
+    def interface_endpoints(self) -> tuple[str, ...]:
+        """``network.interfaceEndpoints``, and xray when the function sends traces."""
+        traced = (TRACING_ENDPOINT,) if self.function.tracing else ()
+        return tuple(dict.fromkeys([*self.network.interface_endpoints, *traced]))
+
     def network_args(self) -> NetworkArgs:
         return {
             **self.account(),
             **self._network_settings(),  # type: ignore[typeddict-item]
+            "interface_endpoints": list(self.interface_endpoints),
+            "administrators": self.administrator_patterns(),
             "bucket_name": self.data_bucket_name,
             "model_ids": [*self.bedrock.model_ids],
             "streaming": self.bedrock.streaming,

@@ -110,7 +110,18 @@ ACCESS_POINT_KEYS = frozenset(
 # The encryption context S3 sends KMS: iam-data's kms:EncryptionContext:${Key} template does not
 # match a context key that itself holds ':' (aws:s3:arn), so it is passed on unfiltered too.
 S3_ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:s3:arn"
-UNFILTERED_KEYS = ACCESS_POINT_KEYS | {S3_ENCRYPTION_CONTEXT_KEY}
+# === Scanner-clean (issue 23) ===
+# CloudWatch Logs' encryption context key holds ':' too. Lambda puts lambda:SourceFunctionArn in
+# every request made from a function's execution environment, whatever the service (AWS Lambda
+# Developer Guide, "Using source function ARN..."); iam-data lists it under Lambda only, so the
+# EC2 requests of the function's role are evaluated unfiltered.
+LOGS_ENCRYPTION_CONTEXT_KEY = "kms:EncryptionContext:aws:logs:arn"
+SOURCE_FUNCTION_KEY = "lambda:SourceFunctionArn"
+UNFILTERED_KEYS = ACCESS_POINT_KEYS | {
+    S3_ENCRYPTION_CONTEXT_KEY,
+    LOGS_ENCRYPTION_CONTEXT_KEY,
+    SOURCE_FUNCTION_KEY,
+}
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,16 @@ class StackPolicies:
     """Role resource name -> its ARN."""
     other_bucket_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
     """Bucket name -> policy of the stack's other buckets (the invocation-log bucket)."""
+    # === Scanner-clean (issue 23) ===
+    key_arns: Mapping[str, str] = field(default_factory=dict)
+    """Key resource name -> its ARN (the data key, the log keys, the function's key...)."""
+    key_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    """Key ARN -> its policy, for every key the stack creates."""
+    log_group_arns: Mapping[str, str] = field(default_factory=dict)
+    """Log group resource name -> its ARN."""
+    function_arn: str = ""
+    function_subnet_ids: tuple[str, ...] = ()
+    function_security_group_ids: tuple[str, ...] = ()
 
     @classmethod
     def from_run(cls, run: StackRun) -> StackPolicies:
@@ -261,6 +282,17 @@ class StackPolicies:
                 for name, document in bucket_policies.items()
                 if name not in (bucket_name, log_bucket)
             },
+            key_arns={k.name: k.outputs["arn"] for k in run.of_type("aws:kms/key:Key")},
+            key_policies={
+                k.outputs["arn"]: json.loads(k.inputs["policy"])
+                for k in run.of_type("aws:kms/key:Key")
+            },
+            log_group_arns={
+                g.name: g.outputs["arn"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")
+            },
+            function_arn=function.outputs["arn"],
+            function_subnet_ids=tuple(function.inputs["vpcConfig"]["subnetIds"]),
+            function_security_group_ids=tuple(function.inputs["vpcConfig"]["securityGroupIds"]),
         )
 
     @property
@@ -285,9 +317,27 @@ class StackPolicies:
                 return str(routes[argument])
             if kind == "role":
                 return self.role_arns[argument]
-            raise ValueError(f"unknown placeholder <{match[1]}>")
+            return self._scanner_clean_value(kind, argument, match[1])
 
         return re.sub(r"<([a-z-]+(?::[^>]+)?)>", value, text)
+
+    # === Scanner-clean (issue 23) ===
+    def _scanner_clean_value(self, kind: str, argument: str, placeholder: str) -> str:
+        """``<key:NAME>`` and ``<log-group:NAME>`` (ARN by resource name), ``<function>`` (the
+        function's ARN), ``<subnet:N>`` and ``<security-group>`` (ARNs of the function's N-th
+        subnet and of its security group)."""
+        ec2 = f"arn:aws:ec2:{self.region}:{self.account_id}"
+        if kind == "key":
+            return self.key_arns[argument]
+        if kind == "log-group":
+            return self.log_group_arns[argument]
+        if kind == "function":
+            return self.function_arn
+        if kind == "subnet":
+            return f"{ec2}:subnet/{self.function_subnet_ids[int(argument)]}"
+        if kind == "security-group":
+            return f"{ec2}:security-group/{self.function_security_group_ids[0]}"
+        raise ValueError(f"unknown placeholder <{placeholder}>")
 
     def foreign_access_point(self) -> AccessPoint:
         arn = f"arn:aws:s3:{self.region}:{FOREIGN_ACCOUNT}:accesspoint/{FOREIGN_ACCESS_POINT}"
@@ -467,12 +517,16 @@ def _network_context(
 
 def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     """The evaluations AWS makes for one request (see the module docstring)."""
-    if request.identity.is_service:
+    if request.identity.is_service and request.action.startswith("kms:"):
+        planned = [_key_evaluation(stack, request)]
+    elif request.identity.is_service:
         planned = [_trust_evaluation(stack, request)]
     elif request.action.startswith("bedrock:"):
         planned = [_bedrock_evaluation(stack, request)]
     elif request.action.startswith("kms:"):
         planned = [_key_evaluation(stack, request)]
+    elif request.action.startswith("ec2:"):
+        planned = [_identity_evaluation(stack, request)]
     elif request.action in ACCESS_POINT_CONTROL_ACTIONS:
         planned = [_access_point_control_evaluation(stack, request)]
     elif request.action.startswith("s3:"):
@@ -517,18 +571,41 @@ def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
 
 
 def _key_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
-    """S3 calling KMS for the caller: the key policy decides (the caller's context: kms:ViaService,
-    kms:CallerAccount and the encryption context, come from the row)."""
-    if stack.data_key_policy is None:
+    """A service calling KMS for the caller, or for itself: the key policy decides (the caller's
+    context: kms:ViaService, kms:CallerAccount and the encryption context, come from the row).
+    The resource names one of the stack's keys (``<key:NAME>``), or else means the data key."""
+    if request.resource in stack.key_policies:
+        key_arn, policy = request.resource, stack.key_policies[request.resource]
+    elif stack.data_key_policy is None:
         raise ValueError(f"stack {stack.stack} uses an existing key: its policy is not ours")
+    else:
+        key_arn, policy = stack.data_key_arn, stack.data_key_policy
+    network = {} if request.identity.is_service else _network_context(stack, request, None)
     return Evaluation(
-        label="data key",
+        label="key",
         identity=request.identity,
         action=request.action,
-        resource=stack.data_key_arn,
+        resource=key_arn,
         resource_account=stack.account_id,
-        context=_network_context(stack, request, None) | dict(request.context),
-        resource_policy=stack.data_key_policy,
+        context=network | dict(request.context),
+        resource_policy=policy,
+        endpoint_policies=None,
+        unfiltered_context=True,
+    )
+
+
+# === Scanner-clean (issue 23) ===
+def _identity_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """What a principal's own IAM policies allow on its account's resources, with no resource or
+    endpoint policy (the EC2 calls Lambda makes with the function's role)."""
+    return Evaluation(
+        label="identity",
+        identity=request.identity,
+        action=request.action,
+        resource=request.resource,
+        resource_account=request.identity.account,
+        context=dict(request.context),
+        resource_policy=None,
         endpoint_policies=None,
         unfiltered_context=True,
     )
