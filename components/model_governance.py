@@ -142,8 +142,8 @@ class ModelGovernanceArgs(DataAccount):
     invocation_log_bucket_name: NotRequired[str]
     """The invocation-log bucket's name (required with invocationLogging.s3)."""
     administrators: NotRequired[pulumi.Input[list[str]]]
-    """Who may read the invocation logs in the bucket and change its protections, besides the
-    deploying role (role or user ARNs)."""
+    """Who may read the invocation logs in the bucket, change its protections and manage the
+    invocation logs' key, besides the deploying role (role or user ARNs)."""
     access_log_bucket_name: NotRequired[pulumi.Input[str]]
     """A bucket that takes the invocation-log bucket's server access logs (its policy must
     accept them, as DataBucket's log bucket does with otherAccessLogSources)."""

@@ -431,7 +431,11 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
         "objectOwnership": "BucketOwnerEnforced"
     }
     [rule] = settings["BucketServerSideEncryptionConfiguration"].inputs["rules"]
-    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
+    key = prod_run.named("aws:kms/key:Key", "models-invocation-logs")
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key.outputs["arn"],
+    }
     assert settings["BucketVersioning"].inputs["versioningConfiguration"]["status"] == "Enabled"
     rules = settings["BucketLifecycleConfiguration"].inputs["rules"]
     assert all(rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""} for rule in rules)
@@ -512,7 +516,12 @@ def test_cloudwatch_only_logging_needs_no_bucket(
     dev_values[BEDROCK]["invocationLogging"] = {"ownerStack": "test", "cloudWatch": True}
     run = run_with(dev_values)
     assert "s3Config" not in logging_configuration(run)
-    assert len(run.of_type("aws:s3/bucket:Bucket")) == 2
+    # The data, access-log and artifact buckets: no invocation-log bucket.
+    assert {b.name for b in run.of_type("aws:s3/bucket:Bucket")} == {
+        "data",
+        "data-access-logs",
+        "bedrock-artifacts",
+    }
 
 
 def test_policy_sizes_count_each_application_profile() -> None:

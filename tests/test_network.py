@@ -124,7 +124,8 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     endpoints = interface_endpoints(example_run)
     expected = {
         "dev": {"bedrock-runtime"},
-        "prod": {"bedrock-runtime", "sts", "logs"},
+        # function.tracing adds xray.
+        "prod": {"bedrock-runtime", "sts", "logs", "xray"},
         "byo-vpc": {"bedrock-runtime"},
     }
     assert set(endpoints) == expected[example_run.stack]

@@ -20,7 +20,6 @@ from typing import Any
 import parliament
 import pytest
 
-from components import policies
 from offline.runner import StackRun
 
 PolicyDocument = dict[str, Any]
@@ -246,17 +245,6 @@ def star_bounded_by_principal(finding: Finding) -> bool:
     )
 
 
-def lambda_network_interfaces(finding: Finding) -> bool:
-    """The EC2 actions a function in a VPC needs for its network interfaces, on "*" as in
-    AWSLambdaVPCAccessExecutionRole: Lambda creates the interfaces, whose ids are not known
-    in advance."""
-    return (
-        finding.issue == "RESOURCE_STAR"
-        and finding.statement is not None
-        and set(finding.detail) <= set(policies.LAMBDA_VPC_ACTIONS)
-    )
-
-
 FALSE_POSITIVES: list[Callable[[Finding], bool]] = [
     access_point_resources,
     scoped_action_wildcards,
@@ -265,7 +253,6 @@ FALSE_POSITIVES: list[Callable[[Finding], bool]] = [
     arn_keys_compared_as_strings,
     trust_policy_has_no_resource,
     star_bounded_by_principal,
-    lambda_network_interfaces,
 ]
 
 

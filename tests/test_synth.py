@@ -200,8 +200,9 @@ def test_resources_keep_protect_and_retain_flags(
     keep = load_stack_values(run.stack)[f"{PROJECT}:bucket"]["deletionProtection"]
     resources = result.json("resources.json")["resources"]
     protected = {r["name"] for r in resources if r["protect"] and r["retainOnDelete"]}
-    # prod also owns the account's invocation logging, whose bucket is kept the same way.
-    kept = {"data", "data-access-logs", "models-invocation-logs"}
+    # prod also owns the account's invocation logging, whose bucket is kept the same way, and
+    # the function's artifact bucket follows bucket.deletionProtection too.
+    kept = {"data", "data-access-logs", "models-invocation-logs", "bedrock-artifacts"}
     assert protected == (kept if keep else set())
 
 
@@ -362,7 +363,8 @@ def test_cost_estimate_prices_endpoints_per_az_hour(
     network = load_stack_values(run.stack)[f"{PROJECT}:network"]
     # In an existing VPC, one subnet per zone.
     zones = network.get("availabilityZones") or len(network["subnetIds"])
-    services = len(network["interfaceEndpoints"])
+    tracing = load_stack_values(run.stack)[f"{PROJECT}:function"].get("tracing", False)
+    services = len(network["interfaceEndpoints"]) + (1 if tracing else 0)  # xray
     model = collect(run)
     assert len(model.network.availability_zones) == zones
     assert model.network.gateway_endpoints == ("dynamodb", "s3")

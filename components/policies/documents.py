@@ -78,12 +78,15 @@ def merge(*conditions: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, A
 
 
 def one_of(
-    key: str, values: Sequence[str], like: Literal["StringLike", "ArnLike"]
+    key: str,
+    values: Sequence[str],
+    like: Literal["StringLike", "ArnLike"],
+    patterns: str = "*",
 ) -> dict[str, dict[str, Any]]:
     """``key`` equal to one of ``values``: StringEquals for exact values (as in AWS's examples
-    for these keys), ``like`` where a value is a pattern (in StringEquals, ``*`` is a literal
-    star)."""
-    operator = like if any("*" in v for v in values) else "StringEquals"
+    for these keys), ``like`` where a value is a pattern, a value holding any of ``patterns``'
+    wildcard characters (in StringEquals, ``*`` is a literal star)."""
+    operator = like if any(c in v for v in values for c in patterns) else "StringEquals"
     return {operator: {key: one_or_many(values)}}
 
 

@@ -12,6 +12,7 @@ from components.policies.documents import (
     Statement,
     document,
     merge,
+    one_of,
     one_or_many,
     statement,
 )
@@ -157,14 +158,15 @@ def key_administrators_statement(account_id: str, administrators: Sequence[str])
 def cloudwatch_logs_statement(region: str, log_group_arns: Sequence[str]) -> Statement:
     """CloudWatch Logs in this Region uses the key for these log groups only: every request it
     makes names its log group in the encryption context."""
+    # Encryption context values are strings to IAM (kms:EncryptionContext:${Key} is a String
+    # key): compared exactly, or as a pattern for auto-named log groups.
     arns = sorted(set(log_group_arns))
-    operator = "ArnLike" if any("*" in a or "?" in a for a in arns) else "ArnEquals"
     return statement(
         "CloudWatchLogsEncryptsTheseLogGroups",
         CLOUDWATCH_LOGS_KEY_ACTIONS,
         ["*"],
         principal={"Service": f"logs.{region}.amazonaws.com"},
-        conditions={operator: {"kms:EncryptionContext:aws:logs:arn": one_or_many(arns)}},
+        conditions=one_of("kms:EncryptionContext:aws:logs:arn", arns, "StringLike", patterns="*?"),
     )
 
 
