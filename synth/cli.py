@@ -35,6 +35,7 @@ from synth.collect import SynthModel, collect
 from synth.cost import DEFAULT_GB_PER_MONTH, estimate
 from synth.diagram import Picture, architecture_graph, render
 from synth.render import policy_json, resources_json, summary_markdown, to_json_text
+from synth.terraform import UnmappedType
 
 EXIT_CONFIG_ERROR = 2
 EXIT_NO_PICTURE = 3
@@ -62,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if 0 < args.progress_every <= len(model.resources):
             print(f"synth: writing {len(files):,} files...", file=sys.stderr, flush=True)
         write_tree(out, files)
-    except (SynthError, pulumi.RunError) as error:
+    except (SynthError, UnmappedType, pulumi.RunError) as error:
         # For a config error, the validator's message names every key path and rule.
         print(str(error), file=sys.stderr)
         return EXIT_CONFIG_ERROR

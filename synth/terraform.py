@@ -1,19 +1,23 @@
 """The stack as Terraform's plan JSON, for the scanners security teams run (Checkov, Trivy, KICS).
 
 pulumi-aws is bridged from the Terraform AWS provider, so every resource the program registers
-has a Terraform type and every input a Terraform attribute. The mapping comes from pulumi-aws
-itself:
+has a Terraform type and every input a Terraform attribute. The mapping follows pulumi-aws's own
+metadata:
 
-* Terraform resource types: the bridge's ``renames.resources`` map
-  (``provider/cmd/pulumi-resource-aws/bridge-metadata.json``), for the types the stack
-  registers (:data:`TERRAFORM_TYPES`);
-* attribute names: the bridge names a Pulumi input after its Terraform attribute in camelCase,
-  and a list after the plural of a singular block name (``rules`` for ``rule``); the plurals are
-  the entries of the bridge's ``renamedProperties`` whose Terraform name is not the snake_case
-  of the Pulumi name (:data:`PLURALIZED`);
-* nested blocks: the installed pulumi_aws package's own types. An input that holds an object
-  type is a Terraform block, which a plan lists (``vpc_config = [{...}]``); a map (tags,
+* Terraform resource types (:data:`TERRAFORM_TYPES`): the bridge's ``renames.resources`` map in
+  ``provider/cmd/pulumi-resource-aws/bridge-metadata.json``. The resources the provider serves
+  through the Terraform plugin framework (Bedrock's) are not in that map; they keep the upstream
+  provider's resource names.
+* attribute names: the bridge names an input after its Terraform attribute in camelCase, and a
+  list of blocks after the plural of its singular block name; its ``renamedProperties`` map
+  records every such name (``"rules": "rule"``). :data:`PLURALIZED` holds the ones the stack
+  uses whose Terraform name is not the plain snake_case; the rest convert mechanically.
+* nested blocks: the installed pulumi_aws package's own generated types. An input that holds an
+  object type is a Terraform block, which a plan lists (``vpc_config = [{...}]``); a map (tags,
   environment variables) stays an object.
+
+A type the table does not name stops the conversion (:class:`UnmappedType`): a new resource
+type gets its Terraform name here, from the metadata, before any plan is written.
 
 References: a value that is another resource's id, ARN or other computed output is unknown
 until apply in a real plan of a new stack. It is left out of ``planned_values`` (and marked in
@@ -41,7 +45,8 @@ TERRAFORM_VERSION = "1.9.8"
 """The plan format the file follows (Terraform's JSON output format 1.2, as 1.9 writes it)."""
 PROVIDER_NAME = "registry.terraform.io/hashicorp/aws"
 
-# Pulumi type token -> Terraform resource type (bridge-metadata.json, renames.resources).
+# Pulumi type token -> Terraform resource type (bridge-metadata.json, renames.resources; the
+# framework-served Bedrock resources use the upstream names).
 TERRAFORM_TYPES: Mapping[str, str] = {
     "aws:bedrock/guardrail:Guardrail": "aws_bedrock_guardrail",
     "aws:bedrock/guardrailVersion:GuardrailVersion": "aws_bedrock_guardrail_version",
@@ -88,7 +93,8 @@ TERRAFORM_TYPES: Mapping[str, str] = {
 
 # Pulumi type token (resource or nested type) -> {Pulumi name: Terraform name} where the
 # Terraform name is not the snake_case of the Pulumi name: a list named after the plural of
-# its singular Terraform block (bridge-metadata.json, renamedProperties).
+# its singular Terraform block (bridge-metadata.json, renamedProperties, as the bridge
+# pluralizes). tests/test_scanner_clean.py checks each Pulumi name against pulumi_aws.
 PLURALIZED: Mapping[str, Mapping[str, str]] = {
     "aws:bedrock/GuardrailContentPolicyConfig:GuardrailContentPolicyConfig": {
         "filtersConfigs": "filters_config",
