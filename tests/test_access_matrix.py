@@ -833,6 +833,23 @@ def test_every_context_key_reaches_the_evaluator(outcomes: dict[int, Outcome]) -
                 assert not ignored, (result.evaluation.label, ignored)
 
 
+def test_the_fast_driver_decides_as_run_simulation(
+    simulator: Simulator, outcomes: dict[int, Outcome]
+) -> None:
+    """simulate.mjs validates and loads each policy and each (action, resource) once and calls
+    the engine itself: on a sample of the matrix's evaluations, iam-simulate's public
+    runSimulation() decides the same, drops the same context keys, and agrees with the decision
+    made on the filtered context of the access point requests' bucket halves."""
+    results = [r for o in outcomes.values() for r in o.results][::4]
+    reference = simulator.run([r.evaluation for r in results], reference=True)
+    for fast, slow in zip(results, reference, strict=True):
+        label = f"{fast.evaluation.label} {fast.evaluation.action} {fast.evaluation.resource}"
+        assert fast.validated_decision == slow.decision, label
+        assert fast.ignored_context_keys == slow.ignored_context_keys, label
+        if not fast.evaluation.unfiltered_context:
+            assert fast.decision == slow.decision, label
+
+
 def test_bucket_evaluation_needs_the_access_point_keys(outcomes: dict[int, Outcome]) -> None:
     """Why the workaround exists: without the access point keys, the bucket policy's
     delegation never applies (if iam-simulate learns these keys, this test tells)."""

@@ -2,7 +2,7 @@
 
 The policies come from a mocked run of the real program (:class:`StackPolicies.from_run`);
 the decisions come from ``@cloud-copilot/iam-simulate`` (``tests/iam/simulate.mjs``, one Node
-process per batch). docs/access-proof.md explains the model; in short:
+process per test session). docs/access-proof.md explains the model; in short:
 
 * A request **through an access point** is two evaluations, as in AWS:
 
@@ -27,12 +27,15 @@ process per batch). docs/access-proof.md explains the model; in short:
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -382,7 +385,23 @@ class Evaluation:
     service_control_policies: Sequence[Mapping[str, Any]] = ()
     resource_control_policies: Sequence[Mapping[str, Any]] = ()
 
-    def as_json(self, evaluation_id: str) -> dict[str, Any]:
+    def as_json(
+        self, evaluation_id: str, policy_id: Callable[[PolicyDocument], str]
+    ) -> dict[str, Any]:
+        """The evaluation as simulate.mjs reads it, each policy named by ``policy_id``."""
+
+        def named(name: str, policy: PolicyDocument) -> dict[str, str]:
+            return {"name": name, "policy": policy_id(policy)}
+
+        def levels(org: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "orgIdentifier": level["orgIdentifier"],
+                    "policies": [named(p["name"], p["policy"]) for p in level["policies"]],
+                }
+                for level in org
+            ]
+
         document: dict[str, Any] = {
             "id": evaluation_id,
             "principal": self.identity.arn,
@@ -390,19 +409,17 @@ class Evaluation:
             "resource": self.resource,
             "resourceAccount": self.resource_account,
             "context": dict(self.context),
-            "identityPolicies": [{"name": n, "policy": p} for n, p in self.identity.policies],
+            "identityPolicies": [named(n, p) for n, p in self.identity.policies],
             "unfilteredContext": self.unfiltered_context,
         }
         if self.resource_policy is not None:
-            document["resourcePolicy"] = self.resource_policy
+            document["resourcePolicy"] = policy_id(self.resource_policy)
         if self.endpoint_policies is not None:
-            document["endpointPolicies"] = [
-                {"name": n, "policy": p} for n, p in self.endpoint_policies
-            ]
+            document["endpointPolicies"] = [named(n, p) for n, p in self.endpoint_policies]
         if self.service_control_policies:
-            document["serviceControlPolicies"] = list(self.service_control_policies)
+            document["serviceControlPolicies"] = levels(self.service_control_policies)
         if self.resource_control_policies:
-            document["resourceControlPolicies"] = list(self.resource_control_policies)
+            document["resourceControlPolicies"] = levels(self.resource_control_policies)
         return document
 
 
@@ -668,12 +685,20 @@ class SimulatorError(Exception):
     """iam-simulate refused an evaluation (invalid policy, action, resource or context)."""
 
 
+def _policy_id(policy: PolicyDocument) -> str:
+    return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()[:24]
+
+
 @dataclass
 class Simulator:
-    """Runs batches of evaluations through one Node process each."""
+    """One long-lived Node process (simulate.mjs) that evaluates batch after batch: each policy
+    is sent, validated and loaded once, each (action, resource) validated once."""
 
     node: str
     version: str = ""
+    _process: subprocess.Popen[str] | None = field(default=None, repr=False)
+    _sent: set[str] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def locate(cls) -> Simulator:
@@ -687,21 +712,58 @@ class Simulator:
             )
         return cls(node)
 
-    def run(self, batch: Sequence[Evaluation]) -> list[EvaluationResult]:
-        payload = {"evaluations": [e.as_json(str(i)) for i, e in enumerate(batch)]}
-        completed = subprocess.run(
-            [self.node, str(SCRIPT)],
-            input=json.dumps(payload),
-            capture_output=True,
-            text=True,
-            cwd=IAM_DIR,
-            timeout=300,
-            check=False,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
-        )
-        if completed.returncode != 0:
-            raise SimulatorError(f"simulate.mjs failed:\n{completed.stderr}")
-        answer = json.loads(completed.stdout)
+    def _started(self) -> subprocess.Popen[str]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [self.node, str(SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=IAM_DIR,
+                env={**os.environ, "NODE_NO_WARNINGS": "1"},
+            )
+            self._sent = set()
+            atexit.register(self.close)
+        return self._process
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait(timeout=30)
+        self._process = None
+
+    def _policy(self, policy: PolicyDocument, new: dict[str, PolicyDocument]) -> str:
+        policy_id = _policy_id(policy)
+        if policy_id not in self._sent:
+            new[policy_id] = policy
+        return policy_id
+
+    def run(
+        self, batch: Sequence[Evaluation], *, reference: bool = False
+    ) -> list[EvaluationResult]:
+        """Evaluate ``batch``; ``reference`` asks for the public runSimulation() path instead of
+        the driver's own (to compare the two)."""
+        with self._lock:
+            process = self._started()
+            new: dict[str, PolicyDocument] = {}
+            message = {
+                "evaluations": [
+                    e.as_json(str(i), lambda p: self._policy(p, new))
+                    for i, e in enumerate(batch)
+                ],
+                "policies": new,
+                "reference": reference,
+            }
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+            if not line:
+                raise SimulatorError(f"simulate.mjs stopped (exit code {process.wait()})")
+            self._sent |= new.keys()
+        answer = json.loads(line)
         self.version = answer["version"]
         results = []
         for evaluation, result in zip(batch, answer["results"], strict=True):
