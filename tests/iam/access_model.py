@@ -749,8 +749,7 @@ class Simulator:
             new: dict[str, PolicyDocument] = {}
             message = {
                 "evaluations": [
-                    e.as_json(str(i), lambda p: self._policy(p, new))
-                    for i, e in enumerate(batch)
+                    e.as_json(str(i), lambda p: self._policy(p, new)) for i, e in enumerate(batch)
                 ],
                 "policies": new,
                 "reference": reference,
