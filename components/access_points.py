@@ -66,6 +66,16 @@ def arn(spec: AccessPointSpec, account: DataAccount) -> str:
     )
 
 
+def vpc_arn(spec: AccessPointSpec, account: DataAccount) -> str | None:
+    """The VPC a cross-account access point is bound to, as aws:SourceVpcArn names it (with
+    its account and Region: a VPC id alone is unique per Region only); None for an
+    Internet-origin one."""
+    vpc_id = spec.get("vpc_id")
+    if origin(spec) == NetworkOrigin.INTERNET or vpc_id is None:
+        return None
+    return f"arn:aws:ec2:{account['region']}:{owner(spec, account['account_id'])}:vpc/{vpc_id}"
+
+
 def is_cross_account(spec: AccessPointSpec) -> bool:
     return spec.get("account_id") is not None
 

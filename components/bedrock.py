@@ -253,12 +253,23 @@ class BedrockFunction(pulumi.ComponentResource):
         )
 
 
+def guardrail_ref(
+    args: BedrockFunctionArgs | Any, arn: str | None, version: str | None
+) -> policies.GuardrailRef | None:
+    """The guardrail the arguments call for, once its outputs are known. Whether there is one
+    follows from the arguments (``guardrailArn`` given); a value that resolved to nothing fails
+    the deployment instead of dropping the guardrail from a policy."""
+    if "guardrail_arn" not in args:
+        return None
+    if not arn or not version:
+        raise pulumi.RunError(
+            "guardrailArn/guardrailVersion resolved to nothing: refusing to build the "
+            "function's role and configuration without the guardrail they must require"
+        )
+    return policies.GuardrailRef(arn, version)
+
+
 def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.PolicyDocument:
-    guardrail = (
-        policies.GuardrailRef(values["guardrail_arn"], values["guardrail_version"])
-        if values["guardrail_arn"] is not None
-        else None
-    )
     return policies.function_role_policy(
         region=args["region"],
         account_id=args["account_id"],
@@ -268,7 +279,7 @@ def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.
         streaming=args.get("streaming", False),
         log_group_arn=values["log_group"],
         kms_key_arn=values["kms_key_arn"],
-        guardrail=guardrail,
+        guardrail=guardrail_ref(args, values["guardrail_arn"], values["guardrail_version"]),
         guardrail_key_arn=values["guardrail_key_arn"],
         routes=values["routes"],
     )
@@ -285,9 +296,10 @@ def environment(args: BedrockFunctionArgs, values: dict[str, Any]) -> dict[str, 
         "SYSTEM_PROMPT": args.get("system_prompt", DEFAULT_SYSTEM_PROMPT),
         "MAX_DOCUMENT_BYTES": str(args.get("max_document_bytes", DEFAULT_MAX_DOCUMENT_BYTES)),
     }
-    if values["guardrail_arn"] is not None:
-        variables["GUARDRAIL_ID"] = values["guardrail_arn"]
-        variables["GUARDRAIL_VERSION"] = values["guardrail_version"]
+    guardrail = guardrail_ref(args, values["guardrail_arn"], values["guardrail_version"])
+    if guardrail is not None:
+        variables["GUARDRAIL_ID"] = guardrail.arn
+        variables["GUARDRAIL_VERSION"] = guardrail.version
     if values["routes"]:
         variables["MODEL_ROUTES"] = json.dumps(dict(sorted(values["routes"].items())))
     return variables

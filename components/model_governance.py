@@ -176,6 +176,10 @@ class ModelGovernance(pulumi.ComponentResource):
     """Model id -> ARN of the application inference profile to invoke instead."""
     invocation_log_group_name: pulumi.Output[str] | None
     """The invocation log group, when logging to CloudWatch."""
+    invocation_log_group_arn: pulumi.Output[str] | None
+    """Its ARN (the organization policies keep it for the administrators)."""
+    invocation_log_writer_arn: pulumi.Output[str] | None
+    """The role Bedrock assumes to write it."""
     invocation_log_bucket_name: pulumi.Output[str] | None
     """The invocation-log bucket, when logging to S3."""
 
@@ -191,6 +195,8 @@ class ModelGovernance(pulumi.ComponentResource):
         self.guardrail_arn, self.guardrail_version, self.guardrail_key_arn = self._guardrail()
         self.routes = self._application_profiles()
         self.invocation_log_group_name = None
+        self.invocation_log_group_arn = None
+        self.invocation_log_writer_arn = None
         self.invocation_log_bucket_name = None
         if plain.invocation_logging is not None:
             self._invocation_logging(plain.invocation_logging)
@@ -271,7 +277,7 @@ class ModelGovernance(pulumi.ComponentResource):
         if delivery.cloud_watch:
             log_group = aws.cloudwatch.LogGroup(
                 f"{self._name}-invocation-logs",
-                name=f"/aws/bedrock/modelinvocations/{self._plain.name_prefix}",
+                name=policies.invocation_log_group_name(self._plain.name_prefix),
                 retention_in_days=delivery.retention_days,
                 opts=child,
             )
@@ -298,6 +304,8 @@ class ModelGovernance(pulumi.ComponentResource):
                 )
             )
             self.invocation_log_group_name = log_group.name
+            self.invocation_log_group_arn = log_group.arn
+            self.invocation_log_writer_arn = role.arn
         s3_config = None
         if delivery.s3:
             logs = self._invocation_log_bucket(delivery.retention_days)
@@ -327,7 +335,9 @@ class ModelGovernance(pulumi.ComponentResource):
         args = self._args
         bucket_name = self._plain.invocation_log_bucket_name
         assert bucket_name is not None, "checked by _problems"
-        administrators = storage.with_deployer(self, args.get("administrators", []))
+        administrators = storage.with_deployer(
+            self, args.get("administrators", []), "administrators"
+        )
         logs = storage.hardened_bucket(
             self,
             f"{self._name}-invocation-logs",

@@ -39,6 +39,7 @@ from components.settings.models import (
     ModelTags,
     alarm_destination_problems,
     invocation_log_destination_problems,
+    model_problems,
     model_provider,
 )
 from components.settings.parsing import (
@@ -57,8 +58,8 @@ from components.settings.rules import (
 )
 from components.settings.sizes import (
     LONGEST_ROLE_ARN,
+    PLACEHOLDER_ENDPOINT_ID,
     PLACEHOLDER_ID_LENGTH,
-    PLACEHOLDER_VPC_ID,
     size_problems,
 )
 from components.settings.stack import (
@@ -68,6 +69,7 @@ from components.settings.stack import (
     BucketConfig,
     FunctionConfig,
     NetworkConfig,
+    ReplicationSourceConfig,
     StackConfig,
     ViaService,
 )
@@ -118,8 +120,8 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MIN_FUNCTION_TIMEOUT_SECONDS",
     "NOT_PLAIN",
+    "PLACEHOLDER_ENDPOINT_ID",
     "PLACEHOLDER_ID_LENGTH",
-    "PLACEHOLDER_VPC_ID",
     "PRIVATE_RANGES",
     "USER_KEYS",
     "AccessPointConfig",
@@ -156,6 +158,7 @@ __all__ = [
     "PrincipalArn",
     "Regex",
     "Region",
+    "ReplicationSourceConfig",
     "RetentionDays",
     "RoleArn",
     "RouteTableId",
@@ -183,6 +186,7 @@ __all__ = [
     "is_bucket_name",
     "key_path",
     "matches",
+    "model_problems",
     "model_provider",
     "outputs_in",
     "parse_args",

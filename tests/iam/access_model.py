@@ -85,11 +85,15 @@ FULL_AWS_ACCESS: PolicyDocument = {
 }
 ORGANIZATION_ROOT = "r-root"
 
-# Request origins. "vpc" is the stack's own VPC, through its endpoints; "internet" carries no
-# aws:SourceVpc; anything else is the id of another VPC, reached through that VPC's endpoints.
+# Request origins. "vpc" is the stack's own VPC, through the stack's endpoints; "vpc-other-
+# endpoint" is the same VPC through another S3 endpoint (a landing zone's, with AWS's default
+# full-access policy); "internet" carries no aws:SourceVpc; anything else is the id of another
+# VPC, reached through that VPC's endpoints (owned by VPC_OWNERS[id], else by the caller).
 VPC = "vpc"
+OTHER_ENDPOINT_IN_VPC = "vpc-other-endpoint"
 INTERNET = "internet"
 OTHER_VPC_ENDPOINT = "vpce-0e1sewhere0000000"
+VPC_OWNERS: dict[str, str] = {}
 
 # Object-level S3 actions act on KEY; every other S3 action acts on the bucket/access point.
 _OBJECT_ACTION_PREFIXES = (
@@ -99,6 +103,10 @@ _OBJECT_ACTION_PREFIXES = (
     "s3:RestoreObject",
     "s3:AbortMultipartUpload",
     "s3:ListMultipartUploadParts",
+)
+# What the bucket owner's root user may always do whatever the bucket policy says.
+ROOT_KEEPS_BUCKET_POLICY_ACTIONS = frozenset(
+    {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 )
 # Listings that carry s3:prefix (the Service Authorization Reference lists it for these two).
 _PREFIX_LISTING_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
@@ -169,7 +177,12 @@ class StackPolicies:
     data_key_policy: PolicyDocument | None
     """None when the stack uses an existing key (bucket.kmsKeyArn)."""
     service_control_policy: PolicyDocument
+    bedrock_service_control_policy: PolicyDocument
+    region_service_control_policy: PolicyDocument
     resource_control_policy: PolicyDocument
+    dynamodb_endpoint_policy: PolicyDocument
+    interface_endpoint_ids: Mapping[str, str]
+    """Every interface endpoint's id by IAM service prefix."""
     function_environment: Mapping[str, str] = field(default_factory=dict)
     trust_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
     """Role ARN -> trust policy, for the roles services assume (sts:AssumeRole requests)."""
@@ -252,7 +265,14 @@ class StackPolicies:
             data_key_arn=outputs["kmsKeyArn"],
             data_key_policy=json.loads(keys[0].inputs["policy"]) if keys else None,
             service_control_policy=json.loads(organization["serviceControlPolicy"]),
+            bedrock_service_control_policy=json.loads(organization["bedrockServiceControlPolicy"]),
+            region_service_control_policy=json.loads(organization["regionServiceControlPolicy"]),
             resource_control_policy=json.loads(organization["resourceControlPolicy"]),
+            dynamodb_endpoint_policy=json.loads(endpoint("dynamodb").inputs["policy"]),
+            interface_endpoint_ids={
+                policies.endpoint_service_prefix(service): endpoint_id
+                for service, endpoint_id in outputs["interfaceEndpointIds"].items()
+            },
             function_environment=function.inputs["environment"]["variables"],
             trust_policies={
                 r.outputs["arn"]: json.loads(r.inputs["assumeRolePolicy"])
@@ -329,6 +349,8 @@ class StackPolicies:
                     "policies": [
                         _named("FullAWSAccess", FULL_AWS_ACCESS),
                         _named("data-lake-scp", self.service_control_policy),
+                        _named("bedrock-scp", self.bedrock_service_control_policy),
+                        _named("region-scp", self.region_service_control_policy),
                     ],
                 }
             )
@@ -469,16 +491,24 @@ def _network_context(
         "aws:PrincipalArn": request.identity.arn,
         "aws:PrincipalAccount": request.identity.account,
         "aws:PrincipalIsAWSService": "false",
+        "aws:RequestedRegion": _arn_part(request.resource, 3) or stack.region,
     }
     if request.identity.organization_id is not None:
         context["aws:PrincipalOrgID"] = request.identity.organization_id
+
+    def from_vpc(vpc_id: str, owner: str, endpoint: str | None) -> None:
+        context["aws:SourceVpc"] = vpc_id
+        context["aws:SourceVpcArn"] = f"arn:aws:ec2:{stack.region}:{owner}:vpc/{vpc_id}"
+        if endpoint is not None:
+            context["aws:SourceVpce"] = endpoint
+
     if request.origin == VPC:
-        context["aws:SourceVpc"] = stack.vpc_id
-        if endpoint_id is not None:
-            context["aws:SourceVpce"] = endpoint_id
+        from_vpc(stack.vpc_id, stack.account_id, endpoint_id)
+    elif request.origin == OTHER_ENDPOINT_IN_VPC:
+        from_vpc(stack.vpc_id, stack.account_id, OTHER_VPC_ENDPOINT)
     elif request.origin != INTERNET:
-        context["aws:SourceVpc"] = request.origin
-        context["aws:SourceVpce"] = OTHER_VPC_ENDPOINT
+        owner = VPC_OWNERS.get(request.origin, request.identity.account)
+        from_vpc(request.origin, owner, OTHER_VPC_ENDPOINT)
     return context
 
 
@@ -495,7 +525,7 @@ def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     elif request.action.startswith("s3:"):
         planned = _s3_evaluations(stack, request)
     else:
-        planned = [_interface_endpoint_evaluation(stack, request)]
+        planned = [_service_evaluation(stack, request)]
     if not request.organization_policies:
         return planned
     return [
@@ -511,7 +541,22 @@ def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     ]
 
 
+def _arn_part(arn: str, index: int) -> str:
+    """One colon-separated field of an ARN ('' when the resource is no ARN or has none)."""
+    parts = arn.split(":")
+    return parts[index] if arn.startswith("arn:") and len(parts) > index else ""
+
+
+# What the bedrock-runtime endpoint carries; the control plane (guardrails, logging) has no
+# endpoint in the stack's VPC, whose subnets have no other way out.
+BEDROCK_RUNTIME_ACTIONS = frozenset(
+    {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:ApplyGuardrail"}
+)
+
+
 def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    if request.action not in BEDROCK_RUNTIME_ACTIONS:
+        return _service_evaluation(stack, request)
     through_endpoint = request.origin == VPC
     if through_endpoint and stack.bedrock_endpoint_policy is None:
         raise ValueError(f"stack {stack.stack} has no bedrock-runtime endpoint")
@@ -526,7 +571,7 @@ def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
         action=request.action,
         resource=request.resource,
         # Models have no resource policy: the call is authorized in the caller's account.
-        resource_account=request.identity.account,
+        resource_account=_arn_part(request.resource, 4) or request.identity.account,
         context=_network_context(stack, request, stack.bedrock_endpoint_id) | dict(request.context),
         resource_policy=None,
         endpoint_policies=endpoint,
@@ -559,22 +604,32 @@ OPEN_TRUST_POLICY: PolicyDocument = {
 }
 
 
-def _interface_endpoint_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
-    """Any other service, reached through its interface endpoint from the stack's VPC: the
-    caller's IAM, the endpoint's policy, and a target that trusts everyone."""
+def _service_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """Any other service: the caller's IAM, and from the stack's VPC the policy of that
+    service's endpoint (the DynamoDB gateway endpoint, or its interface endpoint: a service the
+    stack has no endpoint for cannot be reached from its subnets). An ``sts`` target trusts
+    everyone, so that the endpoint's policy alone decides."""
     service = request.action.split(":", 1)[0]
-    if request.origin != VPC or service not in stack.interface_endpoint_policies:
-        raise ValueError(f"the model covers {service} requests through the stack's endpoint only")
-    resource_account = request.resource.split(":")[4] or request.identity.account
+    endpoint = endpoint_id = None
+    if request.origin == VPC:
+        if service == "dynamodb":
+            endpoint = [("dynamodb-gateway-endpoint", stack.dynamodb_endpoint_policy)]
+        elif service in stack.interface_endpoint_policies and service != "bedrock":
+            endpoint = [(f"{service}-endpoint", stack.interface_endpoint_policies[service])]
+            endpoint_id = stack.interface_endpoint_ids.get(service)
+        else:
+            raise ValueError(f"the stack's VPC has no endpoint that carries {request.action}")
+    elif request.origin != INTERNET:
+        raise ValueError(f"the model covers {service} requests from the stack's VPC or outside")
     return Evaluation(
-        label=f"{service} endpoint",
+        label=f"{service} {'endpoint' if endpoint else 'request'}",
         identity=request.identity,
         action=request.action,
         resource=request.resource,
-        resource_account=resource_account,
-        context=_network_context(stack, request, None) | dict(request.context),
+        resource_account=_arn_part(request.resource, 4) or request.identity.account,
+        context=_network_context(stack, request, endpoint_id) | dict(request.context),
         resource_policy=OPEN_TRUST_POLICY if service == "sts" else None,
-        endpoint_policies=[(f"{service}-endpoint", stack.interface_endpoint_policies[service])],
+        endpoint_policies=endpoint,
     )
 
 
@@ -628,6 +683,14 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
             bucket_policy = stack.other_bucket_policies[bucket_name]
         elif bucket_name != stack.bucket_name:
             bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
+    if (
+        request.action in ROOT_KEEPS_BUCKET_POLICY_ACTIONS
+        and request.identity.arn == f"arn:aws:iam::{bucket_owner}:root"
+    ):
+        # S3: "the root user of the account that owns a bucket can always use these actions,
+        # even if the bucket policy explicitly denies the root user" (AWS's answer to a policy
+        # that locks everyone out). The engine does not know this rule; the model applies it.
+        bucket_policy = None
     if not is_object_action(request.action):
         if request.action in _PREFIX_LISTING_ACTIONS and key:
             context["s3:prefix"] = key
