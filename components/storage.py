@@ -11,6 +11,7 @@ from components import access_points as ap
 from components import policies
 from components.access_points import AccessPointSpec
 from components.account import DataAccount, perimeter
+from components.errors import refuse
 from components.policies import AccessMode
 
 ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
@@ -257,6 +258,15 @@ def with_deployer(
     return pulumi.Output.all(deploying_principal(parent), administrators).apply(combined)
 
 
+def _problems(args: DataBucketArgs) -> list[str]:
+    if args.get("restrict_to_vpcs", True) and args.get("s3_endpoint_id") is None:
+        return [
+            "s3EndpointId: is required while restrictToVpcs is true: the bucket admits access "
+            "point requests through that S3 endpoint (and allowedVpcEndpointIds) only"
+        ]
+    return []
+
+
 class DataBucket(pulumi.ComponentResource):
     """An SSE-KMS encrypted, versioned, private, TLS-only bucket that hands access control to
     its access points, whose access logs go to a separate bucket hardened the same way."""
@@ -277,6 +287,7 @@ class DataBucket(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        refuse(_problems(args), "DataBucket arguments")
         super().__init__("datalake:index:DataBucket", name, {}, opts)
         data_bucket = bucket_name(args)
         deletion_protection = args.get("deletion_protection", True)

@@ -126,7 +126,11 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
         ("bedrock.modelIds", [], r"^bedrock\.modelIds: must list at least 1$"),
         ("bedrock.modelIds", ["not a model"], r"^bedrock\.modelIds\[0\]: 'not a model' must be a"),
         ("bucket.kmsKeyArn", "alias/data", r"^bucket\.kmsKeyArn: 'alias/data' must be a KMS key"),
-        ("bucket.allowedVpcIds", ["vpc-xyz"], r"^bucket\.allowedVpcIds\[0\]: 'vpc-xyz' must be"),
+        (
+            "bucket.allowedVpcEndpointIds",
+            ["vpc-xyz"],
+            r"^bucket\.allowedVpcEndpointIds\[0\]: 'vpc-xyz' must be",
+        ),
         ("bucket.adminRoleArns", ["arn:aws:iam::1:role/x"], r"^bucket\.adminRoleArns\[0\]: "),
         (
             "bucket.adminRoleArns",
@@ -318,9 +322,18 @@ def test_cross_account_access_point_is_accepted_with_all_three_keys() -> None:
     assert config.cross_account_access_points[0].role_arn == CROSS_ACCOUNT["roleArn"]
     # The partner's VPC reads through its access point, so the bucket admits it.
     bucket_policy = config.bucket_policy(
-        vpc_id="vpc-0aaaaaaa", deployer_arn="arn:aws:iam::111111111111:role/d", data_key_arn="k"
+        s3_endpoint_id="vpce-0aaaaaaa",
+        deployer_arn="arn:aws:iam::111111111111:role/d",
+        data_key_arn="k",
     )
-    assert "vpc-0123456789abcdef0" in policies.to_json(bucket_policy)
+    [pinned] = [
+        s
+        for s in bucket_policy["Statement"]
+        if s["Sid"] == "DenyCrossAccountAccessPoint0OutsideItsVpc"
+    ]
+    assert pinned["Condition"]["StringNotEquals"] == {
+        "aws:SourceVpcArn": "arn:aws:ec2:us-east-1:222222222222:vpc/vpc-0123456789abcdef0"
+    }
 
 
 @pytest.mark.parametrize(
@@ -559,9 +572,61 @@ def test_existing_vpc_rules(network: dict[str, Any], expected: str) -> None:
     assert any(re.search(expected, p) for p in problems), problems
 
 
-def test_the_stacks_own_vpc_is_not_listed_again_as_an_allowed_vpc() -> None:
+def test_whole_vpcs_are_refused_in_favour_of_their_endpoints() -> None:
     values = with_network(**EXISTING)
-    values["bucket"] = {"allowedVpcIds": [EXISTING["vpcId"]]}
+    values["bucket"] = {"allowedVpcIds": ["vpc-0a1b2c3d4e5f67890"]}
+    [problem] = problems_of(values)
+    assert problem.startswith("bucket.allowedVpcIds: trusts every S3 endpoint of those VPCs")
+    assert "unknown key" not in problem
+    assert "bucket.allowedVpcEndpointIds" in problem
+
+
+def test_an_access_point_bound_to_another_vpc_needs_that_vpcs_endpoint() -> None:
+    values = with_access_points(access_point("elsewhere", vpcId="vpc-0a1b2c3d4e5f67890"))
     assert problems_of(values) == [
-        "bucket.allowedVpcIds[0]: vpc-0b7e2a41c9d35f681 is network.vpcId, allowed already"
+        "accessPoints[1].vpcId: an access point bound to another VPC is used through that "
+        "VPC's S3 endpoint, which the bucket refuses unless bucket.allowedVpcEndpointIds "
+        "names it"
+    ]
+    values["bucket"] = {"allowedVpcEndpointIds": ["vpce-0a1b2c3d4e5f67890"]}
+    assert parse(values).bucket.allowed_vpc_endpoint_ids == ("vpce-0a1b2c3d4e5f67890",)
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ("sns", None),
+        ("athena", None),
+        ("elasticloadbalancing", "has no vetted action list"),
+        ("dynamodb", "is already reached through its gateway endpoint"),
+    ],
+)
+def test_interface_endpoints_are_services_with_a_vetted_action_list(
+    service: str, expected: str | None
+) -> None:
+    values = copy.deepcopy(MINIMAL)
+    values["network"] |= {"interfaceEndpoints": ["bedrock-runtime", service]}  # type: ignore[operator]
+    if expected is None:
+        assert service in parse(values).network.interface_endpoints
+    else:
+        [problem] = problems_of(values)
+        assert problem.startswith(f"network.interfaceEndpoints[1]: '{service}' ")
+        assert expected in problem
+        if "vetted" in expected:
+            assert "services with one: athena, bedrock-runtime, kms, lambda, logs" in problem
+
+
+def test_replication_sources_name_a_role_and_a_prefix() -> None:
+    values = copy.deepcopy(MINIMAL)
+    values["bucket"] = {
+        "replicationSources": [
+            {"roleArn": "arn:aws:iam::222222222222:role/replication", "prefix": "replicas/"},
+            {"roleArn": "arn:aws:iam::222222222222:role/replication", "prefix": ""},
+            {"roleArn": "arn:aws:iam::222222222222:role/*", "prefix": "x/"},
+        ]
+    }
+    problems = problems_of(values)
+    assert [p.split(":")[0] for p in problems] == [
+        "bucket.replicationSources[1].prefix",
+        "bucket.replicationSources[2].roleArn",
     ]

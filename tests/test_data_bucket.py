@@ -10,7 +10,7 @@ import pytest
 
 from components.storage import DataBucket, DataBucketArgs
 from offline.runner import CapturedResource, StackRun
-from tests.conftest import policy
+from tests.conftest import Refused, policy
 
 BUCKET = "aws:s3/bucket:Bucket"
 
@@ -209,7 +209,12 @@ def test_key_policy_lets_cross_account_owners_use_it_only_through_s3_for_this_bu
 
 # --- The building block alone, from its own args -------------------------------------------
 
-BUCKET_ARGS: DataBucketArgs = {"region": "us-east-1", "account_id": "111111111111"}
+STACK_ENDPOINT = "vpce-0aaaaaaaaaaaaaaaa"
+BUCKET_ARGS: DataBucketArgs = {
+    "region": "us-east-1",
+    "account_id": "111111111111",
+    "s3_endpoint_id": STACK_ENDPOINT,
+}
 
 
 def test_data_bucket_alone_is_protected_keyed_and_logged_by_default(
@@ -226,8 +231,27 @@ def test_data_bucket_alone_is_protected_keyed_and_logged_by_default(
     [key] = run.of_type("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     data_policy = policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs)
-    # No VPC given: the VPC rule admits only the access points' and the allowed VPCs.
+    # The deployer manages what it deployed; access points are used through the given endpoint.
     assert "pulumi-deploy" in json.dumps(data_policy)
+    [pinned] = [
+        s
+        for s in data_policy["Statement"]
+        if s["Sid"] == "DenyDataAccountAccessPointsOutsideStackEndpoints"
+    ]
+    assert pinned["Condition"]["StringNotEquals"] == {"aws:SourceVpce": STACK_ENDPOINT}
+
+
+def test_data_bucket_alone_refuses_to_run_without_its_endpoint(
+    refused: Refused, build: Callable[[Callable[[], object]], StackRun]
+) -> None:
+    no_endpoint: DataBucketArgs = {"region": "us-east-1", "account_id": "111111111111"}
+    [problem] = refused(lambda: DataBucket("data", no_endpoint))
+    assert problem.startswith("s3EndpointId: is required while restrictToVpcs is true")
+    # Without the endpoint rule the bucket needs no endpoint (access points still refuse
+    # other networks, by their own network origin).
+    run = build(lambda: DataBucket("data", {**no_endpoint, "restrict_to_vpcs": False}))
+    data_policy = policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs)
+    assert "aws:SourceVpce" not in json.dumps(data_policy)
 
 
 def test_data_bucket_alone_takes_an_existing_key_and_no_logs(

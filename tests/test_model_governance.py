@@ -457,8 +457,9 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
     data_logs = by_sid(
         policy(prod_run.named("aws:s3/bucketPolicy:BucketPolicy", "data-access-logs").inputs)
     )
-    for sid in ("DenyLogAccessExceptAdministrators", "DenyGuardrailChangesByOthers"):
-        assert statements[sid]["Condition"] == data_logs[sid]["Condition"]
+    sid = "DenyEverythingExceptAdministrators"
+    assert statements[sid]["Condition"] == data_logs[sid]["Condition"]
+    assert statements[sid]["Action"] == "s3:*"
     assert "DenyInsecureTransport" in statements
 
 
@@ -595,7 +596,7 @@ def invocation_log_readers(run: StackRun) -> list[str]:
     statements = by_sid(
         policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "gov-invocation-logs").inputs)
     )
-    condition = statements["DenyLogAccessExceptAdministrators"]["Condition"]
+    condition = statements["DenyEverythingExceptAdministrators"]["Condition"]
     readers: str | list[str] = condition["ArnNotLike"]["aws:PrincipalArn"]
     return [readers] if isinstance(readers, str) else readers
 

@@ -12,6 +12,26 @@ from offline.runner import CapturedResource, StackRun
 
 SNAPSHOTS = Path(__file__).resolve().parent / "data"
 STACK_TYPE = "pulumi:pulumi:Stack"
+ATHENA_RESULTS_BUCKET = [
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketVersioning:BucketVersioning",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketLogging:BucketLogging",
+]
+# Resources added by later versions, created when such a stack is updated.
+ADDED_SINCE = {
+    "dev": [],
+    "prod": [
+        *ATHENA_RESULTS_BUCKET,
+        "aws:athena/workgroup:Workgroup",
+        "aws:cloudwatch/eventRule:EventRule",
+        "aws:cloudwatch/eventTarget:EventTarget",
+    ],
+}
 
 
 def urns_before(stack: str) -> set[str]:
@@ -66,6 +86,10 @@ def test_an_existing_stack_upgrades_without_replacing_anything(
     found = {old: [new for new, urns in answers.items() if old in urns] for old in before}
     # Each resource of the existing stack is one resource of the new program...
     assert {old: len(new) for old, new in found.items() if len(new) != 1} == {}
-    # ...and the only one the upgrade creates is the component that now holds them.
+    # ...and what the upgrade creates is the component that now holds them, and what later
+    # versions added beside them (0.4.0: Athena's workgroups and results bucket, the alarm on
+    # changes to invocation logging).
     created = [new for new, urns in answers.items() if not urns & before]
-    assert [run.by_urn(urn).type for urn in created] == ["datalake:index:PrivateDataLake"]
+    assert sorted(run.by_urn(urn).type for urn in created) == sorted(
+        ["datalake:index:PrivateDataLake", *ADDED_SINCE[stack]]
+    )

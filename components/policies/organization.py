@@ -197,13 +197,14 @@ def _bedrock_statements(scope: OrganizationScope) -> list[Statement]:
 
 
 def _guardrail_required_statements(scope: OrganizationScope) -> list[Statement]:
-    """Every model call, an administrator's too, names a published version of one of the
-    account's guardrails (which only the administrators make), at the point where it enters
-    Bedrock. Bedrock authorizes the calls it routes on from an inference profile separately (to
-    the system profile behind an application profile, to a foundation model in another Region), with the profile's ARN in
-    ``bedrock:InferenceProfileArn``: those pass when the profile is the account's, which was
-    entered with its guardrail. Whatever the call enters through (an application profile, a
-    custom or provisioned model, a resource type AWS adds) is held to the rule by NotResource."""
+    """Every model call, an administrator's too, names a published version of one of the account's
+    guardrails (which only the administrators make), at the point where it enters Bedrock.
+    Bedrock authorizes the calls it routes on from an inference profile separately (to the
+    system profile behind an application profile, to a foundation model in another Region), with
+    the profile's ARN in ``bedrock:InferenceProfileArn``: those pass when the profile is the
+    account's, which was entered with its guardrail. Whatever the call enters through (an
+    application profile, a custom or provisioned model, a resource type AWS adds) is held to the
+    rule by NotResource."""
     account = scope.data_account_id
     invoke = list(BEDROCK_INVOKE_ACTIONS)
     unguarded = {

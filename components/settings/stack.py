@@ -88,17 +88,6 @@ class NetworkConfig(Schema):
     extra_s3_buckets: Annotated[tuple[BucketName, ...], AfterValidator(unique)] = ()
 
 
-def _whole_vpcs_refused(vpc_ids: tuple[str, ...]) -> tuple[str, ...]:
-    if vpc_ids:
-        raise ValueError(
-            "trusts every S3 endpoint of those VPCs: another endpoint there (a landing zone's, "
-            "with AWS's default full-access policy) would reach the data and carry it out. Name "
-            "the endpoints instead, in bucket.allowedVpcEndpointIds: [vpce-...] (README, "
-            "Upgrading to 0.4.0)"
-        )
-    return vpc_ids
-
-
 class ReplicationSourceConfig(Schema):
     """One entry of ``bucket.replicationSources``: a replication role and its prefix."""
 
@@ -116,7 +105,6 @@ class BucketConfig(Schema):
 
     name: BucketName | None = None
     kms_key_arn: KmsKeyArn | None = None
-    allowed_vpc_ids: Annotated[tuple[VpcId, ...], AfterValidator(_whole_vpcs_refused)] = ()
     allowed_vpc_endpoint_ids: Annotated[tuple[VpcEndpointId, ...], AfterValidator(unique)] = ()
     configuration_reader_arns: Annotated[tuple[RoleArn, ...], AfterValidator(unique)] = ()
     replication_sources: tuple[ReplicationSourceConfig, ...] = ()
@@ -304,9 +292,7 @@ class StackConfig(Schema):
     def bucket_args(self) -> DataBucketArgs:
         return {
             **self.account(),
-            **self.bucket.model_dump(  # type: ignore[typeddict-item]
-                exclude_none=True, exclude={"allowed_vpc_ids"}
-            ),
+            **self.bucket.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
             "name": self.data_bucket_name,
             "access_points": self.access_point_specs,
             "other_access_log_sources": list(self.other_access_log_sources),
