@@ -77,12 +77,13 @@ class OrganizationPolicies(TypedDict):
     """What only the organization can enforce, ready to attach to the data account."""
 
     serviceControlPolicy: str
-    """For the data account's principals: only the administrators manage access points and the
-    data bucket or read the CloudWatch invocation logs (the root user keeps deleting the bucket
-    policy as its break-glass); Athena principals query through the stack's workgroups."""
+    """For the data account's principals: only the administrators manage access points and use
+    the data bucket other than through them (the root user keeps deleting the bucket policy as
+    its break-glass); Athena principals query through the stack's workgroups."""
     bedrockServiceControlPolicy: str
     """For the data account's principals: only the administrators change guardrails or the
-    invocation logging; with a guardrail configured, every model call carries a published one."""
+    invocation logging, or read the CloudWatch invocation logs; with a guardrail configured,
+    every model call carries a published one."""
     resourceControlPolicy: str
     """The data bucket, access point and invocation-log rules for principals of every account."""
     regionServiceControlPolicy: str

@@ -347,8 +347,8 @@ def test_writes_must_name_the_data_key_or_none() -> None:
     header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
     # Only a request that names a key is judged: one that names none gets the default.
     assert key == {"StringNotEquals": {header: DATA_KEY}, "Null": {header: "false"}}
-    # Naming aws:kms without a key would get AWS's managed aws/s3 key.
-    assert statements["DenyKmsEncryptionWithoutTheDataKey"]["Condition"] == {
+    # Naming an algorithm without the key: SSE-S3, or aws:kms with AWS's managed aws/s3 key.
+    assert statements["DenyEncryptionWithoutTheDataKey"]["Condition"] == {
         "Null": {"s3:x-amz-server-side-encryption": "false", header: "true"}
     }
     sse_c = statements["DenyCustomerProvidedKeys"]["Condition"]

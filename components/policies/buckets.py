@@ -33,7 +33,6 @@ from components.policies.principals import (
 from components.policies.s3 import (
     ACCESS_MODE_ACTIONS,
     CONFIGURATION_READS,
-    KMS_ENCRYPTION_ALGORITHMS,
     REPLICATION_WRITES,
     AccessMode,
     bucket_arn,
@@ -345,12 +344,11 @@ def _stack_endpoints_only(
 
 
 def _encryption_statements(objects: str, data_key_arn: str) -> list[Statement]:
-    """A write names the data key or no encryption at all (the bucket's default is the data
+    """A write names the data key, or no encryption at all (the bucket's default is the data
     key). An object under another account's key can be held to ransom by that key's owner; one
-    under AWS's managed aws/s3 key (what S3 uses when a write names aws:kms without a key) is
-    out of the data key's control and unreadable to partners."""
+    under SSE-S3, or under AWS's managed aws/s3 key (what S3 uses when a write names aws:kms
+    without a key), is out of the data key's control and unreadable to partners."""
     key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
-    algorithm = "s3:x-amz-server-side-encryption"
     return [
         statement(
             "DenyObjectsNotEncryptedWithTheDataKey",
@@ -361,20 +359,12 @@ def _encryption_statements(objects: str, data_key_arn: str) -> list[Statement]:
             conditions=named_but_not(key_id, data_key_arn),
         ),
         statement(
-            "DenyEncryptionOtherThanKms",
+            "DenyEncryptionWithoutTheDataKey",
             ["s3:PutObject"],
             [objects],
             effect="Deny",
             principal="*",
-            conditions=named_but_not(algorithm, list(KMS_ENCRYPTION_ALGORITHMS)),
-        ),
-        statement(
-            "DenyKmsEncryptionWithoutTheDataKey",
-            ["s3:PutObject"],
-            [objects],
-            effect="Deny",
-            principal="*",
-            conditions={"Null": {algorithm: "false", key_id: "true"}},
+            conditions={"Null": {"s3:x-amz-server-side-encryption": "false", key_id: "true"}},
         ),
         statement(
             "DenyCustomerProvidedKeys",

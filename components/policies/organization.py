@@ -35,7 +35,6 @@ from components.policies.documents import (
 )
 from components.policies.principals import account_root_arn, not_administrator
 from components.policies.s3 import (
-    ACCESS_MODE_ACTIONS,
     ACCESS_POINT_READS,
     CONFIGURATION_READS,
     bucket_arn,
@@ -128,23 +127,21 @@ def _data_lake_resources(scope: OrganizationScope) -> list[str]:
 
 
 def _data_lake_statements(scope: OrganizationScope) -> list[Statement]:
-    """Using the data through access points and reading settings stays open (the bucket and
-    access point policies decide); every other action on the data account's access points and
-    the data bucket is the administrators', but for the root user's bucket-policy recovery."""
+    """Requests through an access point carry ``s3:DataAccessPointArn`` and are left to the
+    access point and bucket policies. Every other request on the data account's access points
+    and the data bucket (managing an access point, any direct use of the bucket, whatever S3
+    adds) is the administrators', but reading settings and the root user's recovery: deleting
+    the bucket policy. The rule holds while the bucket policy is gone, after that recovery."""
     resources = _data_lake_resources(scope)
+    not_through_an_access_point = {"Null": {"s3:DataAccessPointArn": "true"}}
     return [
         statement(
             "OnlyAdministratorsManageAccessPointsAndTheDataBucket",
             [],
             resources,
             effect="Deny",
-            not_actions=[
-                *ACCESS_MODE_ACTIONS,
-                *CONFIGURATION_READS,
-                *ACCESS_POINT_READS,
-                "s3:DeleteBucketPolicy",
-            ],
-            conditions=not_administrator(scope.administrators),
+            not_actions=[*CONFIGURATION_READS, *ACCESS_POINT_READS, "s3:DeleteBucketPolicy"],
+            conditions=merge(not_through_an_access_point, not_administrator(scope.administrators)),
         ),
         statement(
             "OnlyAdministratorsAndRootDeleteTheBucketPolicy",
@@ -285,19 +282,17 @@ def _athena_statements(scope: OrganizationScope) -> list[Statement]:
 def organization_service_control_policy(scope: OrganizationScope) -> PolicyDocument:
     """For the organization to attach to the data account: it binds the account's principals,
     its root user included. No bucket or endpoint policy can stop an access point from being
-    created or a role with ``logs:*`` from reading a log group; an SCP can."""
-    return document(
-        *_data_lake_statements(scope),
-        *filter(None, [_invocation_log_statement(scope)]),
-        *_athena_statements(scope),
-    )
+    created; an SCP can."""
+    return document(*_data_lake_statements(scope), *_athena_statements(scope))
 
 
 def bedrock_service_control_policy(scope: OrganizationScope) -> PolicyDocument:
-    """For the data account too: only the administrators change what governs model calls,
-    and, with a guardrail configured, every call carries one. (Bedrock is not among the
-    services an RCP applies to: these rules bind the account's own principals.)"""
-    return document(*_bedrock_statements(scope))
+    """For the data account too: only the administrators change what governs model calls or
+    read the CloudWatch invocation logs (a role with ``logs:*`` otherwise does: no log group
+    policy binds IAM principals), and, with a guardrail configured, every call carries one.
+    (Bedrock is not among the services an RCP applies to: these rules bind the account's own
+    principals.)"""
+    return document(*_bedrock_statements(scope), *filter(None, [_invocation_log_statement(scope)]))
 
 
 # What changes the data bucket or an access point, by verb, for the RCP: RCPs take no

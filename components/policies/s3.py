@@ -66,10 +66,6 @@ REPLICATION_WRITES = ("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateT
 ACCESS_POINT_READS = ("s3:GetAccessPoint*", "s3:ListAccessPoints*")
 
 
-# Server-side encryption that uses a KMS key (single- and dual-layer).
-KMS_ENCRYPTION_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
-
-
 def bucket_arn(bucket_name: str) -> str:
     return f"arn:{PARTITION}:s3:::{bucket_name}"
 

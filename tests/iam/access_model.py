@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 from components import policies
 from offline.runner import StackRun
+from tests.iam import catalog
 
 IAM_DIR = Path(__file__).resolve().parent
 SCRIPT = IAM_DIR / "simulate.mjs"
@@ -69,16 +70,6 @@ ROGUE_OPEN_ACCESS_POINT = "rogue-open"  # VPC-bound, with a policy that lets any
 # of a cross-account access point controls its policy, not us.
 WIDENED = "widened:"
 
-# S3 Control actions on an access point: they act on the access point ARN itself.
-ACCESS_POINT_CONTROL_ACTIONS = frozenset(
-    {
-        "s3:CreateAccessPoint",
-        "s3:PutAccessPointPolicy",
-        "s3:DeleteAccessPointPolicy",
-        "s3:DeleteAccessPoint",
-        "s3:GetAccessPointPolicy",
-    }
-)
 FULL_AWS_ACCESS: PolicyDocument = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
@@ -87,33 +78,23 @@ ORGANIZATION_ROOT = "r-root"
 
 # Request origins. "vpc" is the stack's own VPC, through the stack's endpoints; "vpc-other-
 # endpoint" is the same VPC through another S3 endpoint (a landing zone's, with AWS's default
-# full-access policy); "internet" carries no aws:SourceVpc; anything else is the id of another
-# VPC, reached through that VPC's endpoints (owned by VPC_OWNERS[id], else by the caller).
+# full-access policy); "internet" carries no aws:SourceVpc; "vpce-..." is that endpoint of
+# another VPC of the data account (ENDPOINT_VPCS names the VPC); anything else is the id of
+# another VPC, reached through an endpoint of its own (the VPC owned by VPC_OWNERS[id], else
+# by the caller's account).
 VPC = "vpc"
 OTHER_ENDPOINT_IN_VPC = "vpc-other-endpoint"
 INTERNET = "internet"
 OTHER_VPC_ENDPOINT = "vpce-0e1sewhere0000000"
 VPC_OWNERS: dict[str, str] = {}
+ENDPOINT_VPCS: dict[str, str] = {}
 
-# Object-level S3 actions act on KEY; every other S3 action acts on the bucket/access point.
-_OBJECT_ACTION_PREFIXES = (
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:RestoreObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-)
 # What the bucket owner's root user may always do whatever the bucket policy says.
 ROOT_KEEPS_BUCKET_POLICY_ACTIONS = frozenset(
     {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 )
 # Listings that carry s3:prefix (the Service Authorization Reference lists it for these two).
 _PREFIX_LISTING_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
-# Actions S3 serves through access points for which iam-data (AWS's Service Authorization
-# Reference) lists no access point resource type: the access point half cannot be evaluated,
-# so the model evaluates the bucket half alone (docs/access-proof.md).
-ACCESS_POINT_HALF_UNMODELLED = frozenset({"s3:ListBucketMultipartUploads"})
 # The keys iam-data associates with access point resource types only (see simulate.mjs).
 ACCESS_POINT_KEYS = frozenset(
     {"s3:DataAccessPointArn", "s3:DataAccessPointAccount", "s3:AccessPointNetworkOrigin"}
@@ -389,6 +370,8 @@ class Request:
     context: Mapping[str, str | list[str]] = field(default_factory=dict)
     organization_policies: bool = False
     """Evaluate with the stack's SCP and RCP attached to the data account."""
+    without_bucket_policy: bool = False
+    """The data bucket's policy deleted (the root user's break-glass, until the next deploy)."""
 
 
 @dataclass(frozen=True)
@@ -470,8 +453,29 @@ class Outcome:
         return "; ".join(r.explain() for r in self.results)
 
 
+def _resource_types(action: str) -> frozenset[str]:
+    service, _, name = action.partition(":")
+    found = [a for a in catalog.actions(service) if a.name.lower() == name.lower()]
+    return frozenset(found[0].resource_types) if found else frozenset()
+
+
 def is_object_action(action: str) -> bool:
-    return action.startswith(_OBJECT_ACTION_PREFIXES)
+    """An S3 action on objects (KEY), by the catalog's resource types; every other acts on the
+    bucket or the access point."""
+    types = _resource_types(action)
+    return bool(types & {"object", "accesspointobject"}) and "bucket" not in types
+
+
+def is_access_point_control_action(action: str) -> bool:
+    """An S3 Control action on an access point itself (create, delete, its policy)."""
+    return action.startswith("s3:") and _resource_types(action) == {"accesspoint"}
+
+
+def has_access_point_half(action: str) -> bool:
+    """Whether iam-data knows the action on access points: for those it does not
+    (ListBucketMultipartUploads, which S3 serves through access points all the same), the
+    model evaluates the bucket half alone (docs/access-proof.md)."""
+    return bool(_resource_types(action) & {"accesspoint", "accesspointobject"})
 
 
 def combine(decisions: Sequence[Decision]) -> Decision:
@@ -506,6 +510,8 @@ def _network_context(
         from_vpc(stack.vpc_id, stack.account_id, endpoint_id)
     elif request.origin == OTHER_ENDPOINT_IN_VPC:
         from_vpc(stack.vpc_id, stack.account_id, OTHER_VPC_ENDPOINT)
+    elif request.origin.startswith("vpce-"):
+        from_vpc(ENDPOINT_VPCS[request.origin], stack.account_id, request.origin)
     elif request.origin != INTERNET:
         owner = VPC_OWNERS.get(request.origin, request.identity.account)
         from_vpc(request.origin, owner, OTHER_VPC_ENDPOINT)
@@ -518,9 +524,9 @@ def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         planned = [_trust_evaluation(stack, request)]
     elif request.action.startswith("bedrock:"):
         planned = [_bedrock_evaluation(stack, request)]
-    elif request.action.startswith("kms:"):
+    elif request.action.startswith("kms:") and request.resource in ("data-key", stack.data_key_arn):
         planned = [_key_evaluation(stack, request)]
-    elif request.action in ACCESS_POINT_CONTROL_ACTIONS:
+    elif is_access_point_control_action(request.action):
         planned = [_access_point_control_evaluation(stack, request)]
     elif request.action.startswith("s3:"):
         planned = _s3_evaluations(stack, request)
@@ -674,7 +680,9 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         endpoint = [("s3-gateway-endpoint", stack.s3_endpoint_policy)]
     key = request.resource
     bucket_name, bucket_owner = stack.bucket_name, stack.account_id
-    bucket_policy: PolicyDocument | None = stack.bucket_policy
+    bucket_policy: PolicyDocument | None = (
+        None if request.without_bucket_policy else stack.bucket_policy
+    )
     if key.startswith("arn:aws:s3:::"):
         bucket_name, _, key = key.removeprefix("arn:aws:s3:::").partition("/")
         if bucket_name == stack.log_bucket_name:
@@ -735,7 +743,7 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     )
     # The bucket half sees the access point keys (iam-simulate would drop them; simulate.mjs).
     on_the_bucket = on_bucket(context, unfiltered_context=True)
-    if request.action in ACCESS_POINT_HALF_UNMODELLED:
+    if not has_access_point_half(request.action):
         return [on_the_bucket]
     return [through_access_point, on_the_bucket]
 
