@@ -124,7 +124,7 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     endpoints = interface_endpoints(example_run)
     expected = {
         "dev": {"bedrock-runtime"},
-        "prod": {"bedrock-runtime", "sts", "logs"},
+        "prod": {"bedrock-runtime", "sts", "logs", "athena"},
         "byo-vpc": {"bedrock-runtime"},
     }
     assert set(endpoints) == expected[example_run.stack]
