@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -26,7 +25,7 @@ from typing import Any, Literal
 import pytest
 
 from components import policies
-from offline.runner import StackRun, default_deployer_arn, load_stack_values, run_stack
+from offline.runner import default_deployer_arn, load_stack_values, run_stack
 from tests.iam.access_model import (
     ENDPOINT_VPCS,
     FOREIGN_ACCESS_POINT,
@@ -45,10 +44,10 @@ from tests.iam.access_model import (
     PolicyDocument,
     Request,
     Simulator,
-    SimulatorUnavailable,
     StackPolicies,
     combine,
 )
+from tests.iam.stacks import run_example
 
 DATA, PARTNER = "111111111111", "222222222222"
 PARTNER_VPC = "vpc-0123456789abcdef0"  # prod: the partner-share access point's VPC
@@ -972,64 +971,6 @@ MATRIX: list[Row] = [
 
 
 # --- Running the matrix --------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def simulator() -> Simulator:
-    """The evaluator; a missing toolchain fails in CI and skips (with the reason) elsewhere."""
-    try:
-        return Simulator.locate()
-    except SimulatorUnavailable as missing:
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(f"the IAM evaluator must run in CI: {missing}")
-        pytest.skip(f"IAM evaluator not available: {missing}")
-
-
-WIDE_FILLERS = policies.ENUMERATED_ACCESS_POINTS_MAX
-
-
-# Variants of the example stacks the rows need: "prod-wide" is prod with more access points than
-# the bucket policy names one by one, so that the rows show what holds without that list;
-# "dev-every-endpoint" is dev with an interface endpoint for every service that has a vetted
-# action list.
-VARIANTS = {"prod-wide": "prod", "dev-every-endpoint": "dev"}
-
-
-def example_values(stack: str) -> dict[str, Any]:
-    """An example stack's config, or one of its VARIANTS."""
-    if stack not in VARIANTS:
-        return load_stack_values(stack)
-    values = copy.deepcopy(load_stack_values(VARIANTS[stack]))
-    if stack == "prod-wide":
-        values["private-datalake:accessPoints"] += [
-            {
-                "name": f"filler-{index:03d}",
-                "prefix": f"filler/{index:03d}/",
-                "principals": [role(DATA, "analytics")],
-            }
-            for index in range(WIDE_FILLERS)
-        ]
-    else:
-        values["private-datalake:network"]["interfaceEndpoints"] = sorted(
-            policies.INTERFACE_ENDPOINT_ACTIONS
-        )
-    return values
-
-
-def run_example(stack: str) -> StackRun:
-    return run_stack(VARIANTS.get(stack, stack), values=example_values(stack))
-
-
-@pytest.fixture(scope="session")
-def stacks(
-    dev_run: StackRun, prod_run: StackRun, byo_vpc_run: StackRun
-) -> dict[str, StackPolicies]:
-    return {
-        "dev": StackPolicies.from_run(dev_run),
-        "prod": StackPolicies.from_run(prod_run),
-        "byo-vpc": StackPolicies.from_run(byo_vpc_run),
-        **{variant: StackPolicies.from_run(run_example(variant)) for variant in VARIANTS},
-    }
 
 
 def identity(name: str, stack: StackPolicies) -> Identity:

@@ -37,6 +37,7 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -116,7 +117,8 @@ class Identity:
 
     @property
     def account(self) -> str:
-        return self.arn.split(":")[4]
+        """The principal's account; none for an AWS service principal."""
+        return "" if self.is_service else self.arn.split(":")[4]
 
     @property
     def is_service(self) -> bool:
@@ -169,6 +171,8 @@ class StackPolicies:
     """Role ARN -> trust policy, for the roles services assume (sts:AssumeRole requests)."""
     role_arns: Mapping[str, str] = field(default_factory=dict)
     """Role resource name -> its ARN."""
+    role_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    """Role resource name -> its inline policy."""
     other_bucket_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
     """Bucket name -> policy of the stack's other buckets (the invocation-log bucket)."""
 
@@ -260,6 +264,10 @@ class StackPolicies:
                 for r in run.of_type("aws:iam/role:Role")
             },
             role_arns={r.name: r.outputs["arn"] for r in run.of_type("aws:iam/role:Role")},
+            role_policies={
+                r.name: json.loads(r.inputs["policy"])
+                for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
+            },
             other_bucket_policies={
                 name: document
                 for name, document in bucket_policies.items()
@@ -453,6 +461,7 @@ class Outcome:
         return "; ".join(r.explain() for r in self.results)
 
 
+@cache
 def _resource_types(action: str) -> frozenset[str]:
     service, _, name = action.partition(":")
     found = [a for a in catalog.actions(service) if a.name.lower() == name.lower()]
@@ -492,10 +501,19 @@ def _network_context(
 ) -> dict[str, str | list[str]]:
     context: dict[str, str | list[str]] = {
         "aws:SecureTransport": "true" if request.tls else "false",
+        "aws:RequestedRegion": _arn_part(request.resource, 3) or stack.region,
+    }
+    if request.identity.is_service:
+        # An AWS service acting as itself (log delivery): no account, no ARN of a principal.
+        context |= {
+            "aws:PrincipalIsAWSService": "true",
+            "aws:PrincipalServiceName": request.identity.arn,
+        }
+        return context
+    context |= {
         "aws:PrincipalArn": request.identity.arn,
         "aws:PrincipalAccount": request.identity.account,
         "aws:PrincipalIsAWSService": "false",
-        "aws:RequestedRegion": _arn_part(request.resource, 3) or stack.region,
     }
     if request.identity.organization_id is not None:
         context["aws:PrincipalOrgID"] = request.identity.organization_id
@@ -520,7 +538,7 @@ def _network_context(
 
 def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     """The evaluations AWS makes for one request (see the module docstring)."""
-    if request.identity.is_service:
+    if request.identity.is_service and request.action == "sts:AssumeRole":
         planned = [_trust_evaluation(stack, request)]
     elif request.action.startswith("bedrock:"):
         planned = [_bedrock_evaluation(stack, request)]
@@ -553,15 +571,18 @@ def _arn_part(arn: str, index: int) -> str:
     return parts[index] if arn.startswith("arn:") and len(parts) > index else ""
 
 
-# What the bedrock-runtime endpoint carries; the control plane (guardrails, logging) has no
-# endpoint in the stack's VPC, whose subnets have no other way out.
+# What the bedrock-runtime endpoint carries.
 BEDROCK_RUNTIME_ACTIONS = frozenset(
     {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:ApplyGuardrail"}
 )
 
 
 def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
-    if request.action not in BEDROCK_RUNTIME_ACTIONS:
+    """A Bedrock call, from the stack's VPC through the bedrock-runtime endpoint. The
+    control plane (guardrails, logging) has an endpoint of its own, which the stack does not
+    create; the model still puts every Bedrock action from the VPC through bedrock-runtime's
+    policy, which must refuse what it does not serve."""
+    if request.origin != VPC and request.action not in BEDROCK_RUNTIME_ACTIONS:
         return _service_evaluation(stack, request)
     through_endpoint = request.origin == VPC
     if through_endpoint and stack.bedrock_endpoint_policy is None:
@@ -760,6 +781,21 @@ def _policy_id(policy: PolicyDocument) -> str:
     return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()[:24]
 
 
+class _PolicyIds:
+    """Policy ids by document object: the same documents come back in every evaluation of a
+    batch, and hashing each again would cost as much as evaluating it. The documents are kept
+    (an id() is unique only while its object lives)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, tuple[PolicyDocument, str]] = {}
+
+    def __call__(self, policy: PolicyDocument) -> str:
+        known = self._ids.get(id(policy))
+        if known is None:
+            known = self._ids[id(policy)] = (policy, _policy_id(policy))
+        return known[1]
+
+
 @dataclass
 class Simulator:
     """One long-lived Node process (simulate.mjs) that evaluates batch after batch: each policy
@@ -804,8 +840,10 @@ class Simulator:
             self._process.wait(timeout=30)
         self._process = None
 
-    def _policy(self, policy: PolicyDocument, new: dict[str, PolicyDocument]) -> str:
-        policy_id = _policy_id(policy)
+    def _policy(
+        self, policy: PolicyDocument, new: dict[str, PolicyDocument], ids: _PolicyIds
+    ) -> str:
+        policy_id = ids(policy)
         if policy_id not in self._sent:
             new[policy_id] = policy
         return policy_id
@@ -818,9 +856,11 @@ class Simulator:
         with self._lock:
             process = self._started()
             new: dict[str, PolicyDocument] = {}
+            ids = _PolicyIds()
             message = {
                 "evaluations": [
-                    e.as_json(str(i), lambda p: self._policy(p, new)) for i, e in enumerate(batch)
+                    e.as_json(str(i), lambda p: self._policy(p, new, ids))
+                    for i, e in enumerate(batch)
                 ],
                 "policies": new,
                 "reference": reference,
@@ -853,13 +893,50 @@ class Simulator:
             )
         return results
 
-    def decide(self, requests: Sequence[tuple[StackPolicies, Request]]) -> list[Outcome]:
-        """Every request's combined decision, in one batch."""
+    def refusals(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+        """Why the evaluator would refuse each (action, resource) pair (no such action, a
+        resource of none or several of its types...), or None where it takes it."""
+        with self._lock:
+            process = self._started()
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(json.dumps({"shapes": [list(pair) for pair in pairs]}) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        if not line:
+            raise SimulatorError("simulate.mjs stopped")
+        errors: list[str | None] = json.loads(line)["errors"]
+        return errors
+
+    def decide(
+        self, requests: Sequence[tuple[StackPolicies, Request]], *, allowed_only: bool = False
+    ) -> list[Outcome]:
+        """Every request's combined decision, in one batch.
+
+        With ``allowed_only`` the answer says whether each request is allowed and nothing
+        more: a request's next evaluation (the bucket half after the access point half) is
+        made only while the earlier ones allowed it, and a denied request's decision is the
+        first denial found (it may be implicit where a later evaluation would deny
+        explicitly)."""
         plans = [evaluations(stack, request) for stack, request in requests]
-        flat = self.run([e for plan in plans for e in plan])
-        outcomes, start = [], 0
-        for plan in plans:
-            results = tuple(flat[start : start + len(plan)])
-            start += len(plan)
-            outcomes.append(Outcome(combine([r.decision for r in results]), results))
-        return outcomes
+        if not allowed_only:
+            flat = self.run([e for plan in plans for e in plan])
+            outcomes, start = [], 0
+            for plan in plans:
+                results = tuple(flat[start : start + len(plan)])
+                start += len(plan)
+                outcomes.append(Outcome(combine([r.decision for r in results]), results))
+            return outcomes
+        done: list[list[EvaluationResult]] = [[] for _ in plans]
+        open_plans = list(range(len(plans)))
+        for stage in range(max((len(p) for p in plans), default=0)):
+            open_plans = [
+                i
+                for i in open_plans
+                if len(plans[i]) > stage and all(r.decision == "Allowed" for r in done[i])
+            ]
+            for i, result in zip(
+                open_plans, self.run([plans[i][stage] for i in open_plans]), strict=True
+            ):
+                done[i].append(result)
+        return [Outcome(combine([r.decision for r in results]), tuple(results)) for results in done]

@@ -22,7 +22,7 @@ class CatalogAction:
     name: str
     access_level: str
     resource_types: tuple[str, ...]
-    """The resource types the action acts on ('' for none: it takes "*" only)."""
+    """The resource types the action acts on, those it requires first (none: it takes "*")."""
     condition_keys: tuple[str, ...]
 
     @property
@@ -39,7 +39,10 @@ def actions(service: str) -> tuple[CatalogAction, ...]:
             service=service,
             name=entry["name"],
             access_level=entry["accessLevel"],
-            resource_types=tuple(r["name"] for r in entry["resourceTypes"]),
+            resource_types=tuple(
+                r["name"]
+                for r in sorted(entry["resourceTypes"], key=lambda r: not r.get("required"))
+            ),
             condition_keys=tuple(entry["conditionKeys"]),
         )
         for entry in entries.values()
@@ -48,9 +51,10 @@ def actions(service: str) -> tuple[CatalogAction, ...]:
 
 @cache
 def resource_arn_templates(service: str) -> dict[str, str]:
-    """Resource type -> its ARN template (``arn:${Partition}:s3:::${BucketName}``)."""
+    """Resource type (lower case, as actions name them in any case) -> its ARN template
+    (``arn:${Partition}:s3:::${BucketName}``)."""
     entries = json.loads((DATA / "resourceTypes" / f"{service}.json").read_text())
-    return {name: entry["arn"] for name, entry in entries.items()}
+    return {name.lower(): entry["arn"] for name, entry in entries.items()}
 
 
 def matching(pattern: str) -> list[CatalogAction]:

@@ -13,6 +13,8 @@
 // stdout, one JSON answer per line: {"version", "results": [{"id", "decision", "parts",
 //   "validatedDecision", "resourceType", "ignoredContextKeys"} or {"id", "decision": "Error",
 //   "errors"}]}
+// A message {"shapes": [[action, resource], ...]} asks only whether the evaluator takes each
+// pair (the answer's "errors": a reason or null per pair).
 //
 // What the public runSimulation() does for one request, done here once per distinct piece:
 //   * each policy is validated (iam-policy, by its kind) and loaded once per process;
@@ -310,7 +312,18 @@ async function evaluateWithRunSimulation(evaluation) {
   }
 }
 
+// {"shapes": [[action, resource], ...]}: for each pair, why the evaluator refuses it, or null.
+async function shapeErrors(pairs) {
+  const errors = []
+  for (const [action, resource] of pairs) {
+    const found = await shape(action, resource)
+    errors.push(found.errors ? found.errors.message : null)
+  }
+  return { version: simulateVersion, errors }
+}
+
 async function answer(message) {
+  if (message.shapes) return shapeErrors(message.shapes)
   for (const [id, document] of Object.entries(message.policies ?? {})) documents.set(id, document)
   const results = []
   const run = message.reference ? evaluateWithRunSimulation : evaluate
