@@ -326,10 +326,10 @@ def service_resources(
     pairs = [(a, r) for a, resources in candidates.items() for r in resources]
     refused = dict(zip(pairs, simulator.refusals(pairs), strict=True))
     chosen = {}
-    for action, resources in candidates.items():
-        taken = [r for r in resources if refused[(action, r)] is None]
+    for name, resources in candidates.items():
+        taken = [r for r in resources if refused[(name, r)] is None]
         if taken:
-            chosen[action] = taken[0]
+            chosen[name] = taken[0]
     return chosen
 
 
