@@ -12,6 +12,8 @@ from components.storage import DataBucket, DataBucketArgs
 from offline.runner import CapturedResource, StackRun
 from tests.conftest import Refused, policy
 
+ACCOUNT = "111111111111"
+
 BUCKET = "aws:s3/bucket:Bucket"
 
 
@@ -267,3 +269,42 @@ def test_data_bucket_alone_takes_an_existing_key_and_no_logs(
     assert not run.of_type("aws:kms/key:Key")
     assert [b.inputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")] == ["team-data"]
     assert not run.of_type("aws:s3/bucketLogging:BucketLogging")
+
+
+# --- Athena access points: their workgroup and results bucket ----------------------------------
+
+
+def test_an_athena_access_point_gets_a_workgroup_that_keeps_results_in_the_data_account(
+    prod_run: StackRun,
+) -> None:
+    [workgroup] = prod_run.of_type("aws:athena/workgroup:Workgroup")
+    configuration = workgroup.inputs["configuration"]
+    # Enforced: a query cannot name its own output location or encryption.
+    assert configuration["enforceWorkgroupConfiguration"] is True
+    results = configuration["resultConfiguration"]
+    bucket = f"private-datalake-prod-{ACCOUNT}-athena"
+    assert results["outputLocation"] == f"s3://{bucket}/athena-curated/"
+    assert results["expectedBucketOwner"] == ACCOUNT
+    data_key = prod_run.outputs["kmsKeyArn"]
+    assert results["encryptionConfiguration"] == {
+        "encryptionOption": "SSE_KMS",
+        "kmsKeyArn": data_key,
+    }
+    assert prod_run.outputs["athenaWorkgroups"] == {"athena-curated": workgroup.inputs["name"]}
+    # The results bucket is hardened like the others, under the data key, access-logged.
+    encryption = prod_run.named(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "data-athena-results",
+    )
+    [rule] = encryption.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == data_key
+    assert prod_run.named("aws:s3/bucketLogging:BucketLogging", "data-athena-results")
+    # The data key's statements cover the results bucket too (prod brings its own key).
+    statements = json.loads(prod_run.outputs["dataKeyPolicyStatements"])["Statement"]
+    contexts = statements[0]["Condition"]["StringEquals"]["kms:EncryptionContext:aws:s3:arn"]
+    assert f"arn:aws:s3:::{bucket}" in contexts
+
+
+def test_no_workgroup_without_an_athena_access_point(dev_run: StackRun) -> None:
+    assert dev_run.of_type("aws:athena/workgroup:Workgroup") == []
+    assert "athenaWorkgroups" not in dev_run.outputs

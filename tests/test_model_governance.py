@@ -35,6 +35,7 @@ from offline.runner import (
     StackRun,
     default_deployer_arn,
     load_stack_values,
+    run_program,
 )
 from tests.conftest import Build, Refused, policy
 from tests.test_config import MINIMAL, parse, problems_of, with_change
@@ -702,3 +703,28 @@ def test_governance_alone_refuses_an_output_among_its_policies(refused: Refused)
         )
     )
     assert [p.split(":")[0] for p in problems] == ["guardrail.words"]
+
+
+def test_governance_alone_makes_no_identity_center_role_an_administrator_implicitly() -> None:
+    """The invocation-log bucket's readers include whoever deploys, but only a dedicated role
+    implicitly: a permission set's role, shared by its users, must be named on purpose."""
+    sso = (
+        f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_{'0' * 16}"
+    )
+
+    def program(administrators: list[str]) -> Callable[[], object]:
+        return lambda: ModelGovernance(
+            "gov",
+            {
+                **GOVERNANCE_ARGS,
+                "invocation_logging": {"s3": True},
+                "invocation_log_bucket_name": "team-dev-invocations",
+                "administrators": administrators,
+            },
+        )
+
+    config = {"aws:region": REGION, "private-datalake:accountId": ACCOUNT}
+    with pytest.raises(Exception, match="name this principal on purpose in administrators"):
+        run_program(program([]), config=config, deployer_arn=sso)
+    run = run_program(program([sso]), config=config, deployer_arn=sso)
+    assert invocation_log_readers(run) == [sso]

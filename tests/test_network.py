@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
 
 from components import policies
@@ -258,3 +260,48 @@ def test_network_alone_refuses_bad_args_before_registering_anything(refused: Ref
     bad: NetworkArgs = {**NETWORK_ARGS, "availability_zones": 9, "model_ids": []}
     problems = refused(lambda: Network("net", bad))
     assert [p.split(":")[0] for p in problems] == ["availabilityZones", "modelIds"]
+
+
+def test_the_bedrock_endpoint_names_the_guardrail_version_and_profiles_it_is_given(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    guardrail = "arn:aws:bedrock:us-east-1:111111111111:guardrail/abc"
+    profile = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/p1"
+    run = build(
+        lambda: Network(
+            "net",
+            {
+                **NETWORK_ARGS,
+                "guardrail_arn": pulumi.Output.from_input(guardrail),
+                "guardrail_version": "2",
+                "routes": pulumi.Output.from_input({"amazon.nova-micro-v1:0": profile}),
+            },
+        )
+    )
+    endpoint = run.named("aws:ec2/vpcEndpoint:VpcEndpoint", "net-bedrock-runtime-interface")
+    statements = {s["Sid"]: s for s in json.loads(endpoint.inputs["policy"])["Statement"]}
+    invoke = statements["InvokeConfiguredModels"]
+    assert invoke["Resource"] == profile
+    assert invoke["Condition"]["StringEquals"]["bedrock:GuardrailIdentifier"] == f"{guardrail}:2"
+
+
+def test_a_guardrail_given_but_unresolved_fails_the_endpoint_instead_of_opening_it(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    with pytest.raises(Exception, match="resolved to nothing"):
+        build(
+            lambda: Network(
+                "net",
+                {
+                    **NETWORK_ARGS,
+                    "guardrail_arn": pulumi.Output.from_input(""),
+                    "guardrail_version": "1",
+                },
+            )
+        )
+
+
+def test_network_alone_refuses_a_service_without_a_vetted_list(refused: Refused) -> None:
+    unvetted: NetworkArgs = {**NETWORK_ARGS, "interface_endpoints": ["bedrock-runtime", "ec2"]}
+    [problem] = refused(lambda: Network("net", unvetted))
+    assert problem.startswith("interfaceEndpoints[1]: 'ec2' has no vetted action list")
