@@ -630,3 +630,29 @@ def test_replication_sources_name_a_role_and_a_prefix() -> None:
         "bucket.replicationSources[1].prefix",
         "bucket.replicationSources[2].roleArn",
     ]
+
+
+def test_organization_policies_never_lose_a_statement_to_a_value_that_did_not_resolve() -> None:
+    """Which statements the organization policies hold follows from the config; a deploy-time
+    value the config calls for (the invocation log writer, the athena endpoint) that did not
+    resolve is an error, not a statement left out."""
+    prod = parse(
+        {key.split(":", 1)[1]: value for key, value in load_stack_values("prod").items()
+         if key.startswith(f"{PROJECT}:")},
+        stack="prod",
+    )  # fmt: skip
+    admins = ["arn:aws:iam::111111111111:role/ci-deployer"]
+    writer = "arn:aws:iam::111111111111:role/writer"
+    with pytest.raises(ValueError, match="writer role did not resolve"):
+        prod.organization_scope(
+            administrators=admins, invocation_log_writer_arn=None, athena_endpoint_id="vpce-1"
+        )
+    with pytest.raises(ValueError, match="athena interface endpoint"):
+        prod.organization_scope(
+            administrators=admins, invocation_log_writer_arn=writer, athena_endpoint_id=None
+        )
+    scope = prod.organization_scope(
+        administrators=admins, invocation_log_writer_arn=writer, athena_endpoint_id="vpce-1"
+    )
+    assert scope.invocation_log_writer_arn == writer
+    assert scope.athena_endpoint_id == "vpce-1"
