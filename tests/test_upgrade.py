@@ -28,6 +28,9 @@ ADDED_SINCE = {
     "prod": [
         *ATHENA_RESULTS_BUCKET,
         "aws:athena/workgroup:Workgroup",
+        # prod's example now reaches Athena through its own interface endpoint
+        "aws:ec2/securityGroup:SecurityGroup",
+        "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
     ],
@@ -87,8 +90,8 @@ def test_an_existing_stack_upgrades_without_replacing_anything(
     # Each resource of the existing stack is one resource of the new program...
     assert {old: len(new) for old, new in found.items() if len(new) != 1} == {}
     # ...and what the upgrade creates is the component that now holds them, and what later
-    # versions added beside them (0.4.0: Athena's workgroups and results bucket, the alarm on
-    # changes to invocation logging).
+    # versions added beside them (0.4.0: Athena's workgroups, results bucket and endpoint, the
+    # alarm on changes to invocation logging).
     created = [new for new, urns in answers.items() if not urns & before]
     assert sorted(run.by_urn(urn).type for urn in created) == sorted(
         ["datalake:index:PrivateDataLake", *ADDED_SINCE[stack]]
