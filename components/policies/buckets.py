@@ -290,35 +290,39 @@ def _cross_account_statements(
     # The partner may open its access point's policy to anyone, a role of this account
     # included (which needs no bucket grant): only the configured principals pass.
     statements.append(
-        statement(
+        _deny_through_access_point(
             f"DenyCrossAccountAccessPoint{index}PrincipalsNotListed",
-            ["s3:*"],
-            [bucket, f"{bucket}/*"],
-            effect="Deny",
-            principal="*",
-            conditions={
-                "StringEquals": {"s3:DataAccessPointArn": grant.access_point_arn},
-                "ArnNotLike": {"aws:PrincipalArn": one_or_many(patterns)},
-            },
+            bucket,
+            grant.access_point_arn,
+            {"ArnNotLike": {"aws:PrincipalArn": one_or_many(patterns)}},
         )
     )
     if restrict_to_vpcs and grant.vpc_arn is not None:
         # The partner could re-create its access point under the same name and ARN, open to the
         # Internet or bound to another VPC: requests must still come from the configured one.
         statements.append(
-            statement(
+            _deny_through_access_point(
                 f"DenyCrossAccountAccessPoint{index}OutsideItsVpc",
-                ["s3:*"],
-                [bucket, f"{bucket}/*"],
-                effect="Deny",
-                principal="*",
-                conditions={
-                    "StringEquals": {"s3:DataAccessPointArn": grant.access_point_arn},
-                    "StringNotEquals": {"aws:SourceVpcArn": grant.vpc_arn},
-                },
+                bucket,
+                grant.access_point_arn,
+                {"StringNotEquals": {"aws:SourceVpcArn": grant.vpc_arn}},
             )
         )
     return statements
+
+
+def _deny_through_access_point(
+    sid: str, bucket: str, access_point_arn: str, conditions: dict[str, Any]
+) -> Statement:
+    """Deny every S3 action on the bucket through one access point when `conditions` hold."""
+    return statement(
+        sid,
+        ["s3:*"],
+        [bucket, f"{bucket}/*"],
+        effect="Deny",
+        principal="*",
+        conditions={"StringEquals": {"s3:DataAccessPointArn": access_point_arn}, **conditions},
+    )
 
 
 def _stack_endpoints_only(
