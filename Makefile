@@ -60,6 +60,9 @@ lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+# The workflows and Dependabot's config, audited offline (pinned actions, permissions, injection,
+# credentials: docs/ci.md); any finding fails, nothing is suppressed.
+	$(VENV)/bin/zizmor --offline --strict-collection --quiet --no-progress --color never .
 # The pack runs as its own program (its __main__ imports the sibling module rules), so it is
 # checked on its own rather than beside the project's __main__.py.
 	cd policy_pack && ../$(PY) -m mypy --strict .

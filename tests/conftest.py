@@ -30,6 +30,12 @@ def prod_run() -> StackRun:
 
 
 @pytest.fixture(scope="session")
+def prod_preview_run() -> StackRun:
+    """Pulumi.prod.yaml as `pulumi preview` runs it (a dry run)."""
+    return run_stack("prod", preview=True)
+
+
+@pytest.fixture(scope="session")
 def byo_vpc_run() -> StackRun:
     """Pulumi.byo-vpc.yaml: dev's stack in an existing VPC the mocks know (ExistingNetwork)."""
     return run_stack("byo-vpc")
@@ -59,11 +65,12 @@ def dev_values() -> dict[str, Any]:
 
 
 @pytest.fixture
-def run_with() -> Callable[[dict[str, Any]], StackRun]:
-    """Run the program with modified config values (a fresh mocked engine each time)."""
+def run_with() -> Callable[..., StackRun]:
+    """Run the program with modified config values (a fresh mocked engine each time), as
+    `pulumi up` does or, with ``preview=True``, as `pulumi preview` does."""
 
-    def run(values: dict[str, Any]) -> StackRun:
-        return run_stack("test", values=values)
+    def run(values: dict[str, Any], *, preview: bool = False) -> StackRun:
+        return run_stack("test", values=values, preview=preview)
 
     return run
 

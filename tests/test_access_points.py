@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 from components import policies
 from components.access_points import AccessPoints, AccessPointsArgs
 from components.policies import AccessMode
-from offline.runner import CapturedResource, StackRun
+from offline.runner import CapturedResource, StackRun, load_stack_values, run_stack
 from tests.conftest import Refused, policy
+from tests.test_provider import registered
 
 ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 REGION, DATA_ACCOUNT, PARTNER = "us-east-1", "111111111111", "222222222222"
@@ -539,6 +541,103 @@ def test_cross_account_access_point_is_created_in_the_partner_account(prod_run: 
             assert prod_run.account_of(ap) == DATA_ACCOUNT
 
 
+# --- Partner accounts: the role Pulumi assumes there in a preview and in an update ---------
+
+SECOND_PARTNER = "333333333333"
+PROVIDER = "pulumi:providers:aws"
+
+
+def partner_role(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def assumed_roles(run: StackRun) -> dict[str, str]:
+    """The role each partner account's provider assumes, by account; the data account's
+    provider assumes none (it acts with CI's own credentials)."""
+    roles = {}
+    for provider in run.of_type(PROVIDER):
+        [account] = json.loads(provider.inputs["allowedAccountIds"])
+        if account == DATA_ACCOUNT:
+            assert "assumeRoles" not in provider.inputs
+            continue
+        [assumed] = json.loads(provider.inputs["assumeRoles"])
+        roles[account] = assumed["roleArn"]
+    return roles
+
+
+def prod_with_a_second_partner() -> dict[str, Any]:
+    values = load_stack_values("prod")
+    values["private-datalake:accessPoints"].append(
+        {
+            "name": "partner-two",
+            "prefix": "shared/two/",
+            "principals": [partner_role(SECOND_PARTNER, "reader")],
+            "accountId": SECOND_PARTNER,
+            "roleArn": partner_role(SECOND_PARTNER, "deployer"),
+            "previewRoleArn": partner_role(SECOND_PARTNER, "previewer"),
+            "vpcId": "vpc-0fedcba9876543210",
+        }
+    )
+    return values
+
+
+def test_a_preview_acts_in_partner_accounts_only_through_their_preview_roles() -> None:
+    values = prod_with_a_second_partner()
+    preview = run_stack("prod", values=values, preview=True)
+    update = run_stack("prod", values=values)
+    assert assumed_roles(preview) == {
+        PARTNER: partner_role(PARTNER, "previewer"),
+        SECOND_PARTNER: partner_role(SECOND_PARTNER, "previewer"),
+    }
+    assert assumed_roles(update) == {
+        PARTNER: partner_role(PARTNER, "deployer"),
+        SECOND_PARTNER: partner_role(SECOND_PARTNER, "deployer"),
+    }
+    # Against the state that `pulumi up` writes, a preview differs in those providers'
+    # assumeRoles and nothing else: same resources, same inputs, same providers.
+    differing = {entry[0] for entry in set(registered(update)) ^ set(registered(preview))}
+    assert {update.by_urn(urn).name for urn in differing} == {
+        f"access-points-account-{PARTNER}",
+        f"access-points-account-{SECOND_PARTNER}",
+    }
+
+    def apart_from_the_role(run: StackRun) -> list[tuple[Any, ...]]:
+        return [
+            (r.type, r.parent, r.protect, {k: v for k, v in r.inputs.items() if k != "assumeRoles"})
+            for r in map(run.by_urn, sorted(differing))
+        ]
+
+    assert apart_from_the_role(preview) == apart_from_the_role(update)
+    assert preview.outputs == update.outputs
+
+
+def test_without_a_preview_role_a_preview_assumes_the_deployer_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    values = load_stack_values("prod")
+    [partner] = [ap for ap in values["private-datalake:accessPoints"] if "accountId" in ap]
+    del partner["previewRoleArn"]
+
+    def warnings() -> list[str]:
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if record.levelno == logging.WARNING and "previewRoleArn" in record.getMessage()
+        ]
+
+    with caplog.at_level(logging.WARNING):
+        preview = run_stack("prod", values=values, preview=True)
+    assert assumed_roles(preview) == {PARTNER: partner_role(PARTNER, "deployer")}
+    [warning] = warnings()
+    assert warning.startswith("accessPoints[4] (partner-share): this preview assumes roleArn")
+    assert "accessPoints[4].previewRoleArn is not set" in warning
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run_stack("prod", values=values)
+    assert warnings() == []
+
+
 def test_bucket_policy_of_prod_bounds_the_partner_and_pins_the_endpoints(
     prod_run: StackRun,
 ) -> None:
@@ -617,6 +716,17 @@ def test_access_points_alone_default_to_read_from_the_given_vpc(
     [partner_provider] = run.of_type("pulumi:providers:aws")
     # The session name is the running project's unless told otherwise: no product name.
     assert "private-datalake" in partner_provider.inputs["assumeRoles"]
+
+
+def test_access_points_alone_refuse_a_preview_role_of_another_account(refused: Refused) -> None:
+    reports, partner = POINTS_ARGS["access_points"]
+    other_account = f"arn:aws:iam::{SECOND_PARTNER}:role/previewer"
+    args: AccessPointsArgs = {
+        **POINTS_ARGS,
+        "access_points": [reports, {**partner, "preview_role_arn": other_account}],
+    }
+    problems = refused(lambda: AccessPoints("aps", args))
+    assert problems == [f"accessPoints[1].previewRoleArn: must be a role in account {PARTNER}"]
 
 
 def test_access_points_alone_refuse_incomplete_entries(refused: Refused) -> None:

@@ -247,6 +247,31 @@ CROSS_ACCOUNT = {
             r"^accessPoints\[1\]\.roleArn: must be a role in account 222222222222",
         ),
         (
+            access_point(
+                "partner",
+                **CROSS_ACCOUNT,
+                previewRoleArn="arn:aws:iam::333333333333:role/previewer",
+            ),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: must be a role in account 222222222222",
+        ),
+        (
+            access_point("partner", **CROSS_ACCOUNT, previewRoleArn=CROSS_ACCOUNT["roleArn"]),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: is roleArn; a preview must not hold the "
+            r"deployer's rights",
+        ),
+        (
+            access_point("mine", previewRoleArn="arn:aws:iam::111111111111:role/previewer"),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: only applies to a cross-account access point",
+        ),
+        (
+            access_point("partner", previewRoleArn="arn:aws:iam::1:role/previewer"),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: .* must be an IAM role ARN",
+        ),
+        (
             access_point("partner", **{k: v for k, v in CROSS_ACCOUNT.items() if k != "vpcId"}),
             {},
             r"^accessPoints\[1\]\.vpcId: is required for a cross-account access point",
@@ -287,6 +312,22 @@ def test_combinations_that_could_never_work_are_refused(
 ) -> None:
     problems = problems_of(with_access_points(entry, **bucket))
     assert any(re.search(expected, p) for p in problems), problems
+
+
+PREVIEWER = "arn:aws:iam::222222222222:role/previewer"
+
+
+def test_every_entry_of_one_partner_account_names_the_same_roles() -> None:
+    with_preview = access_point("partner", **CROSS_ACCOUNT, previewRoleArn=PREVIEWER)
+    without = access_point("partner-two", **CROSS_ACCOUNT)
+    [problem] = problems_of(with_access_points(with_preview, without))
+    assert problem.startswith(
+        "accessPoints[2]: roleArn and previewRoleArn differ from those of accessPoints[1] in "
+        "the same account 222222222222"
+    )
+    same = access_point("partner-two", **CROSS_ACCOUNT, previewRoleArn=PREVIEWER)
+    config = parse(with_access_points(with_preview, same))
+    assert [ap.preview_role_arn for ap in config.cross_account_access_points] == [PREVIEWER] * 2
 
 
 def test_an_athena_access_point_is_internet_origin_behind_the_vpc_rule() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.access_points import partner_problems
 from components.network import existing_endpoint_problems, interface_endpoint_problems
 from components.settings.guardrails import guardrail_problems
 from components.settings.models import (
@@ -26,6 +27,7 @@ def cross_field_problems(config: StackConfig) -> list[str]:
             )
         first_index.setdefault(ap.name, index)
         problems += _access_point_problems(config, ap, where)
+    problems += partner_problems(config.access_point_specs)
 
     bedrock_ap = config.access_point_named(config.bedrock.access_point)
     if bedrock_ap is None:
@@ -162,22 +164,11 @@ def _network_problems(config: StackConfig) -> list[str]:
 
 def _access_point_problems(config: StackConfig, ap: AccessPointConfig, where: str) -> list[str]:
     problems = []
-    if (ap.account_id is None) != (ap.role_arn is None):
-        problems.append(
-            f"{where}: a cross-account access point needs both accountId and roleArn "
-            "(the role Pulumi assumes in that account)"
-        )
     if ap.account_id is not None and ap.account_id == config.account_id:
         problems.append(
             f"{where}.accountId: is the data account; omit accountId and roleArn for an access "
             "point of the data account"
         )
-    if (
-        ap.role_arn is not None
-        and ap.account_id is not None
-        and f":{ap.account_id}:" not in ap.role_arn
-    ):
-        problems.append(f"{where}.roleArn: must be a role in account {ap.account_id}")
     problems += _access_point_network_problems(config, ap, where)
     if config.organization_id is None and not ap.is_cross_account:
         problems += [

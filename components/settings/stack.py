@@ -151,6 +151,7 @@ class AccessPointConfig(Schema):
     network: NetworkOrigin = NetworkOrigin.VPC
     account_id: AccountId | None = None
     role_arn: RoleArn | None = None
+    preview_role_arn: RoleArn | None = None
     vpc_id: VpcId | None = None
     via_services: Annotated[tuple[ViaService, ...], AfterValidator(unique)] = ()
 
