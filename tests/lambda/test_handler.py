@@ -209,6 +209,11 @@ def test_empty_prefix_allows_the_whole_access_point(
         pytest.param(
             {"prompt": SECRET_PROMPT, "modelId": [DEFAULT_MODEL]}, "modelId", id="model-list"
         ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "truncateDocuments": "yes"},
+            "truncateDocuments must be true or false",
+            id="truncate-not-a-boolean",
+        ),
     ],
 )
 def test_rejects_bad_input_before_calling_aws(
@@ -424,6 +429,11 @@ def test_clients_are_reused_across_invocations(
         pytest.param({"AWS_REGION": None}, "AWS_REGION", id="no-region"),
         pytest.param({"MAX_TOKENS": "lots"}, "MAX_TOKENS must be an integer", id="nan"),
         pytest.param({"MAX_DOCUMENT_BYTES": "0"}, "must be positive", id="zero-bytes"),
+        pytest.param({"MAX_DOCUMENT_CHARS": "0"}, "must be positive", id="zero-chars"),
+        pytest.param({"MAX_DOCUMENT_CHARS": "1e6"}, "must be an integer", id="chars-not-int"),
+        pytest.param(
+            {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "64"}, "at least 128", id="memory-below-lambda"
+        ),
         pytest.param(
             {"ACCESS_POINT_ARN": "arn:aws:s3:::datalake-test-bucket"}, "access point", id="bucket"
         ),
@@ -484,3 +494,23 @@ def test_document_limit_is_the_smaller_of_the_setting_and_converse(
     load_handler: Callable[[], ModuleType], limit: int
 ) -> None:
     assert load_handler().SETTINGS.max_document_bytes == limit
+
+
+@pytest.mark.parametrize(
+    ("env_overrides", "chars", "memory_mb"),
+    [
+        pytest.param({"MAX_DOCUMENT_CHARS": "5000"}, 5_000, 256, id="set"),
+        # Outside Lambda nothing sets the memory: the smallest is assumed.
+        pytest.param(
+            {"MAX_DOCUMENT_CHARS": None, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": None},
+            100_000,
+            128,
+            id="defaults",
+        ),
+    ],
+)
+def test_text_and_memory_budgets_come_from_the_environment(
+    load_handler: Callable[[], ModuleType], chars: int, memory_mb: int
+) -> None:
+    settings = load_handler().SETTINGS
+    assert (settings.max_document_chars, settings.memory_mb) == (chars, memory_mb)
