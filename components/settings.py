@@ -41,6 +41,7 @@ from components.account import DataAccount
 from components.bedrock import (
     DEFAULT_LOG_RETENTION_DAYS,
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MAX_DOCUMENT_CHARS,
     DEFAULT_MAX_TOKENS,
     DEFAULT_MEMORY_MB,
     DEFAULT_SYSTEM_PROMPT,
@@ -60,6 +61,9 @@ MAX_ACCESS_POINTS = 10_000  # AWS's default quota per account and Region
 MIN_FUNCTION_TIMEOUT_SECONDS = 15
 # Converse takes documents of at most 4.5 MB; the function refuses larger ones whatever is set.
 MAX_DOCUMENT_BYTES = 4_500_000
+# The largest context of a model the function knows (Nova Premier's 1M tokens); the model's own
+# context and the function's memory bound a document's text further.
+MAX_DOCUMENT_CHARS = 1_000_000
 # Model providers whose models Amazon Bedrock serves without an AWS Marketplace subscription.
 FIRST_PARTY_MODEL_PROVIDERS = frozenset({"amazon"})
 PLACEHOLDER_VPC_ID = "vpc-0123456789abcdef0"  # longest VPC id form, for worst-case size checks
@@ -707,6 +711,7 @@ class FunctionConfig(_Schema):
     reserved_concurrency: int | None = Field(None, ge=1)
     log_retention_days: RetentionDays = DEFAULT_LOG_RETENTION_DAYS
     max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, ge=1, le=MAX_DOCUMENT_BYTES)
+    max_document_chars: int = Field(DEFAULT_MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)
 
 
 class AlarmsConfig(_Schema):

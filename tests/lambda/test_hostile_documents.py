@@ -8,11 +8,16 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+
+from components.bedrock import BedrockFunction
+from offline.runner import StackRun
+from tests.test_bedrock import FUNCTION_ARGS
 
 from .bombs import billion_laughs, cell, docx, package, paragraphs, xlsx
 from .conftest import DEFAULT_MODEL, OTHER_MODEL, PREFIX, SECRET_PROMPT, AwsCall, Lake
@@ -260,6 +265,19 @@ def test_a_requests_documents_share_the_models_context(pure_handler: ModuleType)
 )
 def test_context_windows_by_model(pure_handler: ModuleType, model_id: str, tokens: int) -> None:
     assert pure_handler.model_context_tokens(model_id) == tokens
+
+
+def test_the_component_passes_the_functions_own_default(
+    pure_handler: ModuleType, build: Callable[[Callable[[], object]], StackRun]
+) -> None:
+    """Two constants in two deployables (the component states the default it passes)."""
+    run = build(lambda: BedrockFunction("fn", FUNCTION_ARGS))
+    [function] = run.of_type("aws:lambda/function:Function")
+    variables = function.inputs["environment"]["variables"]
+
+    assert variables["MAX_DOCUMENT_CHARS"] == str(pure_handler.DEFAULT_MAX_DOCUMENT_CHARS)
+    # Lambda sets the memory variable itself, and refuses functions that set reserved ones.
+    assert not any(name.startswith("AWS_") for name in variables)
 
 
 def test_the_memory_budget_follows_the_configured_memory(pure_handler: ModuleType) -> None:
