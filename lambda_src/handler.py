@@ -18,6 +18,7 @@ import os
 import random
 import re
 import struct
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -712,13 +713,16 @@ class _Reading:
 
     def hold(self, size: int) -> None:
         """Charge memory a table of the document keeps while it is read (shared strings, ...)."""
-        if size > self.budget.memory_bytes:
-            raise DocumentTooLarge(
-                f"Document {self.document.key} has tables larger than the function's memory "
-                f"({self.budget.memory_mb} MB) holds for this request"
-            )
+        self.fits(size, "tables")
         self.budget.memory_bytes -= size
         self._held += size
+
+    def fits(self, size: int, what: str) -> None:
+        if size > self.budget.memory_bytes:
+            raise DocumentTooLarge(
+                f"Document {self.document.key} has {what} larger than the function's memory "
+                f"({self.budget.memory_mb} MB) holds for this request"
+            )
 
     def tick(self) -> None:
         """Called between chunks: stop a document that takes too long to parse."""
@@ -777,13 +781,15 @@ class _Lines:
     def feed(self, text: str) -> None:
         position = 0
         for match in self._TOKEN.finditer(text):
-            if match.start() > position:
+            start, end = match.span()
+            if start > position:
                 self._space()
-            token = match.group()
-            if token.isspace():
+            if text[start].isspace():
                 self._line_break()
             else:
-                self.reading.add(self._separator + token)
+                # No copy of a word longer than the text may still take (it ends the reading).
+                end = min(end, start + self.reading.room() + 1)
+                self.reading.add(self._separator + text[start:end])
                 self._separator = ""
                 self._line_has_words = True
             position = match.end()
@@ -831,6 +837,9 @@ def _html_text(reading: _Reading, data: bytes) -> None:
     parser = _HtmlText(_Lines(reading))
     for text in _decoded(reading, data):
         parser.feed(text)
+        # HTMLParser keeps what it cannot parse yet (a comment, tag or script that does not
+        # close) and copies it at each feed and again at the end: three copies at most.
+        reading.fits(3 * sys.getsizeof(parser.rawdata), "unclosed markup")
     parser.close()
 
 

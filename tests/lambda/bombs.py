@@ -235,6 +235,11 @@ def _unclosed_comment() -> bytes:
     return b"<p>hello</p><!--" + b"x" * 4_400_000
 
 
+def _unclosed_astral_comment() -> bytes:
+    # One character outside the BMP makes Python keep the rest at 4 bytes a character.
+    return "<p>hello</p><!--\U0001f600".encode() + b"x" * 4_400_000
+
+
 def _long_text() -> bytes:
     return b"word " * 880_000
 
@@ -268,6 +273,13 @@ BOMBS: tuple[Bomb, ...] = (
     Bomb("docx-lzma", "docx", _lzma_part, "UnsupportedDocument", "compression"),
     Bomb("html-deep-nesting", "html", _deep_html, "DocumentTooLarge", "could not be read in"),
     Bomb("html-unclosed-comment", "html", _unclosed_comment, "DocumentTooLarge", TEXT + OR_TIME),
+    Bomb(
+        "html-unclosed-astral",
+        "html",
+        _unclosed_astral_comment,
+        "DocumentTooLarge",
+        "unclosed markup" + OR_TIME,
+    ),
     Bomb("html-entities", "html", _html_entities, "DocumentTooLarge", TEXT + OR_TIME),
     Bomb("txt-long", "txt", _long_text, "DocumentTooLarge", TEXT),
     Bomb("csv-long", "csv", _long_text, "DocumentTooLarge", TEXT),
