@@ -162,6 +162,10 @@ MAX_ZIP_DIRECTORY_BYTES = 512 * 1024
 OOXML_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
 # Everything one document unzips to, all parts together (a part read twice counts twice).
 MAX_UNZIPPED_BYTES = 32 * MIB
+# XML: how deep elements nest, and how long one tag (with its attributes), comment or processing
+# instruction is; Office's own parts stay far below both.
+MAX_XML_DEPTH = 512
+MAX_XML_TOKEN_BYTES = 1 * MIB
 # Parsers read this much at a time, and check the time and the budgets in between.
 READ_CHUNK_BYTES = 64 * 1024
 
@@ -922,19 +926,58 @@ def _parse_part(
     parser.StartDoctypeDeclHandler = refuse_dtd
     parser.EntityDeclHandler = refuse_dtd
     parser.buffer_text = True
-    parser.StartElementHandler = reader.start
-    parser.EndElementHandler = reader.end
+    # Expat keeps every open element (about 120 bytes each): 10 MiB of "<a>" would hold 430 MB.
+    depth = 0
+
+    def start(element: str, attributes: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise _unreadable(reading.document, f"{name} nests more than {MAX_XML_DEPTH} deep")
+        reader.start(element, attributes)
+
+    def end(element: str) -> None:
+        nonlocal depth
+        depth -= 1
+        reader.end(element)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
     parser.CharacterDataHandler = reader.text
+    fed = 0
     with archive.open(name) as part:
         while chunk := part.read(READ_CHUNK_BYTES):
             reading.unzip(len(chunk))
             reading.tick()
             parser.Parse(chunk, False)
+            fed += len(chunk)
+            # Text arrives in pieces, but a tag (its attributes), a comment or an instruction is
+            # held whole until it ends: what expat holds is what was fed past its last event.
+            if fed - parser.CurrentByteIndex > MAX_XML_TOKEN_BYTES:
+                raise _unreadable(
+                    reading.document,
+                    f"{name} has a tag, comment or instruction longer than "
+                    f"{MAX_XML_TOKEN_BYTES} bytes",
+                )
     parser.Parse(b"", True)
 
 
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main "
 _S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main "
+# Element names as expat reports them, built once: the readers compare each element's.
+_S_C = _S + "c"
+_S_RPH = _S + "rPh"
+_S_ROW = _S + "row"
+_S_SHEET = _S + "sheet"
+_S_SI = _S + "si"
+_S_T = _S + "t"
+_S_V = _S + "v"
+_W_BR = _W + "br"
+_W_CR = _W + "cr"
+_W_P = _W + "p"
+_W_T = _W + "t"
+_W_TAB = _W + "tab"
+_W_TABS = _W + "tabs"
 _R_ID = "http://schemas.openxmlformats.org/officeDocument/2006/relationships id"
 _RELATIONSHIP = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
 
@@ -950,21 +993,21 @@ class _DocumentXml(_PartReader):
         self._in_tab_stops = False
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == f"{_W}t":
+        if name == _W_T:
             self._in_text = True
-        elif name == f"{_W}tabs":
+        elif name == _W_TABS:
             self._in_tab_stops = True
-        elif name == f"{_W}tab" and not self._in_tab_stops:
+        elif name == _W_TAB and not self._in_tab_stops:
             self.reading.add("\t")
-        elif name in (f"{_W}br", f"{_W}cr"):
+        elif name in (_W_BR, _W_CR):
             self.reading.add("\n")
 
     def end(self, name: str) -> None:
-        if name == f"{_W}t":
+        if name == _W_T:
             self._in_text = False
-        elif name == f"{_W}tabs":
+        elif name == _W_TABS:
             self._in_tab_stops = False
-        elif name == f"{_W}p":
+        elif name == _W_P:
             self.reading.add("\n")
 
     def text(self, data: str) -> None:
@@ -999,7 +1042,7 @@ class _Workbook(_PartReader):
         self.sheets: list[tuple[str, str]] = []
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == f"{_S}sheet":
+        if name == _S_SHEET:
             sheet = (attributes.get("name", ""), attributes.get(_R_ID, ""))
             self.reading.hold(_table_entry_bytes(*sheet))
             self.sheets.append(sheet)
@@ -1016,21 +1059,21 @@ class _SharedStrings(_PartReader):
         self._phonetic_depth = 0
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == f"{_S}si":
+        if name == _S_SI:
             self._current = []
             self.reading.hold(TABLE_ENTRY_BYTES)
-        elif name == f"{_S}t":
+        elif name == _S_T:
             self._in_text = True
-        elif name == f"{_S}rPh":
+        elif name == _S_RPH:
             self._phonetic_depth += 1
 
     def end(self, name: str) -> None:
-        if name == f"{_S}si" and self._current is not None:
+        if name == _S_SI and self._current is not None:
             self.strings.append("".join(self._current))
             self._current = None
-        elif name == f"{_S}t":
+        elif name == _S_T:
             self._in_text = False
-        elif name == f"{_S}rPh":
+        elif name == _S_RPH:
             self._phonetic_depth -= 1
 
     def text(self, data: str) -> None:
@@ -1072,19 +1115,19 @@ class _Worksheet(_PartReader):
         return _unreadable(self.reading.document, why)
 
     def start(self, name: str, attributes: dict[str, str]) -> None:
-        if name == f"{_S}row":
+        if name == _S_ROW:
             number = attributes.get("r")
             self._row = int(number) if number is not None else self._row + 1
             if not 1 <= self._row <= EXCEL_MAX_ROWS:
                 raise self._unreadable(f"row {self._row} is beyond Excel's {EXCEL_MAX_ROWS} rows")
             self._column = -1
-        elif name == f"{_S}c":
+        elif name == _S_C:
             self._cell = (self._cell_column(attributes.get("r")), attributes.get("t", "n"))
             self._value = []
             self._value_chars = 0
-        elif name == f"{_S}v" or (name == f"{_S}t" and not self._phonetic_depth):
+        elif name == _S_V or (name == _S_T and not self._phonetic_depth):
             self._in_value = self._cell is not None
-        elif name == f"{_S}rPh":
+        elif name == _S_RPH:
             self._phonetic_depth += 1
 
     def _cell_column(self, reference: str | None) -> int:
@@ -1106,11 +1149,11 @@ class _Worksheet(_PartReader):
         return column
 
     def end(self, name: str) -> None:
-        if name in (f"{_S}v", f"{_S}t"):
+        if name in (_S_V, _S_T):
             self._in_value = False
-        elif name == f"{_S}rPh":
+        elif name == _S_RPH:
             self._phonetic_depth -= 1
-        elif name == f"{_S}c" and self._cell is not None:
+        elif name == _S_C and self._cell is not None:
             self._write_cell("".join(self._value))
             self._cell = None
 

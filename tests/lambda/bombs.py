@@ -202,6 +202,17 @@ def _external_entity() -> bytes:
     return docx(xml.encode())
 
 
+def _deep_nesting() -> bytes:
+    # Expat holds every open element: 10 MiB of them took 430 MB.
+    return docx(b'<w:document xmlns:w="%s">' % W_MAIN.encode() + b"<a>" * 3_000_000)
+
+
+def _long_attribute() -> bytes:
+    # One start tag of 30 MB, in characters Python keeps at 4 bytes each.
+    value = "\U0001f600".encode() * 7_500_000
+    return xlsx(b'<row r="1"><c r="A1" t="' + value + b'"><v>1</v></c></row>')
+
+
 def _zip_bomb() -> bytes:
     # 40 MiB of whitespace in a valid part: deflate packs it into about 40 KB.
     body = b" " * (40 << 20)
@@ -266,6 +277,8 @@ BOMBS: tuple[Bomb, ...] = (
     Bomb("docx-utf16-entities", "docx", _utf16_entities, "UnsupportedDocument", DTD),
     Bomb("docx-billion-laughs", "docx", _billion_laughs, "UnsupportedDocument", DTD),
     Bomb("docx-external-entity", "docx", _external_entity, "UnsupportedDocument", DTD),
+    Bomb("docx-deep-nesting", "docx", _deep_nesting, "UnsupportedDocument", "nests more than"),
+    Bomb("xlsx-long-attribute", "xlsx", _long_attribute, "UnsupportedDocument", "longer than"),
     Bomb("docx-zip-bomb", "docx", _zip_bomb, "DocumentTooLarge", "unzips" + OR_TIME),
     Bomb("docx-one-huge-run", "docx", _one_huge_text_run, "DocumentTooLarge", TEXT),
     Bomb("docx-many-entries", "docx", _many_entries, "UnsupportedDocument", "zip directory"),
