@@ -4,6 +4,7 @@ to pass the function's size limit (at most Converse's 4.5 MB)."""
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -207,6 +208,12 @@ def _deep_nesting() -> bytes:
     return docx(b'<w:document xmlns:w="%s">' % W_MAIN.encode() + b"<a>" * 3_000_000)
 
 
+def _distinct_names(template: bytes) -> bytes:
+    """Expat keeps every distinct name for the whole part: 8 MiB of them held about 140 MB."""
+    elements = b"".join(template % (n, n) for n in range(600_000))
+    return docx(b'<w:document xmlns:w="%s">%s</w:document>' % (W_MAIN.encode(), elements))
+
+
 def _long_attribute() -> bytes:
     # One start tag of 30 MB, in characters Python keeps at 4 bytes each.
     value = "\U0001f600".encode() * 7_500_000
@@ -264,6 +271,7 @@ def _html_entities() -> bytes:
 TEXT = "characters of text"
 OR_TIME = "|could not be read in"
 DTD = "declares a DTD"
+NAMES = "distinct names"
 
 BOMBS: tuple[Bomb, ...] = (
     Bomb("xlsx-column-AAAAAAA", "xlsx", _far_column, "UnsupportedDocument", "16384 columns"),
@@ -279,6 +287,27 @@ BOMBS: tuple[Bomb, ...] = (
     Bomb("docx-external-entity", "docx", _external_entity, "UnsupportedDocument", DTD),
     Bomb("docx-deep-nesting", "docx", _deep_nesting, "UnsupportedDocument", "nests more than"),
     Bomb("xlsx-long-attribute", "xlsx", _long_attribute, "UnsupportedDocument", "longer than"),
+    Bomb(
+        "docx-element-names",
+        "docx",
+        functools.partial(_distinct_names, b"<e%x/><!-- %x -->"),
+        "UnsupportedDocument",
+        NAMES,
+    ),
+    Bomb(
+        "docx-attribute-names",
+        "docx",
+        functools.partial(_distinct_names, b'<e a%x="%x"/>'),
+        "UnsupportedDocument",
+        NAMES,
+    ),
+    Bomb(
+        "docx-namespace-prefixes",
+        "docx",
+        functools.partial(_distinct_names, b'<p%x:e xmlns:p%x="u"/>'),
+        "UnsupportedDocument",
+        NAMES,
+    ),
     Bomb("docx-zip-bomb", "docx", _zip_bomb, "DocumentTooLarge", "unzips" + OR_TIME),
     Bomb("docx-one-huge-run", "docx", _one_huge_text_run, "DocumentTooLarge", TEXT),
     Bomb("docx-many-entries", "docx", _many_entries, "UnsupportedDocument", "zip directory"),
