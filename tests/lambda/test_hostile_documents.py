@@ -19,7 +19,7 @@ from components.bedrock import BedrockFunction
 from offline.runner import StackRun
 from tests.test_bedrock import FUNCTION_ARGS
 
-from .bombs import billion_laughs, cell, docx, package, paragraphs, xlsx
+from .bombs import W_MAIN, billion_laughs, cell, docx, package, paragraphs, xlsx
 from .conftest import DEFAULT_MODEL, OTHER_MODEL, PREFIX, SECRET_PROMPT, AwsCall, Lake
 from .helpers import (
     CONVERSE,
@@ -299,7 +299,7 @@ def test_a_dtd_is_refused_in_every_encoding(pure_handler: ModuleType, encoding: 
     xml = (
         declaration
         + billion_laughs(4, 16)
-        + f'<w:document xmlns:w="{"http://schemas.openxmlformats.org/wordprocessingml/2006/main"}">'
+        + f'<w:document xmlns:w="{W_MAIN}">'
         + "<w:body><w:p><w:r><w:t>&e4;</w:t></w:r></w:p></w:body></w:document>"
     )
     error = refusal(pure_handler, "docx", docx(xml.encode(encoding)), chars=10**7)
@@ -315,13 +315,57 @@ def test_text_in_utf16_parts_is_read(pure_handler: ModuleType) -> None:
 
 
 def test_tab_stops_are_not_tabs(pure_handler: ModuleType) -> None:
-    xml = (
-        b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
-        b'<w:body><w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="720"/></w:tabs></w:pPr>'
-        b"<w:r><w:t>a</w:t><w:tab/><w:t>b</w:t></w:r></w:p></w:body></w:document>"
+    xml = document_xml(
+        '<w:body><w:p><w:pPr><w:tabs><w:tab w:val="left" w:pos="720"/></w:tabs></w:pPr>'
+        "<w:r><w:t>a</w:t><w:tab/><w:t>b</w:t></w:r></w:p></w:body>"
     )
 
-    assert read(pure_handler, "docx", docx(xml)).text == "a\tb"
+    assert read(pure_handler, "docx", xml).text == "a\tb"
+
+
+def document_xml(body: str) -> bytes:
+    return docx(f'<w:document xmlns:w="{W_MAIN}">{body}</w:document>'.encode())
+
+
+def test_nesting_is_bounded(pure_handler: ModuleType) -> None:
+    # The document element, 510 levels and the text: 512.
+    deepest = "<a>" * 510 + "<w:t>ok</w:t>" + "</a>" * 510
+    assert read(pure_handler, "docx", document_xml(deepest)).text == "ok"
+
+    error = refusal(pure_handler, "docx", document_xml("<a>" + deepest + "</a>"))
+
+    assert "word/document.xml nests more than 512 deep" in error.message
+
+
+def test_a_tag_longer_than_the_limit_is_refused(pure_handler: ModuleType) -> None:
+    def tagged(size: int) -> bytes:
+        return document_xml(f'<w:p w:x="{"a" * size}"><w:r><w:t>ok</w:t></w:r></w:p>')
+
+    assert read(pure_handler, "docx", tagged(pure_handler.MAX_XML_TOKEN_BYTES // 2)).text == "ok"
+
+    # Checked between reads: a tag is refused once it has run a read past the limit.
+    too_long = pure_handler.MAX_XML_TOKEN_BYTES + pure_handler.READ_CHUNK_BYTES
+    error = refusal(pure_handler, "docx", tagged(too_long))
+
+    assert "has a tag, comment or instruction longer than 1048576 bytes" in error.message
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["<e{n}/>", '<e a{n}="1"/>', '<p{n}:e xmlns:p{n}="u"/>'],
+    ids=["elements", "attributes", "namespace-prefixes"],
+)
+def test_distinct_names_are_bounded(
+    pure_handler: ModuleType, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    monkeypatch.setattr(pure_handler, "MAX_XML_NAMES", 50)
+    # The document element, its namespace declaration (prefix and URI) and e: 4 names.
+    assert read(pure_handler, "docx", document_xml(template.format(n=0) * 40)).text == ""
+
+    many = "".join(template.format(n=n) for n in range(50))
+    error = refusal(pure_handler, "docx", document_xml(many))
+
+    assert "uses more than 50 distinct names and namespace declarations" in error.message
 
 
 # --- zip ------------------------------------------------------------------------------------------
