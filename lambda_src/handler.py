@@ -1,10 +1,12 @@
 """Answer a prompt about data-lake documents with Amazon Bedrock, over private endpoints only.
 
 Entry point: ``handler.lambda_handler``. The event is ``{"prompt": str, "documentKey": str |
-"documentKeys": [str, ...] (optional), "modelId": str (optional)}``; the result is either
-``{"response", "modelId", "stopReason", "usage", "guardrail"?}`` or ``{"error": {"code",
-"message"}}``. docs/bedrock-function.md describes the contract, the document types and limits, the
-time budget and the environment variables.
+"documentKeys": [str, ...] (optional), "modelId": str (optional), "truncateDocuments": bool
+(optional)}``; the result is either ``{"response", "modelId", "stopReason", "usage",
+"guardrail"?, "truncatedDocuments"?}`` or ``{"error": {"code", "message"}}``.
+docs/bedrock-function.md describes the contract, the document types, the budgets a document is
+read within (text, memory, time, structure), the time budget of the calls and the environment
+variables.
 """
 
 from __future__ import annotations
