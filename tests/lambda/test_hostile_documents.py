@@ -27,7 +27,6 @@ from .helpers import (
     Logs,
     called,
     converse_response,
-    document_block,
     error_log,
     expected_request,
 )
@@ -547,28 +546,6 @@ def test_a_truncation_asked_for_is_marked_for_the_model_and_the_caller(
     assert called(aws_calls) == [GET_OBJECT, CONVERSE]
     (line,) = logs()
     assert line["truncatedDocuments"] == [LONG_KEY]
-
-
-def test_a_document_within_budget_still_goes_as_a_document_block(
-    handler: ModuleType, lake: Lake, bedrock: Stubber
-) -> None:
-    key = f"{PREFIX}hostile/short.txt"
-    put(key, b"short")
-    lake.objects[key] = b"short"
-    bedrock.add_response(
-        "converse",
-        converse_response(),
-        expected_request(
-            [document_block(lake, key, "txt", "short"), {"text": SECRET_PROMPT}],
-            model_id=OTHER_MODEL,
-        ),
-    )
-
-    result = handler.lambda_handler(
-        {"prompt": SECRET_PROMPT, "documentKey": key, "modelId": OTHER_MODEL}, None
-    )
-
-    assert "truncatedDocuments" not in result
 
 
 def test_an_unexpected_fault_is_an_answer_not_a_crash(
