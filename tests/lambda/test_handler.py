@@ -3,6 +3,8 @@ the event, the answer, AWS errors, logging and configuration."""
 
 from __future__ import annotations
 
+import ast
+import sys
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -17,6 +19,7 @@ from botocore.stub import Stubber
 from .conftest import (
     DEFAULT_MODEL,
     DEFAULT_S3_READ_TIMEOUT,
+    HANDLER_PATH,
     LARGE_KEY,
     MAX_DOCUMENT_BYTES,
     OUTSIDE_PREFIX_KEY,
@@ -514,3 +517,26 @@ def test_text_and_memory_budgets_come_from_the_environment(
 ) -> None:
     settings = load_handler().SETTINGS
     assert (settings.max_document_chars, settings.memory_mb) == (chars, memory_mb)
+
+
+def test_the_archive_needs_nothing_but_the_runtime() -> None:
+    """The function's archive is handler.py alone (tests/test_bedrock.py), so it may import only
+    the standard library and the boto3/botocore the Lambda runtime provides: its XML safety
+    comes from expat's own handlers, not from a library such as defusedxml."""
+    tree = ast.parse(HANDLER_PATH.read_text())
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.level == 0
+            else []
+        )
+    }
+    # mypy_boto3_* stubs are imported for type checking only.
+    at_run_time = {name for name in imported if not name.startswith("mypy_boto3")}
+
+    assert at_run_time - sys.stdlib_module_names == {"boto3", "botocore"}
+    assert {"xml", "zipfile", "html"} <= at_run_time
