@@ -24,6 +24,8 @@ DEFAULT_MEMORY_MB = 256
 DEFAULT_TIMEOUT_SECONDS = 60
 DEFAULT_LOG_RETENTION_DAYS = 90
 DEFAULT_MAX_DOCUMENT_BYTES = 1_000_000
+# The function's own default (lambda_src/handler.py), passed explicitly so the stack states it.
+DEFAULT_MAX_DOCUMENT_CHARS = 100_000
 
 
 def function_source() -> Path:
@@ -83,6 +85,9 @@ class FunctionSettings(TypedDict):
     """Retention of the function's log group (default 90)."""
     max_document_bytes: NotRequired[int]
     """Larger documents are refused (default 1000000)."""
+    max_document_chars: NotRequired[int]
+    """The most characters of text a document may give the model (default 100000); a request's
+    documents together also stay within the model's context and the function's memory."""
 
 
 class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
@@ -295,6 +300,7 @@ def environment(args: BedrockFunctionArgs, values: dict[str, Any]) -> dict[str, 
         "MAX_TOKENS": str(args.get("max_tokens", DEFAULT_MAX_TOKENS)),
         "SYSTEM_PROMPT": args.get("system_prompt", DEFAULT_SYSTEM_PROMPT),
         "MAX_DOCUMENT_BYTES": str(args.get("max_document_bytes", DEFAULT_MAX_DOCUMENT_BYTES)),
+        "MAX_DOCUMENT_CHARS": str(args.get("max_document_chars", DEFAULT_MAX_DOCUMENT_CHARS)),
     }
     guardrail = guardrail_ref(args, values["guardrail_arn"], values["guardrail_version"])
     if guardrail is not None:

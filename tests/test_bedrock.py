@@ -198,6 +198,7 @@ def test_function_settings_come_from_config(prod_run: StackRun) -> None:
         "MAX_TOKENS": "2048",
         "SYSTEM_PROMPT": variables["SYSTEM_PROMPT"],
         "MAX_DOCUMENT_BYTES": "1000000",
+        "MAX_DOCUMENT_CHARS": "100000",
         "GUARDRAIL_ID": guardrail.outputs["guardrailArn"],
         "GUARDRAIL_VERSION": version.outputs["version"],
         "MODEL_ROUTES": json.dumps({HAIKU_PROFILE: app_profile.outputs["arn"]}),

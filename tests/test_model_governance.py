@@ -91,6 +91,8 @@ def test_governance_is_off_unless_configured() -> None:
          rf"{MIN_FUNCTION_TIMEOUT_SECONDS}"),
         ("function.maxDocumentBytes", 4_500_001,
          r"^function\.maxDocumentBytes: .*less than or equal to 4500000"),
+        ("function.maxDocumentChars", 0,
+         r"^function\.maxDocumentChars: .*greater than or equal to 1"),
         ("bedrock.modelIds", [HAIKU_PROFILE],
          r"^bedrock\.modelIds\[0\]: .* third-party \(anthropic\) model: subscribe .* list "
          r"'anthropic' in bedrock\.subscribedProviders"),

@@ -17,6 +17,7 @@ from components.account import DataAccount
 from components.bedrock import (
     DEFAULT_LOG_RETENTION_DAYS,
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MAX_DOCUMENT_CHARS,
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_SECONDS,
     Architecture,
@@ -27,6 +28,7 @@ from components.settings.models import AlarmsConfig, BedrockConfig, InvocationLo
 from components.settings.values import (
     MAX_ACCESS_POINTS,
     MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_CHARS,
     AccessPointName,
     AccountId,
     AdminPrincipalArn,
@@ -181,6 +183,7 @@ class FunctionConfig(Schema):
     reserved_concurrency: int | None = Field(None, ge=1)
     log_retention_days: RetentionDays = DEFAULT_LOG_RETENTION_DAYS
     max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, ge=1, le=MAX_DOCUMENT_BYTES)
+    max_document_chars: int = Field(DEFAULT_MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)
 
 
 class StackConfig(Schema):

@@ -139,6 +139,8 @@ HANDLER_ENV = {
     "SYSTEM_PROMPT": SYSTEM_PROMPT,
     "MAX_DOCUMENT_BYTES": str(MAX_DOCUMENT_BYTES),
     "AWS_REGION": REGION,
+    # Set by Lambda: the component's default memory.
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
 }
 
 
@@ -175,24 +177,34 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return delays
 
 
+def _load_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import lambda_src/handler.py under a unique name, as a new execution environment would."""
+    name = f"bedrock_handler_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses looks the defining module up in sys.modules while building the classes.
+    monkeypatch.setitem(sys.modules, name, module)
+    # lambda_src/ is zipped as-is into the function, so tests must not leave bytecode there.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[], ModuleType]:
-    """Import lambda_src/handler.py under a unique name, as a new execution environment would."""
+    return functools.partial(_load_handler, monkeypatch)
 
-    def load() -> ModuleType:
-        name = f"bedrock_handler_{uuid.uuid4().hex}"
-        spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        # dataclasses looks the defining module up in sys.modules while building the classes.
-        monkeypatch.setitem(sys.modules, name, module)
-        # lambda_src/ is zipped as-is into the function, so tests must not leave bytecode there.
-        monkeypatch.setattr(sys, "dont_write_bytecode", True)
-        spec.loader.exec_module(module)
-        return module
 
-    return load
+@pytest.fixture(scope="module")
+def pure_handler() -> Iterator[ModuleType]:
+    """The handler module, loaded once per test module, for tests of its parts that make no AWS
+    call (the document readers): property-based tests cannot use function-scoped fixtures."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in HANDLER_ENV.items():
+            patch.setenv(name, value)
+        yield _load_handler(patch)
 
 
 @pytest.fixture
