@@ -23,10 +23,14 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted(WORKFLOWS.glob("*.yml"))
 STACKS = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
 
-PINNED_TO_MAJOR = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@v\d+$")
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@(v\d+|[0-9a-f]{40})$")
+# A `uses:` line pinned to a full commit, the version it is in a comment (release.yml's style).
+PINNED_TO_COMMIT = re.compile(r"^\s*(- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 OFFICIAL_ACTIONS = {
     "actions/checkout",
     "actions/setup-python",
+    "actions/upload-artifact",
+    "actions/download-artifact",
     "aws-actions/configure-aws-credentials",
     "pulumi/actions",
 }
@@ -83,7 +87,12 @@ def _check_jsonschema(*paths: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOW_FILES} == {"checks.yml", "pull-request.yml", "deploy.yml"}
+    assert {p.name for p in WORKFLOW_FILES} == {
+        "checks.yml",
+        "pull-request.yml",
+        "deploy.yml",
+        "release.yml",
+    }
 
 
 def test_workflows_match_the_github_workflow_schema() -> None:
@@ -108,7 +117,7 @@ def test_the_schema_check_rejects_a_broken_workflow(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
-def test_actions_are_official_and_pinned_to_a_major_version(path: Path) -> None:
+def test_actions_are_official_and_pinned(path: Path) -> None:
     used = [
         str(step["uses"])
         for job in load(path.name)["jobs"].values()
@@ -117,7 +126,7 @@ def test_actions_are_official_and_pinned_to_a_major_version(path: Path) -> None:
     ]
     assert used, f"{path.name} uses no action"
     for ref in used:
-        assert PINNED_TO_MAJOR.match(ref), f"{path.name}: {ref} is not pinned to a major version"
+        assert PINNED.match(ref), f"{path.name}: {ref} is pinned to neither a major nor a commit"
         assert ref.split("@")[0] in OFFICIAL_ACTIONS, f"{path.name}: unexpected action {ref}"
 
 
@@ -130,7 +139,10 @@ def test_workflow_permissions_are_least_privilege(path: Path) -> None:
         assert isinstance(permissions, dict), f"{job_id}: explicit permissions"
         assert set(permissions.values()) <= {"read", "write", "none"}
         writes = {scope for scope, level in permissions.items() if level == "write"}
-        assert writes <= {"id-token", "pull-requests"}, f"{job_id}: writes {writes}"
+        # Only the release's publishing job writes the repository (its releases).
+        publishes = (path.name, job_id) == ("release.yml", "publish")
+        allowed = {"id-token", "pull-requests"} | ({"contents"} if publishes else set())
+        assert writes <= allowed, f"{job_id}: writes {writes}"
         if "id-token" in writes:
             step_using(job, "aws-actions/configure-aws-credentials")
         if "pull-requests" in writes:
@@ -155,7 +167,7 @@ def test_every_aws_login_assumes_a_role_through_oidc() -> None:
 
 def test_python_setup_caches_pip() -> None:
     for _, job_id, job in all_jobs():
-        if "steps" not in job:
+        if not re.search(r"\b(make|python)\b", runs(job)):
             continue
         setup = step_using(job, "actions/setup-python")["with"]
         assert setup["cache"] == "pip", job_id
@@ -189,10 +201,9 @@ def test_checks_run_the_same_make_targets_as_ci() -> None:
     assert "workflow_call" in checks["on"]
     (job,) = checks["jobs"].values()
     commands = [str(s["run"]) for s in steps(job) if "run" in s]
-    assert commands == ["make lint", "make test"]
+    assert commands == ["make lint", "make test", "make test-plugin"]
     ci_script = (ROOT / ".ci" / "run").read_text()
-    assert "make lint" in ci_script
-    assert "make test" in ci_script
+    assert re.findall(r"^make \S+$", ci_script, re.MULTILINE) == ["make install", *commands]
 
 
 def test_pull_requests_preview_every_stack_after_the_checks() -> None:
@@ -239,6 +250,56 @@ def test_main_deploys_dev_then_prod_behind_approval() -> None:
         assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORG }}}}/{stack}"
         assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
         assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+# --- Tags: the release ------------------------------------------------------------------------
+
+
+def test_a_release_is_a_version_tag_that_names_the_version_and_passes_every_check() -> None:
+    workflow = load("release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["tag", "checks", "build", "publish"]
+    # The gate first (tools/release.py, tested in tests/test_release.py), then every check.
+    assert 'python tools/release.py "$GITHUB_REF_NAME"' in runs(jobs["tag"])
+    assert jobs["checks"]["needs"] == "tag"
+    assert jobs["checks"]["uses"] == "./.github/workflows/checks.yml"
+    assert jobs["build"]["needs"] == "checks"
+    assert jobs["publish"]["needs"] == "build"
+
+
+def test_the_release_publishes_the_wheel_the_sdist_and_the_schema() -> None:
+    jobs = load("release.yml")["jobs"]
+    build, publish = jobs["build"], jobs["publish"]
+    # Built with the locked setuptools and build, not whatever PyPI serves that day.
+    assert "make .venv/.installed" in runs(build)
+    assert ".venv/bin/python -m build --no-isolation --outdir dist ." in runs(build)
+    assert 'tools/release.py "$GITHUB_REF_NAME" --notes dist/release-notes.md' in runs(build)
+    upload = step_using(build, "actions/upload-artifact")["with"]
+    assert upload["path"].split() == ["dist/", "components/schema.json"]
+    assert step_using(publish, "actions/download-artifact")["with"]["name"] == upload["name"]
+
+    # The one job with a write token runs no code of the repository: no checkout, only gh.
+    assert publish["permissions"] == {"contents": "write"}
+    assert [str(s.get("uses", "")).split("@")[0] for s in steps(publish) if "uses" in s] == [
+        "actions/download-artifact"
+    ]
+    [release] = [s for s in steps(publish) if "run" in s]
+    assert release["env"] == {"GH_TOKEN": "${{ github.token }}"}
+    command = " ".join(release["run"].replace("\\\n", " ").split())
+    assert command.startswith('gh release create "$GITHUB_REF_NAME" ')
+    assert "--verify-tag" in command
+    assert "--notes-file dist/release-notes.md" in command
+    assert command.endswith("dist/*.whl dist/*.tar.gz components/schema.json")
+
+
+def test_the_release_pins_every_action_to_a_commit() -> None:
+    lines = (WORKFLOWS / "release.yml").read_text().splitlines()
+    uses = [line for line in lines if re.match(r"^\s*(- )?uses: ", line)]
+    local = [line for line in uses if "uses: ./" in line]
+    assert local == ["    uses: ./.github/workflows/checks.yml"]
+    assert [line for line in uses if line not in local and not PINNED_TO_COMMIT.match(line)] == []
 
 
 # --- Bootstrap documentation ------------------------------------------------------------------
