@@ -37,6 +37,8 @@ ANY_USES = re.compile(r"^\s*(?:- )?uses:")
 OFFICIAL_ACTIONS = {
     "actions/checkout",
     "actions/setup-python",
+    "actions/upload-artifact",
+    "actions/download-artifact",
     "aws-actions/configure-aws-credentials",
     "pulumi/actions",
     "pulumi/auth-actions",
@@ -58,6 +60,10 @@ JOBS: dict[tuple[str, str], tuple[dict[str, str], str | None]] = {
     ("deploy.yml", "checks"): ({"contents": "read"}, None),
     ("deploy.yml", "up-dev"): ({"contents": "read", "id-token": "write"}, "dev"),
     ("deploy.yml", "up-prod"): ({"contents": "read", "id-token": "write"}, "production"),
+    ("release.yml", "tag"): ({"contents": "read"}, None),
+    ("release.yml", "checks"): ({"contents": "read"}, None),
+    ("release.yml", "build"): ({"contents": "read"}, None),
+    ("release.yml", "publish"): ({"contents": "write"}, None),
 }
 
 
@@ -114,7 +120,12 @@ def _check_jsonschema(
 
 
 def test_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOW_FILES} == {"checks.yml", "pull-request.yml", "deploy.yml"}
+    assert {p.name for p in WORKFLOW_FILES} == {
+        "checks.yml",
+        "pull-request.yml",
+        "deploy.yml",
+        "release.yml",
+    }
 
 
 def test_workflows_match_the_github_workflow_schema() -> None:
@@ -266,11 +277,16 @@ def test_the_secret_check_sees_every_form(tmp_path: Path) -> None:
     ]
 
 
-def test_python_setup_caches_pip() -> None:
-    for _, job_id, job in all_jobs():
-        if "steps" not in job:
+def test_python_setup_caches_pip_except_where_a_release_is_built() -> None:
+    for name, job_id, job in all_jobs():
+        # Jobs that install packages; release.yml's tag gate needs none.
+        if not re.search(r"\b(make|pip)\b", runs(job)):
             continue
         setup = step_using(job, "actions/setup-python")["with"]
+        if name == "release.yml":
+            # What is published is built without a cache another ref could have written.
+            assert "cache" not in setup, job_id
+            continue
         assert setup["cache"] == "pip", job_id
         assert "requirements.txt" in setup["cache-dependency-path"], job_id
 
@@ -309,10 +325,9 @@ def test_checks_run_the_same_make_targets_as_ci() -> None:
     assert "workflow_call" in checks["on"]
     (job,) = checks["jobs"].values()
     commands = [str(s["run"]) for s in steps(job) if "run" in s]
-    assert commands == ["make lint", "make test"]
+    assert commands == ["make lint", "make test", "make test-plugin"]
     ci_script = (ROOT / ".ci" / "run").read_text()
-    assert "make lint" in ci_script
-    assert "make test" in ci_script
+    assert re.findall(r"^make \S+$", ci_script, re.MULTILINE) == ["make install", *commands]
 
 
 def test_pull_requests_preview_every_stack_after_the_checks() -> None:
@@ -360,6 +375,48 @@ def test_main_deploys_dev_then_prod_behind_approval() -> None:
         assert pulumi["command"] == "up"
         assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORG }}}}/{stack}"
         assert job["concurrency"] == {"group": f"pulumi-up-{stack}", "cancel-in-progress": False}
+
+
+# --- Tags: the release ------------------------------------------------------------------------
+
+
+def test_a_release_is_a_version_tag_that_names_the_version_and_passes_every_check() -> None:
+    workflow = load("release.yml")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["tag", "checks", "build", "publish"]
+    # The gate first (tools/release.py, tested in tests/test_release.py), then every check.
+    assert 'python3 tools/release.py "$GITHUB_REF_NAME"' in runs(jobs["tag"])
+    assert jobs["checks"]["needs"] == "tag"
+    assert jobs["checks"]["uses"] == "$/.github/workflows/checks.yml"
+    assert jobs["build"]["needs"] == "checks"
+    assert jobs["publish"]["needs"] == "build"
+
+
+def test_the_release_publishes_the_wheel_the_sdist_and_the_schema() -> None:
+    jobs = load("release.yml")["jobs"]
+    build, publish = jobs["build"], jobs["publish"]
+    # Built with the locked setuptools and build, not whatever PyPI serves that day.
+    assert "make .venv/.installed" in runs(build)
+    assert ".venv/bin/python -m build --no-isolation --outdir dist ." in runs(build)
+    assert 'tools/release.py "$GITHUB_REF_NAME" --notes dist/release-notes.md' in runs(build)
+    upload = step_using(build, "actions/upload-artifact")["with"]
+    assert upload["path"].split() == ["dist/", "components/schema.json"]
+    assert step_using(publish, "actions/download-artifact")["with"]["name"] == upload["name"]
+
+    # The one job with a write token runs no code of the repository: no checkout, only gh.
+    assert publish["permissions"] == {"contents": "write"}
+    assert [str(s.get("uses", "")).split("@")[0] for s in steps(publish) if "uses" in s] == [
+        "actions/download-artifact"
+    ]
+    [release] = [s for s in steps(publish) if "run" in s]
+    assert release["env"] == {"GH_TOKEN": "${{ github.token }}"}
+    command = " ".join(release["run"].replace("\\\n", " ").split())
+    assert command.startswith('gh release create "$GITHUB_REF_NAME" ')
+    assert "--verify-tag" in command
+    assert "--notes-file dist/release-notes.md" in command
+    assert command.endswith("dist/*.whl dist/*.tar.gz components/schema.json")
 
 
 # --- Bootstrap documentation ------------------------------------------------------------------

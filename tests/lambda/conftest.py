@@ -18,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -142,6 +144,22 @@ HANDLER_ENV = {
     # Set by Lambda: the component's default memory.
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_data() -> Iterator[None]:
+    """One botocore data loader (endpoints, service models) for every Session of the run.
+
+    Each test makes new Sessions (the handler builds one per import, as a new execution
+    environment does; moto resets boto3's default one), and each Session's loader parses the
+    same read-only JSON again: that was most of this folder's time. Within one Session,
+    botocore already hands every client the same loaded data; this widens that to the run.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader)
+        )
+        yield
 
 
 @pytest.fixture
