@@ -3,23 +3,28 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 
-.PHONY: install system-deps lock synth schema test lint check bench scan
+.PHONY: install system-deps lock synth schema test test-plugin lint check bench scan
 
-# Exact versions with hashes (requirements.lock, from the ranges in requirements.txt and
-# components/requirements.txt): every install and CI run gets the same packages.
+# Exact versions with hashes (requirements.lock, from the ranges in pyproject.toml and
+# requirements.txt): every install and CI run gets the same packages.
 $(VENV)/.installed: requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
 
-# Re-resolve the lock after changing a range (a maintainer's step; uv is not part of the lock).
+# Re-resolve after changing a range (a maintainer's step; uv is not part of the lock). First
+# the whole lock: the package's runtime ranges (pyproject.toml) and the tools
+# (requirements.txt). Then components/requirements.txt, what Pulumi installs into the
+# plugin's own virtualenv: the runtime part of that same lock, its versions and hashes
+# (tests/test_release.py checks that the two agree).
+UV_COMPILE = $(PY) -m uv pip compile --universal --generate-hashes --python-version 3.11 \
+  --custom-compile-command "make lock"
 lock:
 	$(PY) -m pip install --quiet uv
-	$(PY) -m uv pip compile requirements.txt --universal --generate-hashes --python-version 3.11 \
-	  -o requirements.lock
-	$(PY) -m uv pip compile requirements-scan.txt --universal --generate-hashes --python-version 3.11 \
-	  -o requirements-scan.lock
+	$(UV_COMPILE) pyproject.toml requirements.txt -o requirements.lock
+	$(UV_COMPILE) pyproject.toml --constraints requirements.lock -o components/requirements.txt
+	$(UV_COMPILE) requirements-scan.txt -o requirements-scan.lock
 
 # The scanner in a virtualenv of its own (requirements-scan.txt says why), from its own lock.
 SCAN_VENV ?= .venv-scan
@@ -62,19 +67,29 @@ synth: install
 schema: install
 	$(PY) -m components.provider
 
-# The test suite (README test command).
+# The test suite (README test command), on every core (pytest-xdist): each worker builds the
+# example stacks and infers the schema once (session fixtures). Test times range from
+# milliseconds to seconds, so an idle worker takes over queued tests of a busy one.
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
+
+# The package as `pulumi package add` installs and starts it (tests/test_plugin_install.py):
+# its own virtualenv from components/requirements.txt (PyPI), then Construct over gRPC.
+test-plugin: install
+	$(PY) -m pytest -q -m plugin_install
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+# The workflows and Dependabot's config, audited offline (pinned actions, permissions, injection,
+# credentials: docs/ci.md); any finding fails, nothing is suppressed.
+	$(VENV)/bin/zizmor --offline --strict-collection --quiet --no-progress --color never .
 # The pack runs as its own program (its __main__ imports the sibling module rules), so it is
 # checked on its own rather than beside the project's __main__.py.
 	cd policy_pack && ../$(PY) -m mypy --strict .
 
-check: lint test
+check: lint test test-plugin
 
 # Checkov on every example stack's plan.json (the synth writes it): fails on any finding that
 # synth/suppressions.yaml does not justify, and on a justification no finding needs any more.

@@ -36,7 +36,7 @@ from components.network import Network, NetworkArgs, NetworkSettings
 from components.policies import AccessMode
 from components.storage import BucketSettings, DataBucket, DataBucketArgs
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 PACKAGE_NAME = "datalake"
 COMPONENTS = [

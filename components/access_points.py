@@ -43,7 +43,11 @@ class AccessPointSpec(TypedDict):
     account_id: NotRequired[str]
     """Owner account, for an access point in another account than the data account."""
     role_arn: NotRequired[str]
-    """The role Pulumi assumes in accountId to create it."""
+    """The role Pulumi assumes in accountId to create, change and delete it (pulumi up)."""
+    preview_role_arn: NotRequired[str]
+    """A read-only role in accountId that Pulumi assumes instead of roleArn when it previews:
+    a pull request's preview runs code nobody has reviewed yet, which must not hold the
+    deployer's rights in the partner account (docs/ci.md)."""
     vpc_id: NotRequired[str]
     """The VPC in accountId that reads through a cross-account access point."""
 
@@ -66,8 +70,80 @@ def arn(spec: AccessPointSpec, account: DataAccount) -> str:
     )
 
 
+def vpc_arn(spec: AccessPointSpec, account: DataAccount) -> str | None:
+    """The VPC a cross-account access point is bound to, as aws:SourceVpcArn names it (with
+    its account and Region: a VPC id alone is unique per Region only); None for an
+    Internet-origin one."""
+    vpc_id = spec.get("vpc_id")
+    if origin(spec) == NetworkOrigin.INTERNET or vpc_id is None:
+        return None
+    return f"arn:aws:ec2:{account['region']}:{owner(spec, account['account_id'])}:vpc/{vpc_id}"
+
+
 def is_cross_account(spec: AccessPointSpec) -> bool:
     return spec.get("account_id") is not None
+
+
+def assumed_role(spec: AccessPointSpec, *, preview: bool) -> str | None:
+    """The role Pulumi assumes in a partner account: the read-only previewRoleArn while it
+    previews, roleArn otherwise and when there is no preview role (None in the data account).
+
+    Only the assumed role differs between a preview and an update, so a preview shows the
+    partner's provider updated (its assumeRoles) and nothing else that ``pulumi up`` would not
+    do; skipping the partner's resources instead would show them deleted."""
+    if preview and "preview_role_arn" in spec:
+        return spec["preview_role_arn"]
+    return spec.get("role_arn")
+
+
+def _account_of(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def partner_problems(specs: Sequence[AccessPointSpec]) -> list[str]:
+    """The roles of cross-account entries: accountId and roleArn together, roles of that
+    account, a preview role that is not the deployer, and the same roles for every entry of
+    one partner account (Pulumi acts there through one provider)."""
+    problems = []
+    roles_of_account: dict[str, tuple[int, tuple[str | None, str | None]]] = {}
+    for index, spec in enumerate(specs):
+        where = f"accessPoints[{index}]"
+        account_id = spec.get("account_id")
+        role_arn, preview_role_arn = spec.get("role_arn"), spec.get("preview_role_arn")
+        if (account_id is None) != (role_arn is None):
+            problems.append(
+                f"{where}: a cross-account access point needs both accountId and roleArn "
+                "(the role Pulumi assumes in that account)"
+            )
+        if account_id is None:
+            if preview_role_arn is not None:
+                problems.append(
+                    f"{where}.previewRoleArn: only applies to a cross-account access point "
+                    "(accountId, roleArn); previews in the data account use CI's own "
+                    "read-only role"
+                )
+            continue
+        problems += [
+            f"{where}.{key}: must be a role in account {account_id}"
+            for key, role in (("roleArn", role_arn), ("previewRoleArn", preview_role_arn))
+            if role is not None and _account_of(role) != account_id
+        ]
+        if preview_role_arn is not None and preview_role_arn == role_arn:
+            problems.append(
+                f"{where}.previewRoleArn: is roleArn; a preview must not hold the deployer's "
+                "rights, so name a read-only role (docs/ci.md)"
+            )
+        first, roles = roles_of_account.setdefault(
+            account_id, (index, (role_arn, preview_role_arn))
+        )
+        if roles != (role_arn, preview_role_arn):
+            problems.append(
+                f"{where}: roleArn and previewRoleArn differ from those of accessPoints[{first}] "
+                f"in the same account {account_id}; Pulumi acts in an account through one role "
+                "(and one preview role)"
+            )
+    return problems
 
 
 class AccessPointsArgs(DataAccount):
@@ -101,14 +177,9 @@ class AccessPointInfo(TypedDict):
 
 
 def _problems(args: AccessPointsArgs) -> list[str]:
-    problems = []
+    problems = partner_problems(args["access_points"])
     for index, spec in enumerate(args["access_points"]):
         where = f"accessPoints[{index}]"
-        if is_cross_account(spec) != (spec.get("role_arn") is not None):
-            problems.append(
-                f"{where}: a cross-account access point needs both accountId and roleArn "
-                "(the role Pulumi assumes in that account)"
-            )
         if origin(spec) == NetworkOrigin.VPC and is_cross_account(spec) and not spec.get("vpc_id"):
             problems.append(f"{where}.vpcId: is required for a cross-account VPC access point")
         if (
@@ -134,15 +205,18 @@ class AccessPoints(pulumi.ComponentResource):
         super().__init__("datalake:index:AccessPoints", name, {}, opts)
         account_id = args["account_id"]
         session_name = args.get("session_name") or pulumi.get_project()
-        providers: dict[tuple[str, str], aws.Provider] = {}
+        preview = pulumi.runtime.is_dry_run()
+        providers: dict[str, aws.Provider] = {}
         outputs: dict[str, AccessPointInfo] = {}
-        for spec in args["access_points"]:
+        for index, spec in enumerate(args["access_points"]):
             provider = None
-            partner, role_arn = spec.get("account_id"), spec.get("role_arn")
+            partner, role_arn = spec.get("account_id"), assumed_role(spec, preview=preview)
             if partner is not None and role_arn is not None:
-                provider = providers.get((partner, role_arn))
+                provider = providers.get(partner)
                 if provider is None:
-                    provider = providers[(partner, role_arn)] = self._cross_account_provider(
+                    if preview and "preview_role_arn" not in spec:
+                        _warn_preview_assumes_the_deployer(self, index, spec)
+                    provider = providers[partner] = self._cross_account_provider(
                         name, args["region"], partner, role_arn, session_name
                     )
             ap_arn = arn(spec, args)
@@ -196,6 +270,19 @@ class AccessPoints(pulumi.ComponentResource):
             allowed_account_ids=[account_id],
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+
+def _warn_preview_assumes_the_deployer(
+    access_points: AccessPoints, index: int, spec: AccessPointSpec
+) -> None:
+    pulumi.log.warn(
+        f"accessPoints[{index}] ({spec['name']}): this preview assumes roleArn "
+        f"{spec.get('role_arn')}, the role that deploys in account {spec.get('account_id')}, "
+        f"because accessPoints[{index}].previewRoleArn is not set. A pull request's preview "
+        "may not assume it (docs/ci.md): it fails there until previewRoleArn names a read-only "
+        "role in that account, or runs only after a reviewer approves it.",
+        resource=access_points,
+    )
 
 
 def _policy_json(ap_arn: str, spec: AccessPointSpec) -> pulumi.Input[str]:

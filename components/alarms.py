@@ -5,10 +5,11 @@ Every alarm is named ``<project>-<stack> <what is wrong>`` and its description s
 means and where to look first: the person paged reads the name in a subject line."""
 
 import functools
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NotRequired
+from typing import Any, NotRequired
 
 import pulumi
 import pulumi_aws as aws
@@ -170,6 +171,27 @@ def invocation_log_alarms(prefix: str, cloud_watch: bool, s3: bool) -> list[Alar
     ]
 
 
+# Turning invocation logging off, or pointing it elsewhere, leaves no failed delivery to alarm
+# on: the change itself is the event (CloudTrail management events, through EventBridge).
+LOGGING_CHANGES = (
+    "PutModelInvocationLoggingConfiguration",
+    "DeleteModelInvocationLoggingConfiguration",
+)
+
+
+def logging_change_rule_name(prefix: str) -> str:
+    return f"{prefix}-invocation-logging-changed"[:64]
+
+
+def logging_change_pattern() -> dict[str, Any]:
+    """CloudTrail's record of a change to the account's model invocation logging."""
+    return {
+        "source": ["aws.bedrock"],
+        "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["bedrock.amazonaws.com"], "eventName": list(LOGGING_CHANGES)},
+    }
+
+
 class AlarmsArgs(DataAccount):
     """Inputs of :class:`Alarms`: what to watch and whom to tell."""
 
@@ -210,10 +232,18 @@ class Alarms(pulumi.ComponentResource):
         refuse(settings.alarm_destination_problems(plain, args["region"], ""), subject)
         super().__init__("datalake:index:Alarms", name, {}, opts)
         child = pulumi.ResourceOptions(parent=self)
+        region, account_id = args["region"], args["account_id"]
+        watches_logging = plain.invocation_logging is not None
+        rule_name = logging_change_rule_name(plain.name_prefix)
+        rule_arns = (
+            [policies.event_rule_arn(region, account_id, rule_name)] if watches_logging else []
+        )
         if plain.topic_arn is not None:
             topic_arn: pulumi.Output[str] = pulumi.Output.from_input(plain.topic_arn)
         else:
-            topic_arn = self._topic(name, plain, args["region"], args["account_id"])
+            topic_arn = self._topic(name, plain, region, account_id, rule_arns)
+        if watches_logging:
+            self._logging_changes(name, rule_name, plain.name_prefix, topic_arn)
         routes = pulumi.Output.from_input(args.get("routes", {}))
         specs = [
             *function_alarms(
@@ -257,15 +287,53 @@ class Alarms(pulumi.ComponentResource):
         self.topic_arn = topic_arn
         self.register_outputs({"topicArn": self.topic_arn})
 
+    def _logging_changes(
+        self, name: str, rule_name: str, prefix: str, topic_arn: pulumi.Output[str]
+    ) -> None:
+        """A notification whenever the account's model invocation logging is changed or
+        deleted: CloudTrail records the call (EventBridge sees management events when the
+        account has a trail), the rule forwards it to the alarm topic."""
+        child = pulumi.ResourceOptions(parent=self)
+        rule = aws.cloudwatch.EventRule(
+            f"{name}-invocation-logging-changed",
+            name=rule_name,
+            description="Bedrock model invocation logging was changed or turned off",
+            event_pattern=json.dumps(logging_change_pattern()),
+            opts=child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-invocation-logging-changed",
+            rule=rule.name,
+            arn=topic_arn,
+            input_transformer=aws.cloudwatch.EventTargetInputTransformerArgs(
+                input_paths={
+                    "call": "$.detail.eventName",
+                    "who": "$.detail.userIdentity.arn",
+                    "when": "$.time",
+                },
+                input_template=(
+                    f'"{prefix}: Bedrock model invocation logging changed: <call> by <who> at '
+                    "<when>. Unless an administrator's deployment did this, model calls may be "
+                    'going unlogged."'
+                ),
+            ),
+            opts=child,
+        )
+
     def _topic(
-        self, name: str, plain: AlarmsArgsConfig, region: str, account_id: str
+        self,
+        name: str,
+        plain: AlarmsArgsConfig,
+        region: str,
+        account_id: str,
+        event_rule_arns: list[str],
     ) -> pulumi.Output[str]:
         child = pulumi.ResourceOptions(parent=self)
         key = aws.kms.Key(
             f"{name}-topic",
             description=f"Encrypts the alarm notifications of {plain.name_prefix}",
             enable_key_rotation=True,
-            policy=policies.to_json(policies.alarm_topic_key_policy(account_id)),
+            policy=policies.to_json(policies.alarm_topic_key_policy(account_id, event_rule_arns)),
             opts=child,
         )
         topic = aws.sns.Topic(
@@ -279,7 +347,12 @@ class Alarms(pulumi.ComponentResource):
             arn=topic.arn,
             policy=topic.arn.apply(
                 lambda arn: policies.to_json(
-                    policies.alarm_topic_policy(topic_arn=arn, region=region, account_id=account_id)
+                    policies.alarm_topic_policy(
+                        topic_arn=arn,
+                        region=region,
+                        account_id=account_id,
+                        event_rule_arns=event_rule_arns,
+                    )
                 )
             ),
             opts=child,

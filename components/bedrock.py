@@ -33,6 +33,8 @@ LAMBDA_SIGNING_PLATFORM = "AWSLambda-SHA384-ECDSA"
 UNSIGNED_CODE_KEY = "unsigned/function.zip"
 SIGNED_CODE_PREFIX = "signed/"
 SIGNING_PROFILE_PREFIX_MAX = 38
+# The function's own default (lambda_src/handler.py), passed explicitly so the stack states it.
+DEFAULT_MAX_DOCUMENT_CHARS = 100_000
 
 
 def function_source() -> Path:
@@ -95,6 +97,9 @@ class FunctionSettings(TypedDict):
     tracing: NotRequired[bool]
     """Active X-Ray tracing (default false); in the stack, it adds the xray interface
     endpoint."""
+    max_document_chars: NotRequired[int]
+    """The most characters of text a document may give the model (default 100000); a request's
+    documents together also stay within the model's context and the function's memory."""
 
 
 class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
@@ -207,7 +212,9 @@ class BedrockFunction(pulumi.ComponentResource):
         region, account_id = args["region"], args["account_id"]
         child = pulumi.ResourceOptions(parent=self)
 
-        administrators = storage.with_deployer(self, args.get("administrators", []))
+        administrators = storage.with_deployer(
+            self, args.get("administrators", []), "administrators"
+        )
         role = aws.iam.Role(
             f"{name}-role",
             description="Reads documents through one access point and invokes Bedrock models",
@@ -430,12 +437,23 @@ def _signed_s3_object(
     return {"bucket": signed.bucket, "key": signed.key}
 
 
+def guardrail_ref(
+    args: BedrockFunctionArgs | Any, arn: str | None, version: str | None
+) -> policies.GuardrailRef | None:
+    """The guardrail the arguments call for, once its outputs are known. Whether there is one
+    follows from the arguments (``guardrailArn`` given); a value that resolved to nothing fails
+    the deployment instead of dropping the guardrail from a policy."""
+    if "guardrail_arn" not in args:
+        return None
+    if not arn or not version:
+        raise pulumi.RunError(
+            "guardrailArn/guardrailVersion resolved to nothing: refusing to build the "
+            "function's role and configuration without the guardrail they must require"
+        )
+    return policies.GuardrailRef(arn, version)
+
+
 def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.PolicyDocument:
-    guardrail = (
-        policies.GuardrailRef(values["guardrail_arn"], values["guardrail_version"])
-        if values["guardrail_arn"] is not None
-        else None
-    )
     return policies.function_role_policy(
         region=args["region"],
         account_id=args["account_id"],
@@ -449,7 +467,7 @@ def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.
         security_group_ids=[values["security_group_id"]],
         function_key_arn=values["function_key_arn"],
         tracing=args.get("tracing", False),
-        guardrail=guardrail,
+        guardrail=guardrail_ref(args, values["guardrail_arn"], values["guardrail_version"]),
         guardrail_key_arn=values["guardrail_key_arn"],
         routes=values["routes"],
     )
@@ -465,10 +483,12 @@ def environment(args: BedrockFunctionArgs, values: dict[str, Any]) -> dict[str, 
         "MAX_TOKENS": str(args.get("max_tokens", DEFAULT_MAX_TOKENS)),
         "SYSTEM_PROMPT": args.get("system_prompt", DEFAULT_SYSTEM_PROMPT),
         "MAX_DOCUMENT_BYTES": str(args.get("max_document_bytes", DEFAULT_MAX_DOCUMENT_BYTES)),
+        "MAX_DOCUMENT_CHARS": str(args.get("max_document_chars", DEFAULT_MAX_DOCUMENT_CHARS)),
     }
-    if values["guardrail_arn"] is not None:
-        variables["GUARDRAIL_ID"] = values["guardrail_arn"]
-        variables["GUARDRAIL_VERSION"] = values["guardrail_version"]
+    guardrail = guardrail_ref(args, values["guardrail_arn"], values["guardrail_version"])
+    if guardrail is not None:
+        variables["GUARDRAIL_ID"] = guardrail.arn
+        variables["GUARDRAIL_VERSION"] = guardrail.version
     if values["routes"]:
         variables["MODEL_ROUTES"] = json.dumps(dict(sorted(values["routes"].items())))
     return variables

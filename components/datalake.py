@@ -1,5 +1,6 @@
 """PrivateDataLake: the whole data lake from the stack config's intent, in one component."""
 
+from collections.abc import Callable
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -76,9 +77,18 @@ class OrganizationPolicies(TypedDict):
     """What only the organization can enforce, ready to attach to the data account."""
 
     serviceControlPolicy: str
-    """Denies access point and bucket guardrail changes to all but the administrators."""
+    """For the data account's principals: only the administrators manage access points and use
+    the data bucket other than through them (the root user keeps deleting the bucket policy as
+    its break-glass); Athena principals query through the stack's workgroups."""
+    bedrockServiceControlPolicy: str
+    """For the data account's principals: only the administrators change guardrails or the
+    invocation logging, or read the CloudWatch invocation logs; with a guardrail configured,
+    every model call carries a published one."""
     resourceControlPolicy: str
-    """The same for principals of other accounts."""
+    """The data bucket, access point and invocation-log rules for principals of every account."""
+    regionServiceControlPolicy: str
+    """The data account works in the stack's Region (models also where its cross-Region
+    inference profiles route)."""
 
 
 class PrivateDataLake(pulumi.ComponentResource):
@@ -112,6 +122,8 @@ class PrivateDataLake(pulumi.ComponentResource):
     """An aws lambda invoke command line with an example event."""
     organization_policies: pulumi.Output[OrganizationPolicies]
     """The service and resource control policies to attach to the data account."""
+    athena_workgroups: dict[str, pulumi.Output[str]]
+    """The Athena workgroup of each Athena access point, by access point."""
     data_key_policy_statements: str | None
     """With bucket.kmsKeyArn: what that key's policy must add (JSON)."""
 
@@ -135,10 +147,22 @@ class PrivateDataLake(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, providers=[provider], aliases=at_stack_root)
         function_ap = config.function_access_point
 
-        network = Network("datalake", config.network_args(), opts=child)
+        # The bedrock-runtime endpoint names the guardrail version and the application
+        # profiles exactly; they are made from the data key, the key from the bucket, whose
+        # policy names the S3 endpoint: the endpoint policy takes them once they exist. The
+        # flow logs' key takes the bucket's administrators the same way.
+        network_wiring, wire_network = _deferred_network_args(config)
+        network = Network(
+            "datalake",
+            {**config.network_args(), **network_wiring},  # type: ignore[typeddict-item]
+            opts=child,
+        )
         bucket_args = config.bucket_args()
-        data = DataBucket("data", {**bucket_args, "vpc_id": network.vpc_id}, opts=child)
+        data = DataBucket(
+            "data", {**bucket_args, "s3_endpoint_id": network.s3_endpoint_id}, opts=child
+        )
         governance = ModelGovernance("models", _governance_args(config, data), opts=child)
+        wire_network({**_guardrail_and_routes(governance), "administrators": data.administrators})
         function = BedrockFunction(
             "bedrock",
             {
@@ -198,8 +222,19 @@ class PrivateDataLake(pulumi.ComponentResource):
         self.function_name = function.function_name
         self.function_arn = function.function_arn
         self.invoke_command = function.invoke_command
-        self.organization_policies = data.administrators.apply(
-            lambda administrators: organization_policies(config, administrators)
+        self.athena_workgroups = data.athena_workgroups
+        self.organization_policies = pulumi.Output.all(
+            administrators=data.administrators,
+            writer=governance.invocation_log_writer_arn,
+            athena_endpoint=network.interface_endpoint_ids.get("athena"),
+        ).apply(
+            lambda values: organization_policies(
+                config.organization_scope(
+                    administrators=values["administrators"],
+                    invocation_log_writer_arn=values["writer"],
+                    athena_endpoint_id=values["athena_endpoint"],
+                )
+            )
         )
         self.data_key_policy_statements = (
             policies.to_json(
@@ -228,6 +263,8 @@ class PrivateDataLake(pulumi.ComponentResource):
             "invokeCommand": self.invoke_command,
             "organizationPolicies": self.organization_policies,
         }
+        if self.athena_workgroups:
+            outputs["athenaWorkgroups"] = self.athena_workgroups
         if self.data_key_policy_statements is not None:
             outputs["dataKeyPolicyStatements"] = self.data_key_policy_statements
         return outputs
@@ -237,6 +274,25 @@ def _access_logs_of_artifacts(data: DataBucket) -> dict[str, Any]:
     if data.log_bucket_name is None:
         return {}
     return {"access_log_bucket_name": data.log_bucket_name}
+
+
+def _deferred_network_args(
+    config: settings.StackConfig,
+) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    """The Network's guardrail, routes and administrators arguments before ModelGovernance and
+    DataBucket exist, and how to resolve them from their outputs. Whether the endpoint requires
+    a guardrail is the config's decision (the key is present or not), never the outputs'. The
+    administrators are the data bucket's, whose deployer check names the stack's config keys."""
+    guardrail = ["guardrail_arn", "guardrail_version"] if config.bedrock.guardrail else []
+    deferred: dict[str, tuple[pulumi.Output[Any], Callable[[pulumi.Output[Any]], None]]] = {
+        name: pulumi.deferred_output() for name in ["routes", *guardrail, "administrators"]
+    }
+
+    def resolve(wiring: dict[str, Any]) -> None:
+        for name, (_, set_value) in deferred.items():
+            set_value(pulumi.Output.from_input(wiring[name]))
+
+    return {name: output for name, (output, _) in deferred.items()}, resolve
 
 
 def _guardrail_and_routes(governance: ModelGovernance) -> dict[str, Any]:
@@ -305,22 +361,20 @@ def _with_principal(spec: AccessPointSpec, principal: pulumi.Input[str]) -> Acce
     return {**spec, "principals": [*spec.get("principals", []), principal]}
 
 
-def organization_policies(
-    config: settings.StackConfig, administrators: list[str]
-) -> OrganizationPolicies:
-    """Who may create access points in the data account or change the data bucket's policy
-    (README, "The data perimeter"): only the organization can attach these."""
-    scp = policies.organization_service_control_policy(
-        data_account_id=config.account_id,
-        bucket_name=config.data_bucket_name,
-        administrators=administrators,
-    )
-    rcp = policies.organization_resource_control_policy(
-        data_account_id=config.account_id,
-        bucket_name=config.data_bucket_name,
-        administrators=administrators,
-    )
+def organization_policies(scope: policies.OrganizationScope) -> OrganizationPolicies:
+    """What only the organization can enforce on the data account (README, "What remains the
+    organization's job"), as JSON ready to attach."""
     return {
-        "serviceControlPolicy": policies.to_json(scp),
-        "resourceControlPolicy": policies.to_json(rcp),
+        "serviceControlPolicy": policies.to_json(
+            policies.organization_service_control_policy(scope)
+        ),
+        "resourceControlPolicy": policies.to_json(
+            policies.organization_resource_control_policy(scope)
+        ),
+        "bedrockServiceControlPolicy": policies.to_json(
+            policies.bedrock_service_control_policy(scope)
+        ),
+        "regionServiceControlPolicy": policies.to_json(
+            policies.region_service_control_policy(scope)
+        ),
     }

@@ -177,6 +177,10 @@ class ModelGovernance(pulumi.ComponentResource):
     """Model id -> ARN of the application inference profile to invoke instead."""
     invocation_log_group_name: pulumi.Output[str] | None
     """The invocation log group, when logging to CloudWatch."""
+    invocation_log_group_arn: pulumi.Output[str] | None
+    """Its ARN (the organization policies keep it for the administrators)."""
+    invocation_log_writer_arn: pulumi.Output[str] | None
+    """The role Bedrock assumes to write it."""
     invocation_log_bucket_name: pulumi.Output[str] | None
     """The invocation-log bucket, when logging to S3."""
     invocation_log_key_arn: pulumi.Output[str] | None
@@ -194,6 +198,8 @@ class ModelGovernance(pulumi.ComponentResource):
         self.guardrail_arn, self.guardrail_version, self.guardrail_key_arn = self._guardrail()
         self.routes = self._application_profiles()
         self.invocation_log_group_name = None
+        self.invocation_log_group_arn = None
+        self.invocation_log_writer_arn = None
         self.invocation_log_bucket_name = None
         self.invocation_log_key_arn = None
         if plain.invocation_logging is not None:
@@ -273,8 +279,9 @@ class ModelGovernance(pulumi.ComponentResource):
         )
         cloudwatch_config = None
         depends_on: list[pulumi.Resource] = []
-        administrators = storage.with_deployer(self, self._args.get("administrators", []))
-        log_group_name = f"/aws/bedrock/modelinvocations/{self._plain.name_prefix}"
+        administrators = storage.with_deployer(
+            self, self._args.get("administrators", []), "administrators"
+        )
         bucket_name = self._plain.invocation_log_bucket_name if delivery.s3 else None
         key = customer_key(
             self,
@@ -286,7 +293,9 @@ class ModelGovernance(pulumi.ComponentResource):
                         region=region,
                         account_id=account_id,
                         administrators=admins,
-                        log_group_arn=policies.log_group_arn(region, account_id, log_group_name)
+                        log_group_arn=policies.invocation_log_group_arn(
+                            region, account_id, self._plain.name_prefix
+                        )
                         if delivery.cloud_watch
                         else None,
                         bucket_name=bucket_name,
@@ -298,7 +307,7 @@ class ModelGovernance(pulumi.ComponentResource):
         if delivery.cloud_watch:
             log_group = aws.cloudwatch.LogGroup(
                 f"{self._name}-invocation-logs",
-                name=log_group_name,
+                name=policies.invocation_log_group_name(self._plain.name_prefix),
                 retention_in_days=delivery.retention_days,
                 kms_key_id=key.arn,
                 opts=child,
@@ -326,6 +335,8 @@ class ModelGovernance(pulumi.ComponentResource):
                 )
             )
             self.invocation_log_group_name = log_group.name
+            self.invocation_log_group_arn = log_group.arn
+            self.invocation_log_writer_arn = role.arn
         s3_config = None
         if delivery.s3:
             logs = self._invocation_log_bucket(delivery.retention_days, key, administrators)

@@ -86,14 +86,14 @@ class NetworkArgs(DataAccount, NetworkSettings):
     """Models the bedrock-runtime endpoint admits (required with that endpoint)."""
     streaming: NotRequired[bool]
     """Also admit bedrock:InvokeModelWithResponseStream (default false)."""
-    guardrail_id: NotRequired[str]
-    """The data-account guardrail every model call must carry ('*' for any: one created with
-    the function, whose id AWS has not generated yet); none when omitted."""
-    guardrail_version: NotRequired[str]
-    """Its version ('*' for any published one)."""
-    routed_model_ids: NotRequired[list[str]]
-    """Those of modelIds invoked through an application inference profile of the data account
-    (any: AWS names them when they are created)."""
+    guardrail_arn: NotRequired[pulumi.Input[str]]
+    """The guardrail every model call through the bedrock-runtime endpoint must carry; giving
+    it (even as an output not known yet) is what makes the endpoint require one."""
+    guardrail_version: NotRequired[pulumi.Input[str]]
+    """Its published version: the endpoint admits exactly that one, never the DRAFT."""
+    routes: NotRequired[pulumi.Input[dict[str, str]]]
+    """Configured model id -> the application inference profile invoked instead: the endpoint
+    admits exactly those profiles, and the model only through its profile."""
     administrators: NotRequired[pulumi.Input[list[str]]]
     """Who manages the flow logs' key, besides the deploying role (role or user ARNs, or exact
     patterns)."""
@@ -108,28 +108,50 @@ def s3_endpoint_policy(args: NetworkArgs) -> policies.PolicyDocument:
     )
 
 
-def interface_endpoint_policy(args: NetworkArgs, service: str) -> policies.PolicyDocument:
-    if service == BEDROCK_RUNTIME:
-        region, account_id = args["region"], args["account_id"]
-        guardrail_id = args.get("guardrail_id")
-        return policies.bedrock_endpoint_policy(
-            region=region,
-            account_id=account_id,
-            organization_id=args.get("organization_id"),
-            model_ids=args.get("model_ids", []),
-            streaming=args.get("streaming", False),
-            guardrail=policies.GuardrailRef(
-                policies.guardrail_arn(region, account_id, guardrail_id),
-                args.get("guardrail_version", "*"),
-            )
-            if guardrail_id is not None
-            else None,
-            routes=dict.fromkeys(
-                args.get("routed_model_ids", []),
-                policies.application_profile_arn(region, account_id, "*"),
-            ),
+def bedrock_runtime_policy(
+    args: NetworkArgs,
+    guardrail: policies.GuardrailRef | None,
+    routes: Mapping[str, str],
+) -> policies.PolicyDocument:
+    """The bedrock-runtime endpoint's policy once the guardrail and the profiles are known."""
+    return policies.bedrock_endpoint_policy(
+        region=args["region"],
+        account_id=args["account_id"],
+        organization_id=args.get("organization_id"),
+        model_ids=args.get("model_ids", []),
+        streaming=args.get("streaming", False),
+        guardrail=guardrail,
+        routes=routes,
+    )
+
+
+def interface_endpoint_policy(args: NetworkArgs, service: str) -> pulumi.Input[str]:
+    """An interface endpoint's policy as JSON; bedrock-runtime's once the guardrail and the
+    application profiles it names exist."""
+    if service != BEDROCK_RUNTIME:
+        return policies.to_json(
+            policies.interface_endpoint_policy(service=service, perimeter=perimeter(args))
         )
-    return policies.interface_endpoint_policy(service=service, perimeter=perimeter(args))
+    guarded = "guardrail_arn" in args
+
+    def policy(values: dict[str, Any]) -> str:
+        guardrail = None
+        if guarded:
+            # Whether a guardrail is required follows from the arguments; a value that did not
+            # resolve must fail the deployment, never drop the condition.
+            if not values["arn"] or not values["version"]:
+                raise pulumi.RunError(
+                    "guardrailArn/guardrailVersion resolved to nothing: the bedrock-runtime "
+                    "endpoint policy is not built without the guardrail it must require"
+                )
+            guardrail = policies.GuardrailRef(values["arn"], values["version"])
+        return policies.to_json(bedrock_runtime_policy(args, guardrail, values["routes"] or {}))
+
+    return pulumi.Output.all(
+        arn=args.get("guardrail_arn"),
+        version=args.get("guardrail_version"),
+        routes=args.get("routes", {}),
+    ).apply(policy)
 
 
 def _problems(args: NetworkArgs) -> list[str]:
@@ -138,6 +160,7 @@ def _problems(args: NetworkArgs) -> list[str]:
     else:
         problems = _created_vpc_arg_problems(args)
     services = args.get("interface_endpoints", list(DEFAULT_INTERFACE_ENDPOINTS))
+    problems += interface_endpoint_problems(services)
     if BEDROCK_RUNTIME in created_interface_endpoints(args) and not args.get("model_ids"):
         problems.append(
             "modelIds: must list at least one model while interfaceEndpoints includes "
@@ -146,6 +169,27 @@ def _problems(args: NetworkArgs) -> list[str]:
     return problems + existing_endpoint_problems(
         args.get("existing_interface_endpoints", {}), services
     )
+
+
+def interface_endpoint_problems(services: Sequence[str], key_prefix: str = "") -> list[str]:
+    """Each interface endpoint serves a vetted list of its service's data-plane actions; a
+    service without one would serve all of them (sns:Subscribe to an outside address,
+    dynamodb exports to any account), so it is refused."""
+    vetted = ", ".join(sorted(policies.INTERFACE_ENDPOINT_ACTIONS))
+    problems = []
+    for index, service in enumerate(services):
+        where = f"{key_prefix}interfaceEndpoints[{index}]"
+        if service in GATEWAY_SERVICES:
+            problems.append(
+                f"{where}: '{service}' is already reached through its gateway endpoint (free, on "
+                "every route table)"
+            )
+        elif service not in policies.INTERFACE_ENDPOINT_ACTIONS:
+            problems.append(
+                f"{where}: '{service}' has no vetted action list, and an endpoint without one "
+                f"would serve every action of its service; services with one: {vetted}"
+            )
+    return problems
 
 
 def existing_endpoint_problems(
@@ -491,7 +535,7 @@ class Network(pulumi.ComponentResource):
                 private_dns_enabled=True,
                 subnet_ids=place.subnet_ids,
                 security_group_ids=[security_group.id],
-                policy=policies.to_json(interface_endpoint_policy(args, service)),
+                policy=interface_endpoint_policy(args, service),
                 tags={"Name": f"{name}-{service}-interface"},
                 opts=child,
             )
@@ -725,7 +769,9 @@ class Network(pulumi.ComponentResource):
             self,
             f"{name}-flow-logs",
             description="Encrypts the data-lake VPC's flow logs",
-            policy=storage.with_deployer(self, args.get("administrators", [])).apply(
+            policy=storage.with_deployer(
+                self, args.get("administrators", []), "administrators"
+            ).apply(
                 lambda administrators: policies.to_json(
                     policies.log_group_key_policy(
                         region=region,

@@ -1,7 +1,8 @@
 """The shared data bucket, its key and its access-log bucket."""
 
 from collections.abc import Sequence
-from typing import NamedTuple, NotRequired, TypedDict
+from fnmatch import fnmatchcase
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -10,6 +11,7 @@ from components import access_points as ap
 from components import policies
 from components.access_points import AccessPointSpec
 from components.account import DataAccount, perimeter
+from components.errors import refuse
 from components.policies import AccessMode
 
 ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 7
@@ -21,6 +23,15 @@ DefaultEncryption = (
 )
 
 
+class ReplicationSourceSettings(TypedDict):
+    """A bucket that replicates into the data bucket, by the role its replication uses."""
+
+    role_arn: str
+    """The replication role (in any account of the perimeter or a partner's)."""
+    prefix: str
+    """Where its replicas go (relative, ending in '/')."""
+
+
 class BucketSettings(TypedDict):
     """The shared data bucket (stack config ``bucket``)."""
 
@@ -28,9 +39,17 @@ class BucketSettings(TypedDict):
     """The data bucket's name (default PROJECT-STACK-ACCOUNT); access logs go to NAME-logs."""
     kms_key_arn: NotRequired[str]
     """An existing KMS key instead of a stack-created one (rotation on)."""
-    allowed_vpc_ids: NotRequired[list[str]]
-    """VPCs besides the data-lake VPC (and cross-account access points' VPCs) from which the
-    data may be used, through access points only."""
+    allowed_vpc_endpoint_ids: NotRequired[list[str]]
+    """S3 gateway endpoints besides the stack's own (vpce-...) through which the data account's
+    access points may be used: an access point bound to another VPC is used through that VPC's
+    endpoint. An endpoint, not a VPC: another endpoint in the same VPC gets nothing."""
+    configuration_reader_arns: NotRequired[list[str]]
+    """Exact role ARNs that may read the bucket's settings (its policy, encryption,
+    versioning...) and nothing else, from anywhere: AWS Config's or Access Analyzer's
+    service-linked role, a security team's scanner."""
+    replication_sources: NotRequired[list[ReplicationSourceSettings]]
+    """Replication roles that may write replicas into one prefix each; no other principal can
+    replicate into the bucket."""
     admin_role_arns: NotRequired[list[str]]
     """Exact role/user ARNs that manage the buckets and reach the data directly; the deploying
     role is added at deploy time."""
@@ -56,8 +75,9 @@ class DataBucketArgs(DataAccount, BucketSettings):
     access_points: NotRequired[list[AccessPointSpec]]
     """The access points the bucket delegates to (those of AccessPoints): the bucket bounds
     partner-owned ones to their prefix, mode and principals, and refuses others."""
-    vpc_id: NotRequired[pulumi.Input[str]]
-    """The data-lake VPC, from which the data may be used."""
+    s3_endpoint_id: NotRequired[pulumi.Input[str]]
+    """The stack's S3 gateway endpoint: access point requests come through it (or an endpoint of
+    allowedVpcEndpointIds) or not at all. Required while restrictToVpcs is true."""
     other_access_log_sources: NotRequired[list[str]]
     """Buckets outside this component whose server access logs go to the log bucket too."""
 
@@ -75,6 +95,32 @@ def bucket_name(args: DataBucketArgs) -> str:
 
 def log_bucket_name(data_bucket_name: str) -> str:
     return f"{data_bucket_name[: 63 - len('-logs')]}-logs"
+
+
+ATHENA_RESULT_RETENTION_DAYS = 30
+
+
+def athena_results_bucket_name(data_bucket_name: str) -> str:
+    return f"{data_bucket_name[: 63 - len('-athena')]}-athena"
+
+
+def athena_access_points(args: DataBucketArgs) -> list[AccessPointSpec]:
+    """The access points Athena uses on their principals' behalf: each gets a workgroup."""
+    return [spec for spec in args.get("access_points", []) if spec.get("via_services")]
+
+
+def athena_workgroup_name(data_bucket_name: str, access_point_name: str) -> str:
+    return f"{data_bucket_name}-{access_point_name}"[:128]
+
+
+def athena_workgroup_arn(account: DataAccount, workgroup_name: str) -> str:
+    return f"arn:aws:athena:{account['region']}:{account['account_id']}:workgroup/{workgroup_name}"
+
+
+def encrypted_bucket_names(args: DataBucketArgs, data_bucket_name: str) -> list[str]:
+    """The buckets under the data key: the data bucket, and Athena's results bucket."""
+    athena = [athena_results_bucket_name(data_bucket_name)] if athena_access_points(args) else []
+    return [data_bucket_name, *athena]
 
 
 def administrator_patterns(args: DataBucketArgs) -> list[str]:
@@ -105,7 +151,7 @@ def key_usage_statements(args: DataBucketArgs, name: str) -> list[policies.State
     return policies.data_key_usage_statements(
         region=args["region"],
         data_account_id=args["account_id"],
-        bucket_name=name,
+        bucket_names=encrypted_bucket_names(args, name),
         cross_account_access=cross_account_access(args),
     )
 
@@ -114,20 +160,25 @@ def bucket_policy(
     args: DataBucketArgs,
     *,
     name: str,
-    vpc_id: str | None,
+    s3_endpoint_id: str | None,
     administrators: Sequence[str],
     data_key_arn: str,
     cross_account_principals: Sequence[Sequence[str]],
 ) -> policies.PolicyDocument:
-    """The data bucket's policy once the VPC, the administrators (the deployer among them),
-    the key and the cross-account access points' principals are known."""
+    """The data bucket's policy once the stack's S3 endpoint, the administrators (the deployer
+    among them), the key and the cross-account access points' principals are known."""
     specs = args.get("access_points", [])
     partners = [spec for spec in specs if ap.is_cross_account(spec)]
     own = [spec for spec in specs if not ap.is_cross_account(spec)]
     internet = [spec for spec in specs if ap.origin(spec) == ap.NetworkOrigin.INTERNET]
-    other_vpcs = sorted(
-        {*args.get("allowed_vpc_ids", []), *(s["vpc_id"] for s in specs if s.get("vpc_id"))}
-    )
+    network = None
+    if args.get("restrict_to_vpcs", True):
+        network = policies.NetworkPerimeter(
+            endpoint_ids=(s3_endpoint_id or "", *args.get("allowed_vpc_endpoint_ids", [])),
+            via_service_access_point_arns=tuple(
+                ap.arn(spec, args) for spec in internet if spec.get("via_services")
+            ),
+        )
     return policies.bucket_policy(
         bucket_name=name,
         perimeter=perimeter(args),
@@ -137,20 +188,22 @@ def bucket_policy(
                 spec.get("prefix", ""),
                 spec.get("access", AccessMode.READ),
                 tuple(principals),
+                vpc_arn=ap.vpc_arn(spec, args),
             )
             for spec, principals in zip(partners, cross_account_principals, strict=True)
         ],
-        allowed_vpc_ids=[*([vpc_id] if vpc_id is not None else []), *other_vpcs],
+        network=network,
         administrators=administrators,
-        restrict_to_vpcs=args.get("restrict_to_vpcs", True),
         data_key_arn=data_key_arn,
         internet_access_point_arns=[ap.arn(spec, args) for spec in internet],
-        via_service_access_point_arns=[
-            ap.arn(spec, args) for spec in internet if spec.get("via_services")
-        ],
         stack_access_point_arns=[ap.arn(spec, args) for spec in own]
         if len(own) <= policies.ENUMERATED_ACCESS_POINTS_MAX
         else None,
+        configuration_readers=args.get("configuration_reader_arns", []),
+        replication_sources=[
+            policies.ReplicationSource(source["role_arn"], source["prefix"])
+            for source in args.get("replication_sources", [])
+        ],
     )
 
 
@@ -163,13 +216,55 @@ def deploying_principal(parent: pulumi.Resource) -> pulumi.Output[str]:
     return aws.iam.get_session_context_output(arn=caller.arn, opts=through_parent).issuer_arn
 
 
-def with_deployer(
-    parent: pulumi.Resource, administrators: pulumi.Input[Sequence[str]]
-) -> pulumi.Output[list[str]]:
-    """The administrators and, once, the deploying principal (see deploying_principal)."""
-    return pulumi.Output.all(deploying_principal(parent), administrators).apply(
-        lambda found: [*found[1], *([found[0]] if found[0] not in found[1] else [])]
+def deployer_problem(deployer: str, administrators: Sequence[str], named_in: str) -> str | None:
+    """Why the deploying principal may not become an administrator implicitly, if it may not.
+
+    Only a dedicated role is made one without being named: an IAM Identity Center role is
+    shared by every user of its permission set, an IAM user's keys live on people's machines,
+    and the root user is the break-glass. Named on purpose (an exact ARN, or a permission set's
+    pattern, in ``named_in``), any of them is an administrator like the others."""
+    if any(fnmatchcase(deployer, pattern) for pattern in administrators):
+        return None
+    if deployer.endswith(":root"):
+        kind = "the account's root user"
+    elif ":user/" in deployer:
+        kind = "an IAM user"
+    elif ":role/aws-reserved/sso.amazonaws.com/" in deployer:
+        kind = "an IAM Identity Center role, which every user of its permission set shares"
+    else:
+        return None
+    return (
+        f"the deploying principal {deployer} is {kind}; the deployer becomes an administrator "
+        "of the data (direct access from anywhere, and the right to rewrite the bucket policy), "
+        "so only a dedicated role is made one implicitly. Deploy with a dedicated role, or name "
+        f"this principal on purpose in {named_in}"
     )
+
+
+def with_deployer(
+    parent: pulumi.Resource, administrators: pulumi.Input[Sequence[str]], named_in: str
+) -> pulumi.Output[list[str]]:
+    """The administrators and, once, the deploying principal (see deploying_principal); the
+    deployment stops, naming ``named_in``, when that principal may not be one implicitly
+    (see deployer_problem)."""
+
+    def combined(found: list[Any]) -> list[str]:
+        deployer, listed = found[0], list(found[1])
+        problem = deployer_problem(deployer, listed, named_in)
+        if problem is not None:
+            raise pulumi.RunError(problem)
+        return [*listed, *([deployer] if deployer not in listed else [])]
+
+    return pulumi.Output.all(deploying_principal(parent), administrators).apply(combined)
+
+
+def _problems(args: DataBucketArgs) -> list[str]:
+    if args.get("restrict_to_vpcs", True) and args.get("s3_endpoint_id") is None:
+        return [
+            "s3EndpointId: is required while restrictToVpcs is true: the bucket admits access "
+            "point requests through that S3 endpoint (and allowedVpcEndpointIds) only"
+        ]
+    return []
 
 
 class DataBucket(pulumi.ComponentResource):
@@ -186,10 +281,13 @@ class DataBucket(pulumi.ComponentResource):
     """The access-log bucket, when access logs are on."""
     administrators: pulumi.Output[list[str]]
     """Who manages the buckets: the admin roles, the permission sets' roles and the deployer."""
+    athena_workgroups: dict[str, pulumi.Output[str]]
+    """The Athena workgroup of each Athena (viaServices) access point, by access point."""
 
     def __init__(
         self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
+        refuse(_problems(args), "DataBucket arguments")
         super().__init__("datalake:index:DataBucket", name, {}, opts)
         data_bucket = bucket_name(args)
         deletion_protection = args.get("deletion_protection", True)
@@ -199,7 +297,12 @@ class DataBucket(pulumi.ComponentResource):
         keep = pulumi.ResourceOptions(
             parent=self, protect=deletion_protection, retain_on_delete=deletion_protection
         )
-        administrators = with_deployer(self, administrator_patterns(args))
+        administrators = with_deployer(
+            self,
+            administrator_patterns(args),
+            "adminRoleArns or adminPermissionSets (bucket.adminRoleArns, "
+            "bucket.adminPermissionSets in the stack config)",
+        )
 
         existing_key = args.get("kms_key_arn")
         if existing_key is None:
@@ -212,7 +315,7 @@ class DataBucket(pulumi.ComponentResource):
                     policies.data_key_policy(
                         region=args["region"],
                         data_account_id=args["account_id"],
-                        bucket_name=data_bucket,
+                        bucket_names=encrypted_bucket_names(args, data_bucket),
                         cross_account_access=cross_account_access(args),
                     )
                 ),
@@ -242,7 +345,7 @@ class DataBucket(pulumi.ComponentResource):
                         policies.log_bucket_policy(
                             log_bucket_name=logs,
                             source_bucket_names=[
-                                data_bucket,
+                                *encrypted_bucket_names(args, data_bucket),
                                 *args.get("other_access_log_sources", []),
                             ],
                             account_id=args["account_id"],
@@ -264,7 +367,7 @@ class DataBucket(pulumi.ComponentResource):
             data_bucket,
             DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn),
             policy=pulumi.Output.all(
-                vpc_id=args.get("vpc_id"),
+                s3_endpoint_id=args.get("s3_endpoint_id"),
                 administrators=administrators,
                 data_key_arn=kms_key_arn,
                 principals=[spec.get("principals", []) for spec in partners],
@@ -273,7 +376,7 @@ class DataBucket(pulumi.ComponentResource):
                     bucket_policy(
                         args,
                         name=data_bucket,
-                        vpc_id=values["vpc_id"],
+                        s3_endpoint_id=values["s3_endpoint_id"],
                         administrators=values["administrators"],
                         data_key_arn=values["data_key_arn"],
                         cross_account_principals=values["principals"],
@@ -288,6 +391,15 @@ class DataBucket(pulumi.ComponentResource):
             server_access_logging(
                 self, f"{name}-access-logs", bucket, target_bucket=log_bucket.bucket.id
             )
+        self.athena_workgroups = self._athena(
+            name,
+            args,
+            data_bucket,
+            administrators=administrators,
+            kms_key_arn=kms_key_arn,
+            access_log_bucket=log_bucket.bucket.id if log_bucket is not None else None,
+            noncurrent_days=noncurrent_days,
+        )
 
         self.bucket_name = bucket.bucket.bucket
         self.bucket_arn = bucket.bucket.arn
@@ -300,8 +412,78 @@ class DataBucket(pulumi.ComponentResource):
                 "bucketArn": self.bucket_arn,
                 "kmsKeyArn": self.kms_key_arn,
                 "logBucketName": self.log_bucket_name,
+                "athenaWorkgroups": self.athena_workgroups,
             }
         )
+
+    def _athena(
+        self,
+        name: str,
+        args: DataBucketArgs,
+        data_bucket: str,
+        *,
+        administrators: pulumi.Output[list[str]],
+        kms_key_arn: pulumi.Output[str],
+        access_log_bucket: pulumi.Input[str] | None,
+        noncurrent_days: int,
+    ) -> dict[str, pulumi.Output[str]]:
+        """For each Athena access point, a workgroup whose enforced configuration sends query
+        results to one bucket of the data account, under the data key: a caller cannot name
+        another output location (or run the query in a workgroup that does, see the
+        organization policies)."""
+        access_points = athena_access_points(args)
+        if not access_points:
+            return {}
+        results = athena_results_bucket_name(data_bucket)
+        principals = sorted({str(p) for spec in access_points for p in spec.get("principals", [])})
+        deletion_protection = args.get("deletion_protection", True)
+        results_bucket = hardened_bucket(
+            self,
+            f"{name}-athena-results",
+            results,
+            DefaultEncryption(sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn),
+            policy=pulumi.Output.all(administrators, kms_key_arn).apply(
+                lambda values: policies.to_json(
+                    policies.athena_results_bucket_policy(
+                        bucket_name=results,
+                        perimeter=perimeter(args),
+                        administrators=values[0],
+                        principals=principals,
+                        data_key_arn=values[1],
+                    )
+                )
+            ),
+            expire_current_after_days=ATHENA_RESULT_RETENTION_DAYS,
+            noncurrent_expiration_days=noncurrent_days,
+            deletion_protection=deletion_protection,
+        )
+        if access_log_bucket is not None:
+            server_access_logging(
+                self, f"{name}-athena-results", results_bucket, target_bucket=access_log_bucket
+            )
+        workgroups = {}
+        for spec in access_points:
+            workgroup = aws.athena.Workgroup(
+                f"{name}-{spec['name']}",
+                name=athena_workgroup_name(data_bucket, spec["name"]),
+                description=f"Queries through access point {spec['name']}; results stay in "
+                f"s3://{results}",
+                force_destroy=not deletion_protection,
+                configuration=aws.athena.WorkgroupConfigurationArgs(
+                    enforce_workgroup_configuration=True,
+                    publish_cloudwatch_metrics_enabled=True,
+                    result_configuration=aws.athena.WorkgroupConfigurationResultConfigurationArgs(
+                        output_location=f"s3://{results}/{spec['name']}/",
+                        expected_bucket_owner=args["account_id"],
+                        encryption_configuration=aws.athena.WorkgroupConfigurationResultConfigurationEncryptionConfigurationArgs(
+                            encryption_option="SSE_KMS", kms_key_arn=kms_key_arn
+                        ),
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[results_bucket.policy]),
+            )
+            workgroups[spec["name"]] = workgroup.name
+        return workgroups
 
 
 class HardenedBucket(NamedTuple):

@@ -1,14 +1,17 @@
 """Answer a prompt about data-lake documents with Amazon Bedrock, over private endpoints only.
 
 Entry point: ``handler.lambda_handler``. The event is ``{"prompt": str, "documentKey": str |
-"documentKeys": [str, ...] (optional), "modelId": str (optional)}``; the result is either
-``{"response", "modelId", "stopReason", "usage", "guardrail"?}`` or ``{"error": {"code",
-"message"}}``. docs/bedrock-function.md describes the contract, the document types and limits, the
-time budget and the environment variables.
+"documentKeys": [str, ...] (optional), "modelId": str (optional), "truncateDocuments": bool
+(optional)}``; the result is either ``{"response", "modelId", "stopReason", "usage",
+"guardrail"?, "truncatedDocuments"?}`` or ``{"error": {"code", "message"}}``.
+docs/bedrock-function.md describes the contract, the document types, the budgets a document is
+read within (text, memory, time, structure), the time budget of the calls and the environment
+variables.
 """
 
 from __future__ import annotations
 
+import codecs
 import functools
 import io
 import itertools
@@ -16,14 +19,16 @@ import json
 import os
 import random
 import re
+import struct
+import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
-from xml.etree import ElementTree
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+from xml.parsers import expat
 
 import boto3
 from botocore.config import Config
@@ -49,7 +54,7 @@ if TYPE_CHECKING:
 MAX_PROMPT_CHARS = 20_000
 # S3 rejects longer keys, so a longer one can only be a malformed request.
 MAX_KEY_CHARS = 1_024
-EVENT_KEYS = frozenset({"prompt", "documentKey", "documentKeys", "modelId"})
+EVENT_KEYS = frozenset({"prompt", "documentKey", "documentKeys", "modelId", "truncateDocuments"})
 
 # Converse's own limits (Message and DocumentBlock in the Bedrock API reference): at most five
 # documents in a message, each at most 4.5 MB, named with 1 to 200 characters.
@@ -98,14 +103,74 @@ SIGNATURE_FORMATS: Mapping[str, bytes] = {
 }
 DOCUMENT_FORMATS = TEXT_FORMATS | ZIP_FORMAT_PARTS.keys() | SIGNATURE_FORMATS.keys()
 EXTRACTABLE_FORMATS = TEXT_FORMATS | ZIP_FORMAT_PARTS.keys()
-# A zip bomb must not exhaust the function's memory; the XML of a real document within
-# Converse's 4.5 MB limit stays far below this.
-MAX_UNZIPPED_PART_BYTES = 32 * 1024 * 1024
 
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_S = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-_RELATIONSHIP = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+# --- what a document may cost -----------------------------------------------------------------
+# docs/bedrock-function.md, "Budgets and limits", explains each value and how it was measured.
+MIB = 1024 * 1024
+# Text: a document's extracted text has at most MAX_DOCUMENT_CHARS characters (stack config
+# function.maxDocumentChars), and the documents of a request together at most what the model's
+# context leaves after the answer, the prompt and the system prompt.
+DEFAULT_MAX_DOCUMENT_CHARS = 100_000
+# Context windows in tokens, from the Bedrock model cards; the first matching family wins.
+MODEL_CONTEXT_TOKENS: tuple[tuple[str, int], ...] = (
+    ("amazon.nova-micro", 128_000),
+    ("amazon.nova-lite", 300_000),
+    ("amazon.nova-pro", 300_000),
+    ("amazon.nova-premier", 1_000_000),
+    ("anthropic.claude-instant", 100_000),
+    ("anthropic.claude-v2", 100_000),
+    ("anthropic.claude", 200_000),
+)
+# Models not listed get the smallest window of a Bedrock text model (Llama 3 8B, Titan Text).
+UNKNOWN_MODEL_CONTEXT_TOKENS = 8_192
+# A character is counted as a whole token. Text takes 3 to 4 characters a token, so this keeps
+# well inside the context; a text of rare characters can still exceed it, and Converse then
+# refuses the request (ModelError) before the model runs.
+TOKENS_PER_CHAR = 1
+# Memory: Lambda sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE; without it (local runs) the smallest
+# Lambda size is assumed.
+LAMBDA_MIN_MEMORY_MB = 128
+# The runtime, boto3 and the function's clients, before any request.
+RUNTIME_RESERVE_MB = 96
+# Bytes of memory a document's byte costs when it goes to Converse in a document block (the
+# bytes, their base64 and botocore's JSON body), and while it is parsed (the bytes, the parser's
+# buffers).
+DOCUMENT_BLOCK_BYTES_FACTOR = 7
+PARSED_BYTES_FACTOR = 2
+# Bytes of memory a character of extracted text costs until the model call: the text and its
+# text block (up to 4 bytes a character each), and botocore's JSON escapes of it twice (12 bytes
+# for a character outside the Basic Multilingual Plane).
+TEXT_BYTES_PER_CHAR = 32
+# A table entry a spreadsheet is read with (shared string, relationship, sheet): the objects, and
+# each character twice while it is assembled.
+TABLE_ENTRY_BYTES = 128
+TABLE_BYTES_PER_CHAR = 8
+# Time: parsing a request's documents stops after this long in all, or earlier when the model
+# call needs the time left. The function's CPU share grows with its memory.
+MAX_PARSE_SECONDS = 10
+# Structure, from the formats' own limits.
+EXCEL_MAX_COLUMNS = 16_384
+EXCEL_MAX_ROWS = 1_048_576
+# Empty columns before a cell are written as tabs up to this many; a cell further away is written
+# with its reference.
+MAX_EMPTY_COLUMNS_AS_TABS = 8
+# A cell's value is buffered up to what the text may still take plus this much (a shared-string
+# index or a boolean is shorter).
+MAX_CELL_INDEX_CHARS = 16
+# Zip packages: an Office document has tens of parts.
+MAX_ZIP_ENTRIES = 2_000
+MAX_ZIP_DIRECTORY_BYTES = 512 * 1024
+# Stored and deflate: the compression methods of the Open Packaging Conventions (ECMA-376 Part 2).
+OOXML_COMPRESSION = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED})
+# Everything one document unzips to, all parts together (a part read twice counts twice).
+MAX_UNZIPPED_BYTES = 32 * MIB
+# XML: how deep elements nest, how long one tag (with its attributes), comment or processing
+# instruction is, and how many distinct names a part uses; Office's own parts stay far below.
+MAX_XML_DEPTH = 512
+MAX_XML_TOKEN_BYTES = 1 * MIB
+MAX_XML_NAMES = 10_000
+# Parsers read this much at a time, and check the time and the budgets in between.
+READ_CHUNK_BYTES = 64 * 1024
 
 # DocumentBlock names allow only alphanumerics, single whitespace, hyphens, parentheses and
 # square brackets.
@@ -242,6 +307,9 @@ class Settings:
     system_prompt: str
     # The smaller of MAX_DOCUMENT_BYTES and Converse's limit.
     max_document_bytes: int
+    max_document_chars: int
+    # The function's configured memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE).
+    memory_mb: int
     region: str
     # Configured model id -> the id or ARN invoked in its place (an application inference profile).
     model_routes: Mapping[str, str]
@@ -261,7 +329,11 @@ class Request:
     prompt: str
     documents: tuple[DocumentRef, ...]
     model_id: str
-    accepts_documents: bool
+    # Documents go to the model as document blocks: it reads them, and no guardrail needs their
+    # text (a guardrail assesses text and images, not document blocks).
+    sends_documents: bool
+    # The caller takes a document's beginning rather than DocumentTooLarge.
+    truncate: bool
 
     @property
     def document_keys(self) -> list[str]:
@@ -278,7 +350,9 @@ def _required(environ: Mapping[str, str], name: str, *, allow_empty: bool = Fals
     return value.strip()
 
 
-def _positive_int(environ: Mapping[str, str], name: str) -> int:
+def _positive_int(environ: Mapping[str, str], name: str, default: int | None = None) -> int:
+    if default is not None and not environ.get(name, "").strip():
+        return default
     raw = _required(environ, name)
     try:
         value = int(raw)
@@ -347,6 +421,12 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         raise ConfigurationError(
             f"ACCESS_POINT_ARN is in {arn_match['region']} but the function runs in {region}"
         )
+    memory_mb = _positive_int(environ, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", LAMBDA_MIN_MEMORY_MB)
+    if memory_mb < LAMBDA_MIN_MEMORY_MB:
+        raise ConfigurationError(
+            f"AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be at least {LAMBDA_MIN_MEMORY_MB} (Lambda's "
+            f"smallest), got {memory_mb}"
+        )
     model_id = _required(environ, "MODEL_ID")
     allowed = frozenset(
         m.strip() for m in _required(environ, "ALLOWED_MODEL_IDS").split(",") if m.strip()
@@ -365,6 +445,8 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         max_document_bytes=min(
             _positive_int(environ, "MAX_DOCUMENT_BYTES"), CONVERSE_MAX_DOCUMENT_BYTES
         ),
+        max_document_chars=_positive_int(environ, "MAX_DOCUMENT_CHARS", DEFAULT_MAX_DOCUMENT_CHARS),
+        memory_mb=memory_mb,
         region=region,
         model_routes=_model_routes(environ, allowed, region),
         guardrail=_guardrail(environ),
@@ -400,7 +482,7 @@ def document_names(keys: Sequence[str]) -> list[str]:
     return names
 
 
-def _document_format(key: str, model_id: str, model_reads_documents: bool) -> str:
+def _document_format(key: str, model_id: str, settings: Settings) -> str:
     file_name = key.rsplit("/", 1)[-1]
     extension = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
     if extension not in DOCUMENT_FORMATS:
@@ -408,11 +490,19 @@ def _document_format(key: str, model_id: str, model_reads_documents: bool) -> st
             f"Document {key} has no supported extension; supported: "
             f"{', '.join(sorted(DOCUMENT_FORMATS))}"
         )
-    if not model_reads_documents and extension not in EXTRACTABLE_FORMATS:
+    if extension in EXTRACTABLE_FORMATS:
+        return extension
+    extractable = ", ".join(sorted(EXTRACTABLE_FORMATS))
+    if not accepts_documents(model_id):
         raise UnsupportedDocument(
             f"Model {model_id} reads text only, and the function cannot turn {extension} files "
-            f"into text; use a model that accepts documents, or a "
-            f"{', '.join(sorted(EXTRACTABLE_FORMATS))} file"
+            f"into text; use a model that accepts documents, or a {extractable} file"
+        )
+    if settings.guardrail is not None:
+        raise UnsupportedDocument(
+            f"A guardrail checks this function's model calls, and Bedrock guardrails assess "
+            f"text and images, not document blocks: the function sends documents as their "
+            f"text, which it cannot take from {extension} files; use a {extractable} file"
         )
     return extension
 
@@ -461,15 +551,18 @@ def parse_event(event: object, settings: Settings) -> Request:
     ]
     if len(set(keys)) != len(keys):
         raise BadRequest("documentKeys must not name a key twice")
-    model_reads_documents = accepts_documents(model_id)
+    truncate = event.get("truncateDocuments", False)
+    if not isinstance(truncate, bool):
+        raise BadRequest("truncateDocuments must be true or false")
     # Checked before any document is read: neither a wrong type nor a model that cannot read it
     # should cost a GetObject.
-    formats = [_document_format(key, model_id, model_reads_documents) for key in keys]
+    formats = [_document_format(key, model_id, settings) for key in keys]
     documents = tuple(
         DocumentRef(key, format_, name)
         for key, format_, name in zip(keys, formats, document_names(keys), strict=True)
     )
-    return Request(prompt, documents, model_id, model_reads_documents)
+    sends_documents = accepts_documents(model_id) and settings.guardrail is None
+    return Request(prompt, documents, model_id, sends_documents, truncate)
 
 
 def _validate_key(key: object, prefix: str, label: str) -> str:
@@ -487,20 +580,13 @@ def _validate_key(key: object, prefix: str, label: str) -> str:
 # --- documents ------------------------------------------------------------------------------------
 
 
-def fetch_document(s3: S3Client, settings: Settings, document: DocumentRef) -> bytes:
-    response = s3.get_object(Bucket=settings.access_point_arn, Key=document.key)
-    body = response["Body"]
-    # The size arrives in the headers, so an oversized object is refused after transferring at
-    # most a socket buffer; a Range request would also bound it but fails (416) on empty objects.
-    if response["ContentLength"] > settings.max_document_bytes:
-        body.close()
-        raise HandlerError(
-            "DocumentTooLarge",
-            f"Document {document.key} is {response['ContentLength']} bytes; the limit is "
-            f"{settings.max_document_bytes}",
-        )
-    data: bytes = body.read()
-    return data
+class DocumentTooLarge(HandlerError):
+    def __init__(self, message: str) -> None:
+        super().__init__("DocumentTooLarge", message)
+
+
+class _TextBudgetSpent(Exception):
+    """The caller asked for truncation and the text has reached its budget: reading stops."""
 
 
 def _unreadable(document: DocumentRef, why: str) -> UnsupportedDocument:
@@ -509,114 +595,222 @@ def _unreadable(document: DocumentRef, why: str) -> UnsupportedDocument:
     )
 
 
-@contextmanager
-def _archive(document: DocumentRef, data: bytes) -> Iterator[zipfile.ZipFile]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            if ZIP_FORMAT_PARTS[document.format] not in archive.namelist():
-                raise _unreadable(document, f"it has no {ZIP_FORMAT_PARTS[document.format]}")
-            yield archive
-    # Whatever a malformed package breaks inside the zip or XML readers, or a cell that points
-    # at a shared string that is not there.
-    except (zipfile.BadZipFile, KeyError, ValueError, IndexError, ElementTree.ParseError) as exc:
-        raise _unreadable(document, type(exc).__name__) from None
+def model_context_tokens(model_id: str) -> int:
+    """The context window of the model behind a configured id (ARNs and inference profiles map
+    to their model, as in accepts_documents); UNKNOWN_MODEL_CONTEXT_TOKENS when not listed."""
+    name = model_id.rsplit("/", 1)[-1]
+    for candidate in (name, name.partition(".")[2]):
+        for family, tokens in MODEL_CONTEXT_TOKENS:
+            if candidate.startswith(family):
+                return tokens
+    return UNKNOWN_MODEL_CONTEXT_TOKENS
 
 
-def check_content(document: DocumentRef, data: bytes) -> None:
-    """Refuse a document whose bytes do not match its extension, where that is cheap to see."""
-    if not data:
-        raise _unreadable(document, "it is empty")
-    if document.format in TEXT_FORMATS:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _unreadable(document, "it is not UTF-8 text") from None
-    elif document.format in ZIP_FORMAT_PARTS:
-        with _archive(document, data):
-            pass
-    elif not data.startswith(SIGNATURE_FORMATS[document.format]):
-        raise _unreadable(document, "its content does not start like one")
+@dataclass
+class Budget:
+    """What the documents of one request may still take, charged as each one is read: characters
+    of the model's context and bytes of the function's memory."""
+
+    model_id: str
+    max_document_chars: int
+    memory_mb: int
+    # Of the model's context, after the answer (maxTokens), the prompt and the system prompt.
+    context_chars: int
+    # Of the function's memory, after the runtime, boto3 and the clients.
+    memory_bytes: int
+    # Of MAX_PARSE_SECONDS.
+    parse_seconds: float
+
+    @classmethod
+    def of(cls, request: Request, settings: Settings) -> Budget:
+        context = model_context_tokens(request.model_id) // TOKENS_PER_CHAR
+        return cls(
+            model_id=request.model_id,
+            max_document_chars=settings.max_document_chars,
+            memory_mb=settings.memory_mb,
+            context_chars=context
+            - settings.max_tokens
+            - len(request.prompt)
+            - len(settings.system_prompt),
+            memory_bytes=(settings.memory_mb - RUNTIME_RESERVE_MB) * MIB,
+            parse_seconds=MAX_PARSE_SECONDS,
+        )
+
+    def text_limit(self) -> tuple[int, str]:
+        """How many characters the next document's text may have, and the rule that says so."""
+        return min(
+            (
+                self.max_document_chars,
+                f"the function's limit per document (MAX_DOCUMENT_CHARS {self.max_document_chars})",
+            ),
+            (
+                max(self.context_chars, 0),
+                f"what is left of {self.model_id}'s context for this request's documents "
+                f"(one character counted as one token)",
+            ),
+            (
+                max(self.memory_bytes, 0) // TEXT_BYTES_PER_CHAR,
+                f"what the function's memory ({self.memory_mb} MB) still holds for this request",
+            ),
+        )
+
+    def byte_limit(self, bytes_factor: int) -> int:
+        """How large the next document may be when each of its bytes costs bytes_factor."""
+        return max(self.memory_bytes, 0) // bytes_factor
 
 
-def _xml_part(document: DocumentRef, archive: zipfile.ZipFile, name: str) -> IO[bytes]:
-    with archive.open(name) as part:
-        data = part.read(MAX_UNZIPPED_PART_BYTES + 1)
-    if len(data) > MAX_UNZIPPED_PART_BYTES:
-        raise _unreadable(document, f"{name} unzips to more than {MAX_UNZIPPED_PART_BYTES} bytes")
-    # Office never writes a DTD; refusing them keeps entity-expansion tricks out of the parser.
-    if b"<!DOCTYPE" in data:
-        raise _unreadable(document, f"{name} declares a DTD")
-    return io.BytesIO(data)
+@dataclass(frozen=True)
+class ParseTime:
+    """When parsing a document must stop: when the request's documents have used up
+    MAX_PARSE_SECONDS, or earlier when the model call needs the rest of the invocation's time (its
+    connect timeout and least read)."""
+
+    until: float
+    by_deadline: bool
+
+    @classmethod
+    def within(cls, seconds_left: float, parse_seconds: float) -> ParseTime:
+        seconds = seconds_left - CONNECT_TIMEOUT_SECONDS - MIN_MODEL_READ_SECONDS
+        return cls(time.monotonic() + min(seconds, parse_seconds), seconds < parse_seconds)
 
 
-def _ends(source: IO[bytes]) -> Iterator[ElementTree.Element]:
-    # Streaming keeps memory flat on large parts: the caller clears each element it is done with.
-    for _, element in ElementTree.iterparse(source, events=("end",)):
-        yield element
+class _Reading:
+    """One document's text as it is extracted, and what reading it may still take: characters,
+    unzipped bytes, memory for its tables, time. Each is checked before it grows, never after."""
 
+    def __init__(
+        self, document: DocumentRef, budget: Budget, parse_time: ParseTime, truncate: bool
+    ) -> None:
+        self.document = document
+        self.budget = budget
+        self.max_chars, self._limit_reason = budget.text_limit()
+        self.parse_time = parse_time
+        self.truncate = truncate
+        # A StringIO grows by the characters written, not by a str object per piece.
+        self._text = io.StringIO()
+        self.chars = 0
+        self.truncated = False
+        self._unzipped = 0
+        self._held = 0
 
-def _docx_text(document: DocumentRef, archive: zipfile.ZipFile) -> str:
-    parts: list[str] = []
-    for element in _ends(_xml_part(document, archive, "word/document.xml")):
-        if element.tag == f"{_W}t":
-            parts.append(element.text or "")
-        elif element.tag == f"{_W}tab":
-            parts.append("\t")
-        elif element.tag in (f"{_W}br", f"{_W}cr", f"{_W}p"):
-            parts.append("\n")
-            element.clear()
-    return "".join(parts).strip()
+    def room(self) -> int:
+        return self.max_chars - self.chars
 
-
-def _column_index(reference: str) -> int:
-    index = 0
-    for letter in itertools.takewhile(str.isalpha, reference):
-        index = index * 26 + ord(letter.upper()) - ord("A") + 1
-    return index - 1
-
-
-def _cell_value(cell: ElementTree.Element, shared: Sequence[str]) -> str:
-    kind = cell.get("t")
-    if kind == "inlineStr":
-        return "".join(t.text or "" for t in cell.iter(f"{_S}t"))
-    value = cell.findtext(f"{_S}v") or ""
-    if kind == "s":
-        return shared[int(value)]
-    if kind == "b":
-        return "TRUE" if value == "1" else "FALSE"
-    return value
-
-
-def _xlsx_text(document: DocumentRef, archive: zipfile.ZipFile) -> str:
-    shared: list[str] = []
-    if "xl/sharedStrings.xml" in archive.namelist():
-        for element in _ends(_xml_part(document, archive, "xl/sharedStrings.xml")):
-            if element.tag == f"{_S}si":
-                shared.append("".join(t.text or "" for t in element.iter(f"{_S}t")))
-                element.clear()
-    relationships = ElementTree.parse(_xml_part(document, archive, "xl/_rels/workbook.xml.rels"))
-    targets = {rel.get("Id"): rel.get("Target", "") for rel in relationships.iter(_RELATIONSHIP)}
-    workbook = ElementTree.parse(_xml_part(document, archive, "xl/workbook.xml"))
-    sheets: list[str] = []
-    for sheet in workbook.iter(f"{_S}sheet"):
-        target = targets[sheet.get(_R_ID)]
-        # Targets are relative to xl/ unless absolute within the package.
-        path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-        lines = [f"# {sheet.get('name', '')}"]
-        for element in _ends(_xml_part(document, archive, path)):
-            if element.tag != f"{_S}row":
-                continue
-            cells: dict[int, str] = {}
-            for position, cell in enumerate(element.iter(f"{_S}c")):
-                reference = cell.get("r")
-                cells[_column_index(reference) if reference else position] = _cell_value(
-                    cell, shared
+    def add(self, text: str) -> None:
+        room = self.room()
+        if len(text) > room:
+            if not self.truncate:
+                raise DocumentTooLarge(
+                    f"Document {self.document.key} has more than {self.max_chars} characters of "
+                    f"text, {self._limit_reason}; set truncateDocuments to send its beginning"
                 )
-            if cells:
-                lines.append("\t".join(cells.get(i, "") for i in range(max(cells) + 1)))
-            element.clear()
-        sheets.append("\n".join(lines))
-    return "\n\n".join(sheets)
+            self._text.write(text[:room])
+            self.chars = self.max_chars
+            self.truncated = True
+            raise _TextBudgetSpent
+        self._text.write(text)
+        self.chars += len(text)
+
+    def unzip(self, size: int) -> None:
+        self._unzipped += size
+        if self._unzipped > MAX_UNZIPPED_BYTES:
+            raise DocumentTooLarge(
+                f"Document {self.document.key} unzips to more than {MAX_UNZIPPED_BYTES} bytes"
+            )
+
+    def hold(self, size: int) -> None:
+        """Charge memory a table of the document keeps while it is read (shared strings, ...)."""
+        self.fits(size, "tables")
+        self.budget.memory_bytes -= size
+        self._held += size
+
+    def fits(self, size: int, what: str) -> None:
+        if size > self.budget.memory_bytes:
+            raise DocumentTooLarge(
+                f"Document {self.document.key} has {what} larger than the function's memory "
+                f"({self.budget.memory_mb} MB) holds for this request"
+            )
+
+    def tick(self) -> None:
+        """Called between chunks: stop a document that takes too long to parse."""
+        if time.monotonic() < self.parse_time.until:
+            return
+        if self.parse_time.by_deadline:
+            raise HandlerError(
+                "Timeout",
+                f"Too little time is left in this invocation to read document "
+                f"{self.document.key} and call the model; the function timeout must be at least "
+                f"{MIN_FUNCTION_TIMEOUT_SECONDS} s, more for large documents",
+            )
+        raise DocumentTooLarge(
+            f"Document {self.document.key} could not be read in the {MAX_PARSE_SECONDS} s a "
+            f"request's documents may take to parse; it is too large or too complex for this "
+            f"function, whose CPU grows with its memory"
+        )
+
+    def release(self) -> None:
+        self.budget.memory_bytes += self._held
+        self._held = 0
+
+    def text(self) -> str:
+        return self._text.getvalue()
+
+
+def _table_entry_bytes(*texts: str) -> int:
+    return TABLE_ENTRY_BYTES + TABLE_BYTES_PER_CHAR * sum(map(len, texts))
+
+
+def _decoded(reading: _Reading, data: bytes) -> Iterator[str]:
+    """The document as UTF-8 text, a chunk at a time (a document is never decoded whole)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    for start in range(0, len(data), READ_CHUNK_BYTES):
+        reading.tick()
+        yield decoder.decode(data[start : start + READ_CHUNK_BYTES])
+    yield decoder.decode(b"", final=True)
+
+
+def _plain_text(reading: _Reading, data: bytes) -> None:
+    for text in _decoded(reading, data):
+        reading.add(text)
+
+
+class _Lines:
+    """Text in lines: runs of whitespace become one space, blank lines go, and only what is kept
+    is charged to the reading."""
+
+    _TOKEN = re.compile(r"\S+|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+    def __init__(self, reading: _Reading) -> None:
+        self.reading = reading
+        self._separator = ""
+        self._line_has_words = False
+
+    def feed(self, text: str) -> None:
+        position = 0
+        for match in self._TOKEN.finditer(text):
+            start, end = match.span()
+            if start > position:
+                self._space()
+            if text[start].isspace():
+                self._line_break()
+            else:
+                # No copy of a word longer than the text may still take (it ends the reading).
+                end = min(end, start + self.reading.room() + 1)
+                self.reading.add(self._separator + text[start:end])
+                self._separator = ""
+                self._line_has_words = True
+            position = match.end()
+        if position < len(text):
+            self._space()
+
+    def _space(self) -> None:
+        if self._line_has_words:
+            self._separator = " "
+
+    def _line_break(self) -> None:
+        if self._line_has_words or self._separator == "\n":
+            self._separator = "\n"
+        self._line_has_words = False
 
 
 class _HtmlText(HTMLParser):
@@ -626,16 +820,16 @@ class _HtmlText(HTMLParser):
         {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
     )
 
-    def __init__(self) -> None:
+    def __init__(self, lines: _Lines) -> None:
         super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
+        self.lines = lines
         self._hidden_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._HIDDEN:
             self._hidden_depth += 1
         elif tag in self._BLOCKS:
-            self.parts.append("\n")
+            self.lines.feed("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self._HIDDEN and self._hidden_depth:
@@ -643,41 +837,525 @@ class _HtmlText(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if not self._hidden_depth:
-            self.parts.append(data)
+            self.lines.feed(data)
 
 
-def _html_text(html: str) -> str:
-    parser = _HtmlText()
-    parser.feed(html)
+def _html_text(reading: _Reading, data: bytes) -> None:
+    parser = _HtmlText(_Lines(reading))
+    for text in _decoded(reading, data):
+        parser.feed(text)
+        # HTMLParser keeps what it cannot parse yet (a comment, tag or script that does not
+        # close) and copies it at each feed and again at the end: three copies at most.
+        reading.fits(3 * sys.getsizeof(parser.rawdata), "unclosed markup")
     parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
 
 
-def document_text(document: DocumentRef, data: bytes) -> str:
-    """The document's text, for models that read text only (check_content has passed)."""
-    if document.format in ZIP_FORMAT_PARTS:
-        extract = _docx_text if document.format == "docx" else _xlsx_text
-        with _archive(document, data) as archive:
-            return extract(document, archive)
-    text = data.decode("utf-8")
-    return _html_text(text) if document.format == "html" else text
+# The end-of-central-directory record and its zip64 counterparts, as zipfile finds them.
+_ZIP_END = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END = struct.Struct("<4sQ2H2L4Q")
 
 
-def document_block(request: Request, document: DocumentRef, data: bytes) -> ContentBlockTypeDef:
-    check_content(document, data)
-    if request.accepts_documents:
-        return {
-            "document": {
-                "format": cast("DocumentFormatType", document.format),
-                "name": document.name,
-                "source": {"bytes": data},
-            }
-        }
+def zip_directory(data: bytes) -> tuple[int, int] | None:
+    """The entry count and central-directory size zipfile will read, found the way zipfile finds
+    them; None without an end record (zipfile then refuses the file itself)."""
+    end = len(data) - _ZIP_END.size
+    if not (end >= 0 and data[end : end + 4] == b"PK\x05\x06" and data[-2:] == b"\0\0"):
+        # The record may be followed by a comment of up to 64 KiB: the last signature wins.
+        end = data.rfind(b"PK\x05\x06", max(len(data) - (1 << 16) - _ZIP_END.size, 0))
+        if end < 0 or end + _ZIP_END.size > len(data):
+            return None
+    *_, entries, size, _, _ = _ZIP_END.unpack_from(data, end)
+    locator = end - _ZIP64_LOCATOR.size
+    record = locator - _ZIP64_END.size
+    if (
+        record >= 0
+        and data[locator : locator + 4] == b"PK\x06\x07"
+        and data[record : record + 4] == b"PK\x06\x06"
+    ):
+        zip64 = _ZIP64_END.unpack_from(data, record)
+        entries, size = zip64[7], zip64[8]
+    return entries, size
+
+
+@contextmanager
+def _archive(document: DocumentRef, data: bytes) -> Iterator[zipfile.ZipFile]:
+    # zipfile reads the whole central directory into objects of about 500 bytes an entry before
+    # anything can look at it: its size is checked first.
+    directory = zip_directory(data)
+    if directory is not None and (
+        directory[0] > MAX_ZIP_ENTRIES or directory[1] > MAX_ZIP_DIRECTORY_BYTES
+    ):
+        raise _unreadable(
+            document,
+            f"its zip directory lists {directory[0]} entries in {directory[1]} bytes, more "
+            f"than {MAX_ZIP_ENTRIES} entries or {MAX_ZIP_DIRECTORY_BYTES} bytes",
+        )
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entries = archive.infolist()
+        if len(entries) > MAX_ZIP_ENTRIES:
+            raise _unreadable(document, f"it has more than {MAX_ZIP_ENTRIES} zip entries")
+        if any(entry.compress_type not in OOXML_COMPRESSION for entry in entries):
+            raise _unreadable(document, "it uses a compression other than stored or deflate")
+        if ZIP_FORMAT_PARTS[document.format] not in archive.NameToInfo:
+            raise _unreadable(document, f"it has no {ZIP_FORMAT_PARTS[document.format]}")
+        yield archive
+
+
+class _PartReader:
+    """What a part's elements mean, told by expat as it parses (names are "namespace local")."""
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        pass
+
+    def end(self, name: str) -> None:
+        pass
+
+    def text(self, data: str) -> None:
+        pass
+
+
+def _parse_part(
+    reading: _Reading, archive: zipfile.ZipFile, name: str, reader: _PartReader
+) -> None:
+    parser = expat.ParserCreate(namespace_separator=" ")
+
+    def refuse_dtd(*_: object) -> None:
+        raise _unreadable(reading.document, f"{name} declares a DTD")
+
+    # Office never writes a DTD. Expat reports one in whatever encoding the part is written (a
+    # byte search for "<!DOCTYPE" misses UTF-16), and refusing it before its internal subset is
+    # read keeps entity expansion out of the parser.
+    parser.StartDoctypeDeclHandler = refuse_dtd
+    parser.EntityDeclHandler = refuse_dtd
+    parser.buffer_text = True
+    # Expat keeps every open element (about 120 bytes each: 10 MiB of "<a>" held 430 MB), and
+    # every distinct element name, attribute name and namespace prefix for the whole part (16 MiB
+    # of distinct element names held 280 MB).
+    depth = 0
+    names: set[str] = set()
+
+    def too_many_names() -> UnsupportedDocument:
+        return _unreadable(
+            reading.document,
+            f"{name} uses more than {MAX_XML_NAMES} distinct names and namespace declarations",
+        )
+
+    def start(element: str, attributes: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_XML_DEPTH:
+            raise _unreadable(reading.document, f"{name} nests more than {MAX_XML_DEPTH} deep")
+        names.add(element)
+        names.update(attributes)
+        if len(names) > MAX_XML_NAMES:
+            raise too_many_names()
+        reader.start(element, attributes)
+
+    def declare(prefix: str | None, uri: str | None) -> None:
+        names.add(f"xmlns:{prefix}")
+        names.add(f"xmlns={uri}")
+        if len(names) > MAX_XML_NAMES:
+            raise too_many_names()
+
+    def end(element: str) -> None:
+        nonlocal depth
+        depth -= 1
+        reader.end(element)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartNamespaceDeclHandler = declare
+    parser.CharacterDataHandler = reader.text
+    fed = 0
+    with archive.open(name) as part:
+        while chunk := part.read(READ_CHUNK_BYTES):
+            reading.unzip(len(chunk))
+            reading.tick()
+            parser.Parse(chunk, False)
+            fed += len(chunk)
+            # Text arrives in pieces, but a tag (its attributes), a comment or an instruction is
+            # held whole until it ends: what expat holds is what was fed past its last event.
+            if fed - parser.CurrentByteIndex > MAX_XML_TOKEN_BYTES:
+                raise _unreadable(
+                    reading.document,
+                    f"{name} has a tag, comment or instruction longer than "
+                    f"{MAX_XML_TOKEN_BYTES} bytes",
+                )
+    parser.Parse(b"", True)
+
+
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main "
+_S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main "
+# Element names as expat reports them, built once: the readers compare each element's.
+_S_C = _S + "c"
+_S_RPH = _S + "rPh"
+_S_ROW = _S + "row"
+_S_SHEET = _S + "sheet"
+_S_SI = _S + "si"
+_S_T = _S + "t"
+_S_V = _S + "v"
+_W_BR = _W + "br"
+_W_CR = _W + "cr"
+_W_P = _W + "p"
+_W_T = _W + "t"
+_W_TAB = _W + "tab"
+_W_TABS = _W + "tabs"
+_R_ID = "http://schemas.openxmlformats.org/officeDocument/2006/relationships id"
+_RELATIONSHIP = "http://schemas.openxmlformats.org/package/2006/relationships Relationship"
+
+
+class _DocumentXml(_PartReader):
+    """word/document.xml: the text runs in order; tabs, breaks and paragraph ends as
+    whitespace."""
+
+    def __init__(self, reading: _Reading) -> None:
+        self.reading = reading
+        self._in_text = False
+        # <w:tabs> lists a paragraph's tab stops, which are not tabs in its text.
+        self._in_tab_stops = False
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == _W_T:
+            self._in_text = True
+        elif name == _W_TABS:
+            self._in_tab_stops = True
+        elif name == _W_TAB and not self._in_tab_stops:
+            self.reading.add("\t")
+        elif name in (_W_BR, _W_CR):
+            self.reading.add("\n")
+
+    def end(self, name: str) -> None:
+        if name == _W_T:
+            self._in_text = False
+        elif name == _W_TABS:
+            self._in_tab_stops = False
+        elif name == _W_P:
+            self.reading.add("\n")
+
+    def text(self, data: str) -> None:
+        if self._in_text:
+            self.reading.add(data)
+
+
+def _docx_text(reading: _Reading, data: bytes) -> None:
+    with _archive(reading.document, data) as archive:
+        _parse_part(reading, archive, "word/document.xml", _DocumentXml(reading))
+
+
+class _Relationships(_PartReader):
+    """A .rels part: relationship id -> target."""
+
+    def __init__(self, reading: _Reading) -> None:
+        self.reading = reading
+        self.targets: dict[str, str] = {}
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == _RELATIONSHIP:
+            identifier, target = attributes.get("Id", ""), attributes.get("Target", "")
+            self.reading.hold(_table_entry_bytes(identifier, target))
+            self.targets[identifier] = target
+
+
+class _Workbook(_PartReader):
+    """xl/workbook.xml: the sheets in order, as (name, relationship id)."""
+
+    def __init__(self, reading: _Reading) -> None:
+        self.reading = reading
+        self.sheets: list[tuple[str, str]] = []
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == _S_SHEET:
+            sheet = (attributes.get("name", ""), attributes.get(_R_ID, ""))
+            self.reading.hold(_table_entry_bytes(*sheet))
+            self.sheets.append(sheet)
+
+
+class _SharedStrings(_PartReader):
+    """xl/sharedStrings.xml: the strings cells point at, without phonetic guides (rPh)."""
+
+    def __init__(self, reading: _Reading) -> None:
+        self.reading = reading
+        self.strings: list[str] = []
+        self._current: list[str] | None = None
+        self._in_text = False
+        self._phonetic_depth = 0
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == _S_SI:
+            self._current = []
+            self.reading.hold(TABLE_ENTRY_BYTES)
+        elif name == _S_T:
+            self._in_text = True
+        elif name == _S_RPH:
+            self._phonetic_depth += 1
+
+    def end(self, name: str) -> None:
+        if name == _S_SI and self._current is not None:
+            self.strings.append("".join(self._current))
+            self._current = None
+        elif name == _S_T:
+            self._in_text = False
+        elif name == _S_RPH:
+            self._phonetic_depth -= 1
+
+    def text(self, data: str) -> None:
+        if self._in_text and not self._phonetic_depth and self._current is not None:
+            self.reading.hold(_table_entry_bytes(data))
+            self._current.append(data)
+
+
+_CELL_REFERENCE = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+
+
+def _column_letters(column: int) -> str:
+    letters = ""
+    column += 1
+    while column:
+        column, remainder = divmod(column - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+class _Worksheet(_PartReader):
+    """A worksheet: one line per row that has values, cells tab-separated in their columns. Empty
+    columns cost a tab each up to MAX_EMPTY_COLUMNS_AS_TABS; a cell further away, or out of
+    order, is written as "REF: value", so a sparse row costs text per cell, never per column."""
+
+    def __init__(self, reading: _Reading, shared: Sequence[str]) -> None:
+        self.reading = reading
+        self.shared = shared
+        self._row = 0
+        # The rightmost column written in the current row; -1 before its first cell.
+        self._column = -1
+        self._cell: tuple[int, str] | None = None
+        self._value: list[str] = []
+        self._value_chars = 0
+        self._in_value = False
+        self._phonetic_depth = 0
+
+    def _unreadable(self, why: str) -> UnsupportedDocument:
+        return _unreadable(self.reading.document, why)
+
+    def start(self, name: str, attributes: dict[str, str]) -> None:
+        if name == _S_ROW:
+            number = attributes.get("r")
+            self._row = int(number) if number is not None else self._row + 1
+            if not 1 <= self._row <= EXCEL_MAX_ROWS:
+                raise self._unreadable(f"row {self._row} is beyond Excel's {EXCEL_MAX_ROWS} rows")
+            self._column = -1
+        elif name == _S_C:
+            self._cell = (self._cell_column(attributes.get("r")), attributes.get("t", "n"))
+            self._value = []
+            self._value_chars = 0
+        elif name == _S_V or (name == _S_T and not self._phonetic_depth):
+            self._in_value = self._cell is not None
+        elif name == _S_RPH:
+            self._phonetic_depth += 1
+
+    def _cell_column(self, reference: str | None) -> int:
+        if reference is None:
+            column = self._column + 1
+        else:
+            match = _CELL_REFERENCE.fullmatch(reference)
+            if match is None or not 1 <= int(match[2]) <= EXCEL_MAX_ROWS:
+                raise self._unreadable(
+                    f"{reference[:20]!r} is not a cell reference within Excel's "
+                    f"{EXCEL_MAX_COLUMNS} columns and {EXCEL_MAX_ROWS} rows"
+                )
+            column = 0
+            for letter in match[1]:
+                column = column * 26 + ord(letter) - ord("A") + 1
+            column -= 1
+        if column >= EXCEL_MAX_COLUMNS:
+            raise self._unreadable(f"a cell is beyond Excel's {EXCEL_MAX_COLUMNS} columns")
+        return column
+
+    def end(self, name: str) -> None:
+        if name in (_S_V, _S_T):
+            self._in_value = False
+        elif name == _S_RPH:
+            self._phonetic_depth -= 1
+        elif name == _S_C and self._cell is not None:
+            self._write_cell("".join(self._value))
+            self._cell = None
+
+    def text(self, data: str) -> None:
+        if not self._in_value:
+            return
+        self._value_chars += len(data)
+        self._value.append(data)
+        # A value longer than the text may still take is refused (or cut) now, not buffered.
+        if self._value_chars > self.reading.room() + MAX_CELL_INDEX_CHARS:
+            self._write_cell("".join(self._value))
+
+    def _write_cell(self, raw: str) -> None:
+        assert self._cell is not None
+        column, kind = self._cell
+        if kind == "s":
+            index = int(raw)
+            if not 0 <= index < len(self.shared):
+                raise IndexError(index)
+            # Counted against the budget at each use: a shared string costs nothing to repeat.
+            value = self.shared[index]
+        elif kind == "b":
+            value = "TRUE" if raw == "1" else "FALSE"
+        else:
+            value = raw
+        if not value:
+            return
+        empty_columns = column - self._column - 1
+        first = self._column < 0
+        if empty_columns < 0 or empty_columns > MAX_EMPTY_COLUMNS_AS_TABS:
+            prefix = ("" if first else "\t") + f"{_column_letters(column)}{self._row}: "
+        else:
+            prefix = "\t" * (empty_columns + (0 if first else 1))
+        self._column = max(self._column, column)
+        self.reading.add(("\n" if first else "") + prefix + value)
+
+
+def _xlsx_text(reading: _Reading, data: bytes) -> None:
+    with _archive(reading.document, data) as archive:
+        shared = _SharedStrings(reading)
+        if "xl/sharedStrings.xml" in archive.NameToInfo:
+            _parse_part(reading, archive, "xl/sharedStrings.xml", shared)
+        relationships = _Relationships(reading)
+        _parse_part(reading, archive, "xl/_rels/workbook.xml.rels", relationships)
+        workbook = _Workbook(reading)
+        _parse_part(reading, archive, "xl/workbook.xml", workbook)
+        for number, (name, relationship) in enumerate(workbook.sheets):
+            target = relationships.targets[relationship]
+            # Targets are relative to xl/ unless absolute within the package.
+            path = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            reading.add(("\n\n" if number else "") + f"# {name}")
+            _parse_part(reading, archive, path, _Worksheet(reading, shared.strings))
+
+
+_EXTRACTORS: Mapping[str, Callable[[_Reading, bytes], None]] = {
+    "txt": _plain_text,
+    "md": _plain_text,
+    "csv": _plain_text,
+    "html": _html_text,
+    "docx": _docx_text,
+    "xlsx": _xlsx_text,
+}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    text: str
+    # The caller asked for truncation and the text was cut at its budget.
+    truncated: bool
+
+
+def extract_text(
+    document: DocumentRef, data: bytes, budget: Budget, parse_time: ParseTime, truncate: bool
+) -> Extracted:
+    """The document's text within the budget, or the error that names the document: nothing a
+    document can raise gets past this function."""
+    reading = _Reading(document, budget, parse_time, truncate)
+    failure: HandlerError | None = None
+    try:
+        _EXTRACTORS[document.format](reading, data)
+    except _TextBudgetSpent:
+        pass
+    except HandlerError as error:
+        failure = error
+    except MemoryError:
+        failure = DocumentTooLarge(
+            f"Document {document.key} needs more memory to read than the function has "
+            f"({budget.memory_mb} MB)"
+        )
+    except UnicodeDecodeError:
+        failure = _unreadable(document, "it is not UTF-8 text")
+    # Whatever else a malformed document breaks in the readers (zipfile, expat, int(), ...).
+    except Exception as exc:
+        failure = _unreadable(document, type(exc).__name__)
+    finally:
+        reading.release()
+    # Raised here, outside the except clauses, so that no traceback keeps the reading's frames
+    # (and their memory) alive.
+    if failure is not None:
+        raise failure
+    text = reading.text()
+    return Extracted(text.strip() if document.format == "docx" else text, reading.truncated)
+
+
+def fetch_document(
+    s3: S3Client, settings: Settings, document: DocumentRef, max_bytes: int
+) -> bytes:
+    """The object's bytes; DocumentTooLarge when larger than the setting or max_bytes (what the
+    function's memory still holds for this request)."""
+    response = s3.get_object(Bucket=settings.access_point_arn, Key=document.key)
+    body = response["Body"]
+    size = response["ContentLength"]
+    # The size arrives in the headers, so an oversized object is refused after transferring at
+    # most a socket buffer; a Range request would also bound it but fails (416) on empty objects.
+    if size > settings.max_document_bytes:
+        body.close()
+        raise DocumentTooLarge(
+            f"Document {document.key} is {size} bytes; the limit is {settings.max_document_bytes}"
+        )
+    if size > max_bytes:
+        body.close()
+        raise DocumentTooLarge(
+            f"Document {document.key} is {size} bytes; the function's memory "
+            f"({settings.memory_mb} MB) holds at most {max_bytes} more bytes of documents in "
+            f"this request"
+        )
+    data: bytes = body.read()
+    return data
+
+
+def check_signature(document: DocumentRef, data: bytes) -> None:
+    """Refuse an empty document, or one that does not start as its type must."""
+    if not data:
+        raise _unreadable(document, "it is empty")
+    signature = SIGNATURE_FORMATS.get(document.format)
+    if signature is not None and not data.startswith(signature):
+        raise _unreadable(document, "its content does not start like one")
+
+
+def _text_block(document: DocumentRef, extracted: Extracted) -> ContentBlockTypeDef:
     # Delimited so the model can tell the document from the question; the neutral name, not the
     # key, because the key is the caller's text.
-    text = document_text(document, data)
-    return {"text": f'<document name="{document.name}">\n{text}\n</document>'}
+    if extracted.truncated:
+        return {
+            "text": f'<document name="{document.name}" truncated="true">\n{extracted.text}\n'
+            f"[The document is cut here: the rest exceeds the function's text budget.]\n"
+            f"</document>"
+        }
+    return {"text": f'<document name="{document.name}">\n{extracted.text}\n</document>'}
+
+
+def document_block(
+    request: Request, document: DocumentRef, data: bytes, budget: Budget, parse_time: ParseTime
+) -> tuple[ContentBlockTypeDef, bool]:
+    """The document's content block, and whether its text was truncated. Charges the budget with
+    what the block costs until the model call: its bytes, or its text."""
+    check_signature(document, data)
+    bytes_block: ContentBlockTypeDef = {
+        "document": {
+            "format": cast("DocumentFormatType", document.format),
+            "name": document.name,
+            "source": {"bytes": data},
+        }
+    }
+    if document.format not in EXTRACTABLE_FORMATS:
+        # pdf, doc, xls: only for models that read documents (parse_event made sure).
+        budget.memory_bytes -= len(data) * DOCUMENT_BLOCK_BYTES_FACTOR
+        return bytes_block, False
+    # Read in full even when the bytes go to the model: it is the only way to know how much text
+    # they carry, and a document refused here costs no tokens.
+    budget.memory_bytes -= len(data) * PARSED_BYTES_FACTOR
+    extracted = extract_text(document, data, budget, parse_time, request.truncate)
+    budget.memory_bytes += len(data) * PARSED_BYTES_FACTOR
+    budget.context_chars -= len(extracted.text)
+    if request.sends_documents and not extracted.truncated:
+        budget.memory_bytes -= len(data) * DOCUMENT_BLOCK_BYTES_FACTOR
+        return bytes_block, False
+    budget.memory_bytes -= len(extracted.text) * TEXT_BYTES_PER_CHAR
+    return _text_block(document, extracted), extracted.truncated
 
 
 # --- Converse -------------------------------------------------------------------------------------
@@ -939,6 +1617,33 @@ def _error_response(
     return {"error": {"code": error.code, "message": message}}
 
 
+def read_documents(
+    request: Request, settings: Settings, clients: Clients, deadline: Deadline
+) -> tuple[list[ContentBlockTypeDef], list[str]]:
+    """The documents' content blocks, within the request's budget, and the keys of those whose
+    text was truncated."""
+    budget = Budget.of(request, settings)
+    bytes_factor = DOCUMENT_BLOCK_BYTES_FACTOR if request.sends_documents else PARSED_BYTES_FACTOR
+    blocks: list[ContentBlockTypeDef] = []
+    truncated: list[str] = []
+    for document in request.documents:
+        read = functools.partial(
+            fetch_document,
+            settings=settings,
+            document=document,
+            max_bytes=budget.byte_limit(bytes_factor),
+        )
+        data = call_within(deadline, DOCUMENT_READ, clients.s3, read)
+        started = time.monotonic()
+        parse_time = ParseTime.within(deadline.seconds_left(), budget.parse_seconds)
+        block, was_truncated = document_block(request, document, data, budget, parse_time)
+        budget.parse_seconds -= time.monotonic() - started
+        blocks.append(block)
+        if was_truncated:
+            truncated.append(document.key)
+    return blocks, truncated
+
+
 def handle(
     event: object,
     settings: Settings,
@@ -949,11 +1654,7 @@ def handle(
     request: Request | None = None
     try:
         request = parse_event(event, settings)
-        blocks = []
-        for document in request.documents:
-            read = functools.partial(fetch_document, settings=settings, document=document)
-            data = call_within(deadline, DOCUMENT_READ, clients.s3, read)
-            blocks.append(document_block(request, document, data))
+        blocks, truncated = read_documents(request, settings, clients, deadline)
         converse_request = build_converse_request(request, settings, blocks)
         raw = call_within(
             deadline,
@@ -961,10 +1662,17 @@ def handle(
             clients.bedrock,
             lambda bedrock: bedrock.converse(**converse_request),
         )
+        result = parse_converse_response(raw, request.model_id)
     except HandlerError as error:
         return _error_response(error, request, invocation_id)
+    # Nothing reaches the Lambda runtime as a crash, memory included: a fault of ours is an
+    # answer too, and the log names its type (never its message, which may quote the input).
+    except Exception as exc:
+        fault = HandlerError("InternalError", f"Unexpected {type(exc).__name__}")
+        return _error_response(fault, request, invocation_id)
 
-    result = parse_converse_response(raw, request.model_id)
+    if truncated:
+        result["truncatedDocuments"] = truncated
     record: dict[str, Any] = {
         "level": "INFO",
         "event": "request_succeeded",
@@ -975,8 +1683,9 @@ def handle(
         "stopReason": result["stopReason"],
         "usage": result["usage"],
     }
-    if "guardrail" in result:
-        record["guardrail"] = result["guardrail"]
+    for field in ("guardrail", "truncatedDocuments"):
+        if field in result:
+            record[field] = result[field]
     _log(record)
     return result
 

@@ -586,6 +586,7 @@ def run_stack(
     progress: Callable[[int], None] | None = None,
     deployer_arn: str | None = None,
     network: ExistingNetwork | None = None,
+    preview: bool = False,
 ) -> StackRun:
     """Run ``__main__.py`` under mocks with the stack's config (or ``values`` instead).
 
@@ -593,7 +594,8 @@ def run_stack(
     captured so far (long runs report progress through it). ``deployer_arn`` is the principal
     whose credentials the run pretends to use (default :func:`default_deployer_arn`).
     ``network`` is what the account has already (default: what the config's ``network.vpcId``
-    expects, :meth:`ExistingNetwork.for_config`).
+    expects, :meth:`ExistingNetwork.for_config`). ``preview`` runs it as ``pulumi preview``
+    does (``pulumi.runtime.is_dry_run()``), else as the update of ``pulumi up``.
 
     Raises ``pulumi.RunError`` for a config error, as ``pulumi up`` would report it.
     """
@@ -605,6 +607,7 @@ def run_stack(
         progress=progress,
         deployer_arn=deployer_arn,
         network=network,
+        preview=preview,
     )
 
 
@@ -616,10 +619,11 @@ def run_program(
     progress: Callable[[int], None] | None = None,
     deployer_arn: str | None = None,
     network: ExistingNetwork | None = None,
+    preview: bool = False,
 ) -> StackRun:
     """Run ``program`` (a function that registers resources, such as one component built
     from its own args) under mocks with ``config``, as :func:`run_stack` runs the stack;
-    ``network`` as there."""
+    ``network`` and ``preview`` as there."""
     config_values = dict(config or {})
     region = str(config_values.get("aws:region", "us-east-1"))
     account = str(config_values.get(f"{PROJECT_NAME}:accountId", "000000000000"))
@@ -639,7 +643,7 @@ def run_program(
             mocks,
             project=PROJECT_NAME,
             stack=stack,
-            preview=False,
+            preview=preview,
             monitor=CapturingMonitor(mocks, run, progress),
         )
         pulumi.runtime.set_all_config(flatten_config(config_values))

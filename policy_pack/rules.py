@@ -338,12 +338,15 @@ def _serves_only_aws_services(document: Mapping[str, Any] | None) -> bool:
         called_via = _mapping(
             _mapping(statement.get("Condition")).get("ForAllValues:StringNotEquals")
         ).get("aws:CalledVia")
+        actions = set(_as_list(statement.get("Action")))
         if (
             statement.get("Effect") == "Deny"
             and (principal == "*" or _mapping(principal).get("AWS") in ("*", ["*"]))
             and called_via
-            and {"s3:GetObject*", "s3:PutObject*", "s3:ListBucket*"}
-            <= set(_as_list(statement.get("Action")))
+            and (
+                actions & {"s3:*", "*"}
+                or {"s3:GetObject*", "s3:PutObject*", "s3:ListBucket*"} <= actions
+            )
         ):
             return True
     return False

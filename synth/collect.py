@@ -206,6 +206,14 @@ _OUTSIDE_POLICIES = (
     ("organizationPolicies", "serviceControlPolicy", "organization/service-control-policy.json",
      "service control policy for the data account", PolicyLimit(
          "service control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
+    ("organizationPolicies", "bedrockServiceControlPolicy",
+     "organization/bedrock-service-control-policy.json",
+     "service control policy for the data account: model governance", PolicyLimit(
+         "service control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
+    ("organizationPolicies", "regionServiceControlPolicy",
+     "organization/region-service-control-policy.json",
+     "service control policy for the data account: its Regions", PolicyLimit(
+         "service control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
     ("organizationPolicies", "resourceControlPolicy", "organization/resource-control-policy.json",
      "resource control policy for the data account", PolicyLimit(
          "resource control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),

@@ -48,12 +48,15 @@ PROVIDER_NAME = "registry.terraform.io/hashicorp/aws"
 # Pulumi type token -> Terraform resource type (bridge-metadata.json, renames.resources; the
 # framework-served Bedrock resources use the upstream names).
 TERRAFORM_TYPES: Mapping[str, str] = {
+    "aws:athena/workgroup:Workgroup": "aws_athena_workgroup",
     "aws:bedrock/guardrail:Guardrail": "aws_bedrock_guardrail",
     "aws:bedrock/guardrailVersion:GuardrailVersion": "aws_bedrock_guardrail_version",
     "aws:bedrock/inferenceProfile:InferenceProfile": "aws_bedrock_inference_profile",
     "aws:bedrockmodel/invocationLoggingConfiguration:InvocationLoggingConfiguration": (
         "aws_bedrock_model_invocation_logging_configuration"
     ),
+    "aws:cloudwatch/eventRule:EventRule": "aws_cloudwatch_event_rule",
+    "aws:cloudwatch/eventTarget:EventTarget": "aws_cloudwatch_event_target",
     "aws:cloudwatch/logGroup:LogGroup": "aws_cloudwatch_log_group",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "aws_cloudwatch_metric_alarm",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "aws_default_security_group",
@@ -124,6 +127,7 @@ PLURALIZED: Mapping[str, Mapping[str, str]] = {
 REFERENCED_OUTPUTS: Mapping[str, Mapping[str, str]] = {
     "aws:kms/key:Key": {"keyId": "key_id"},
     "aws:cloudwatch/logGroup:LogGroup": {"name": "name"},
+    "aws:cloudwatch/eventRule:EventRule": {"name": "name"},
     "aws:iam/role:Role": {"name": "name"},
     "aws:s3/bucketObjectv2:BucketObjectv2": {"versionId": "version_id"},
     "aws:signer/signingProfile:SigningProfile": {"name": "name", "versionArn": "version_arn"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 
 from components.errors import ConfigError
 from offline.runner import StackRun, load_stack_values, run_program, run_stack
+from tests.iam.access_model import Simulator, SimulatorUnavailable, StackPolicies
+from tests.iam.stacks import VARIANTS, run_example
 
 PROJECT = "private-datalake"
 
@@ -24,6 +27,12 @@ def dev_run() -> StackRun:
 @pytest.fixture(scope="session")
 def prod_run() -> StackRun:
     return run_stack("prod")
+
+
+@pytest.fixture(scope="session")
+def prod_preview_run() -> StackRun:
+    """Pulumi.prod.yaml as `pulumi preview` runs it (a dry run)."""
+    return run_stack("prod", preview=True)
 
 
 @pytest.fixture(scope="session")
@@ -56,11 +65,12 @@ def dev_values() -> dict[str, Any]:
 
 
 @pytest.fixture
-def run_with() -> Callable[[dict[str, Any]], StackRun]:
-    """Run the program with modified config values (a fresh mocked engine each time)."""
+def run_with() -> Callable[..., StackRun]:
+    """Run the program with modified config values (a fresh mocked engine each time), as
+    `pulumi up` does or, with ``preview=True``, as `pulumi preview` does."""
 
-    def run(values: dict[str, Any]) -> StackRun:
-        return run_stack("test", values=values)
+    def run(values: dict[str, Any], *, preview: bool = False) -> StackRun:
+        return run_stack("test", values=values, preview=preview)
 
     return run
 
@@ -108,3 +118,28 @@ def refused(build: Build) -> Refused:
         return problems
 
     return run
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Simulator:
+    """The IAM evaluator (tests/iam); a missing toolchain fails in CI and skips (with the
+    reason) elsewhere."""
+    try:
+        return Simulator.locate()
+    except SimulatorUnavailable as missing:
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"the IAM evaluator must run in CI: {missing}")
+        pytest.skip(f"IAM evaluator not available: {missing}")
+
+
+@pytest.fixture(scope="session")
+def stacks(
+    dev_run: StackRun, prod_run: StackRun, byo_vpc_run: StackRun
+) -> dict[str, StackPolicies]:
+    """The policies of each example stack and of its variants (tests/iam/stacks.py)."""
+    return {
+        "dev": StackPolicies.from_run(dev_run),
+        "prod": StackPolicies.from_run(prod_run),
+        "byo-vpc": StackPolicies.from_run(byo_vpc_run),
+        **{variant: StackPolicies.from_run(run_example(variant)) for variant in VARIANTS},
+    }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -26,30 +25,36 @@ from typing import Any, Literal
 import pytest
 
 from components import policies
-from offline.runner import StackRun, default_deployer_arn, load_stack_values, run_stack
+from offline.runner import default_deployer_arn, load_stack_values, run_stack
 from tests.iam.access_model import (
+    ENDPOINT_VPCS,
     FOREIGN_ACCESS_POINT,
     IAM_DIR,
     INTERNET,
+    OTHER_ENDPOINT_IN_VPC,
     ROGUE_ACCESS_POINT,
     ROGUE_INTERNET_ACCESS_POINT,
     ROGUE_OPEN_ACCESS_POINT,
     UNFILTERED_KEYS,
     VPC,
+    VPC_OWNERS,
     WIDENED,
     Identity,
     Outcome,
     PolicyDocument,
     Request,
     Simulator,
-    SimulatorUnavailable,
     StackPolicies,
     combine,
 )
+from tests.iam.stacks import run_example
 
 DATA, PARTNER = "111111111111", "222222222222"
 PARTNER_VPC = "vpc-0123456789abcdef0"  # prod: the partner-share access point's VPC
-ALLOWED_VPC = "vpc-0a1b2c3d4e5f67890"  # prod: bucket.allowedVpcIds
+ALLOWED_VPC = "vpc-0a1b2c3d4e5f67890"  # prod: the VPC of bucket.allowedVpcEndpointIds
+ALLOWED_ENDPOINT = "vpce-0a1b2c3d4e5f67890"  # prod: bucket.allowedVpcEndpointIds
+ENDPOINT_VPCS[ALLOWED_ENDPOINT] = ALLOWED_VPC
+VPC_OWNERS[PARTNER_VPC] = PARTNER
 OTHER_VPC = "vpc-0fedcba9876543210"  # a VPC no policy allows
 TLS, PLAIN = True, False
 BOTH = ("dev", "prod")
@@ -91,6 +96,7 @@ IDENTITIES: dict[str, Identity] = {
     "bi-dashboards+s3:*": data_role("bi-dashboards", S3_ALL),
     "ingest+s3:*": data_role("ingest-pipeline", S3_ALL),
     "curation+s3:*": data_role("curation-jobs", S3_ALL),
+    "bi-dashboards+*": data_role("bi-dashboards", EVERYTHING),
     # A role of the data account that no access point lists, allowed everything by IAM.
     "over-privileged": data_role("data-engineer", EVERYTHING),
     # bucket.adminRoleArns: dev names platform-admin; prod ci-deployer, and the DataAdmin
@@ -115,10 +121,19 @@ IDENTITIES: dict[str, Identity] = {
     "partner-admin": Identity(role(PARTNER, "partner-admin"), (EVERYTHING,)),
     # Another account, outside the organization, allowed everything by its own IAM.
     "thief": Identity(role(THIEF, "thief"), (EVERYTHING,)),
+    # The data account's root user (the break-glass), which IAM allows everything.
+    "root": Identity(f"arn:aws:iam::{DATA}:root", (EVERYTHING,), ORG),
+    # prod: bucket.replicationSources and bucket.configurationReaderArns.
+    "partner-replication+s3:*": Identity(role(PARTNER, "partner-replication"), (S3_ALL,)),
+    "config-reader+s3:*": data_role(
+        "aws-service-role/config.amazonaws.com/AWSServiceRoleForConfig", S3_ALL
+    ),
     # === Scanner-clean (issue 23) ===
     # CloudWatch Logs in the stacks' Region, the service principal the log keys admit.
     "logs-service": Identity("logs.us-east-1.amazonaws.com"),
 }
+# The role Bedrock assumes to write invocation logs to CloudWatch (prod owns logging).
+LOG_WRITER = "invocation-log-writer"
 FUNCTION = "function"  # the Bedrock function's role, as the program creates it
 
 REGION = "us-east-1"
@@ -194,6 +209,23 @@ EC2 = f"arn:aws:ec2:{REGION}:{DATA}"
 SOURCE_FUNCTION = "lambda:SourceFunctionArn"
 
 
+TABLE = f"arn:aws:dynamodb:{REGION}:{DATA}:table/orders"
+# What CreateGuardrail names when it uses a cross-Region guardrail profile (iam-data knows the
+# action only with one of its optional resources).
+GUARDRAIL_PROFILE = f"arn:aws:bedrock:{REGION}:{DATA}:guardrail-profile/us.guardrail.v1:0"
+TOPIC = f"arn:aws:sns:{REGION}:{DATA}:alerts"
+SECRET = f"arn:aws:secretsmanager:{REGION}:{DATA}:secret:app-AbCdEf"
+OTHER_KEY = f"arn:aws:kms:{REGION}:{DATA}:key/2b3c4d5e-0000-4000-8000-000000000000"
+IN_DATA_ACCOUNT = {"aws:ResourceAccount": DATA}
+WORKGROUP = f"arn:aws:athena:{REGION}:{DATA}:workgroup/private-datalake-prod-{DATA}-athena-curated"
+OTHER_WORKGROUP = f"arn:aws:athena:{REGION}:{DATA}:workgroup/primary"
+ATHENA_RESULTS = f"arn:aws:s3:::private-datalake-prod-{DATA}-athena"
+INVOCATION_LOG_GROUP = (
+    f"arn:aws:logs:{REGION}:{DATA}:log-group:/aws/bedrock/modelinvocations/private-datalake-prod"
+)
+INVOCATION_LOG_STREAM = f"{INVOCATION_LOG_GROUP}:log-stream:aws/bedrock/modelinvocations"
+
+
 @dataclass(frozen=True)
 class Row:
     """One request and its expected decision (see docs/access-proof.md)."""
@@ -210,6 +242,8 @@ class Row:
     context: Mapping[str, str | list[str]] = field(default_factory=dict)
     organization_policies: bool = False
     """Evaluate with the SCP and RCP the stack outputs, attached to the data account."""
+    without_bucket_policy: bool = False
+    """After the root user's break-glass: the data bucket has no policy."""
 
 
 MATRIX: list[Row] = [
@@ -314,8 +348,8 @@ MATRIX: list[Row] = [
         "outside the VPC the bucket policy denies data access"),
     Row("analytics+s3:*", "s3:GetObject", "curated/x.csv", OTHER_VPC, TLS, None, EXPLICIT,
         "an application role going to the bucket from another VPC"),
-    Row("over-privileged", "s3:GetObject", "curated/x.csv", ALLOWED_VPC, TLS, None, EXPLICIT,
-        "bucket.allowedVpcIds admit data requests through access points only",
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", ALLOWED_ENDPOINT, TLS, None,
+        EXPLICIT, "bucket.allowedVpcEndpointIds admit data requests through access points only",
         stacks=("prod",)),
     Row("sso-read-only+s3:*", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
         "an SSO role that does not match the admin pattern", stacks=("prod",)),
@@ -391,7 +425,7 @@ MATRIX: list[Row] = [
     *[Row("over-privileged", action, "curated/x.csv", origin, TLS, None, EXPLICIT,
           f"no direct {action} from an allowed VPC ({origin})", stacks=("prod",))
       for action in ("s3:PutObject", "s3:DeleteObjectVersion")
-      for origin in (ALLOWED_VPC, PARTNER_VPC)],
+      for origin in (ALLOWED_ENDPOINT, PARTNER_VPC)],
     Row("over-privileged", "s3:GetObject", "curated/x.csv", PARTNER_VPC, TLS, None, EXPLICIT,
         "no direct reads from a cross-account access point's VPC", stacks=("prod",)),
     Row("over-privileged", "s3:DeleteObjectVersion", "curated/x.csv", VPC, TLS, None, DENY,
@@ -472,8 +506,9 @@ MATRIX: list[Row] = [
         ROGUE_INTERNET_ACCESS_POINT, EXPLICIT,
         "beyond 100 access points, still no unconfigured Internet access point",
         stacks=("prod-wide",)),
-    Row("thief", "s3:GetObject", "curated/x.csv", ALLOWED_VPC, TLS, ROGUE_OPEN_ACCESS_POINT,
-        EXPLICIT, "an open rogue access point still serves no one outside the organization",
+    Row("thief", "s3:GetObject", "curated/x.csv", ALLOWED_ENDPOINT, TLS,
+        ROGUE_OPEN_ACCESS_POINT, EXPLICIT,
+        "an open rogue access point still serves no one outside the organization",
         stacks=("prod", "prod-wide")),
     # --- 6. Writes use the data key or none ---
     Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", EXPLICIT,
@@ -619,9 +654,12 @@ MATRIX: list[Row] = [
         "no other guardrail"),
     Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
         "the endpoint refuses calls without a guardrail, whatever IAM allows"),
-    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, ALLOW,
-        "the endpoint allows a configured model with a published guardrail of the account",
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "the endpoint admits the stack's guardrail version alone, not another of the account",
         context=OTHER_GUARDRAIL),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, ALLOW,
+        "the endpoint admits a configured model with the stack's guardrail version",
+        context=GUARDED),
     Row(FUNCTION, "bedrock:InvokeModel", HAIKU_APP_PROFILE, VPC, TLS, None, ALLOW,
         "the application profile that carries the cost tags", stacks=("prod",),
         context=GUARDED),
@@ -674,6 +712,271 @@ MATRIX: list[Row] = [
         None, ALLOW, "the DataAdmin permission set reads the invocation logs", stacks=("prod",)),
     Row("ci-deployer", "s3:GetObject", f"{INVOCATION_LOGS}{INVOCATION_LOG}", INTERNET, PLAIN,
         None, EXPLICIT, "the invocation logs need TLS", stacks=("prod",)),
+    # === The perimeter by construction (issue 18): each class closed, legitimate paths open ===
+    # --- 1. No path but the access points': every action, replication included ---
+    *[Row(principal, action, "curated/x.csv", origin, TLS, None, EXPLICIT,
+          f"{action} reaches the bucket without an access point ({origin})")
+      for principal in ("over-privileged", "analytics+s3:*")
+      for action in ("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags",
+                     "s3:ObjectOwnerOverrideToBucketOwner", "s3:InitiateReplication",
+                     "s3:UpdateObjectEncryption", "s3:PutObjectAcl", "s3:PutObjectRetention",
+                     "s3:GetObjectAttributes", "s3:GetObjectVersionForReplication")
+      for origin in (INTERNET, OTHER_ENDPOINT_IN_VPC)],
+    Row("partner-replication+s3:*", "s3:ReplicateObject", "inbound/partner/a.csv", INTERNET, TLS,
+        None, ALLOW, "the configured replication source writes replicas into its prefix",
+        stacks=("prod",)),
+    Row("partner-replication+s3:*", "s3:ReplicateDelete", "inbound/partner/a.csv", INTERNET,
+        TLS, None, ALLOW, "the configured replication source replicates delete markers",
+        stacks=("prod",)),
+    Row("partner-replication+s3:*", "s3:ReplicateObject", "curated/poison.csv", INTERNET, TLS,
+        None, EXPLICIT, "the replication source outside its prefix", stacks=("prod",)),
+    Row("partner-replication+s3:*", "s3:GetObject", "inbound/partner/a.csv", INTERNET, TLS,
+        None, EXPLICIT, "the replication source reads nothing", stacks=("prod",)),
+    Row("partner-other+s3:*", "s3:ReplicateObject", "inbound/partner/a.csv", INTERNET, TLS,
+        None, EXPLICIT, "another role of the partner cannot replicate in", stacks=("prod",)),
+    Row("over-privileged", "s3:ReplicateObject", "inbound/partner/a.csv", INTERNET, TLS, None,
+        EXPLICIT, "a data-account role cannot replicate in either", stacks=("prod",)),
+    Row("config-reader+s3:*", "s3:GetBucketPolicy", "", INTERNET, TLS, None, ALLOW,
+        "a configuration reader reads the bucket's settings", stacks=("prod",)),
+    Row("config-reader+s3:*", "s3:GetEncryptionConfiguration", "", INTERNET, TLS, None, ALLOW,
+        "a configuration reader reads the encryption settings", stacks=("prod",)),
+    Row("config-reader+s3:*", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "a configuration reader reads no data", stacks=("prod",)),
+    Row("over-privileged", "s3:GetBucketPolicy", "", INTERNET, TLS, None, EXPLICIT,
+        "a role that is no configuration reader reads no settings"),
+    Row("analytics+s3:*", "s3:GetObjectAcl", "curated/x.csv", VPC, TLS, "analytics", EXPLICIT,
+        "an action no mode grants, through an access point"),
+    # --- 2. Writes name the data key, or no encryption at all ---
+    *[Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", EXPLICIT,
+          f"{algorithm} without a key id would use the AWS managed aws/s3 key",
+          context={"s3:x-amz-server-side-encryption": algorithm})
+      for algorithm in ("aws:kms", "aws:kms:dsse")],
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", ALLOW,
+        "dual-layer encryption with the data key",
+        context={**SSE_DATA_KEY, "s3:x-amz-server-side-encryption": "aws:kms:dsse"}),
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", ALLOW,
+        "no encryption named: the bucket's default, the data key"),
+    # --- 3. Endpoints serve vetted actions only ---
+    *[Row("over-privileged", action, TABLE, VPC, TLS, None, DENY,
+          f"the DynamoDB endpoint carries no {action}")
+      for action in ("dynamodb:ExportTableToPointInTime", "dynamodb:PutResourcePolicy",
+                     "dynamodb:DeleteTable", "dynamodb:CreateBackup",
+                     "dynamodb:RestoreTableToPointInTime")],
+    Row("over-privileged", "dynamodb:GetItem", TABLE, VPC, TLS, None, ALLOW,
+        "the DynamoDB endpoint carries item reads on the data account's tables"),
+    Row("over-privileged", "dynamodb:GetItem", f"arn:aws:dynamodb:{REGION}:{THIEF}:table/exfil",
+        VPC, TLS, None, DENY, "the DynamoDB endpoint reaches no other account's table"),
+    Row("over-privileged", "sns:Subscribe", TOPIC, VPC, TLS, None, DENY,
+        "the sns endpoint carries no subscription (to an outside address)",
+        stacks=("dev-every-endpoint",), context=IN_DATA_ACCOUNT),
+    Row("over-privileged", "sns:Publish", TOPIC, VPC, TLS, None, ALLOW,
+        "the sns endpoint carries publishing to the account's topics",
+        stacks=("dev-every-endpoint",), context=IN_DATA_ACCOUNT),
+    Row("over-privileged", "secretsmanager:PutResourcePolicy", SECRET, VPC, TLS, None, DENY,
+        "the secretsmanager endpoint changes no resource policy",
+        stacks=("dev-every-endpoint",), context=IN_DATA_ACCOUNT),
+    Row("over-privileged", "kms:ScheduleKeyDeletion", OTHER_KEY, VPC, TLS, None, DENY,
+        "the kms endpoint schedules no key deletion", stacks=("dev-every-endpoint",),
+        context=IN_DATA_ACCOUNT),
+    # --- 4. The stack's own S3 endpoint, not its VPC ---
+    *[Row(principal, "s3:GetObject", "curated/x.csv", OTHER_ENDPOINT_IN_VPC, TLS, ap, EXPLICIT,
+          f"{principal} through another S3 endpoint of the stack's VPC",
+          stacks=("dev", "prod", "byo-vpc"))
+      for principal, ap in (("analytics", "analytics"), (FUNCTION, "analytics"))],
+    Row("ingest", "s3:PutObject", "raw/x.json", OTHER_ENDPOINT_IN_VPC, TLS, "ingest", EXPLICIT,
+        "writes through another S3 endpoint of the stack's VPC", stacks=("dev", "byo-vpc")),
+    Row("analytics", "s3:GetObject", "curated/x.csv", VPC, TLS, "analytics", ALLOW,
+        "the stack's own endpoint in a VPC of the user's", stacks=("byo-vpc",)),
+    Row("partner-reader+s3:*", "s3:GetObject", "shared/partner/a.csv", OTHER_VPC, TLS,
+        "partner-share", EXPLICIT, "the partner's access point used from another VPC",
+        stacks=("prod",)),
+    Row("partner-reader+s3:*", "s3:GetObject", "shared/partner/a.csv", INTERNET, TLS,
+        WIDENED + "partner-share", EXPLICIT,
+        "the partner's access point re-created open to the Internet", stacks=("prod",)),
+    # --- 5. Athena: its workgroups, its results bucket, its endpoint ---
+    Row("bi-dashboards+*", "athena:StartQueryExecution", OTHER_WORKGROUP, INTERNET, TLS,
+        None, EXPLICIT, "the Athena principal in another workgroup (results anywhere)",
+        stacks=("prod",), organization_policies=True),
+    Row("bi-dashboards+*", "athena:StartQueryExecution", WORKGROUP, VPC, TLS, None, ALLOW,
+        "the Athena principal in the stack's workgroup, through the stack's endpoint",
+        stacks=("prod",), organization_policies=True, context=IN_ORGANIZATION),
+    Row("bi-dashboards+*", "athena:StartQueryExecution", WORKGROUP, INTERNET, TLS, None,
+        EXPLICIT, "the Athena principal from outside the stack's endpoint", stacks=("prod",),
+        organization_policies=True),
+    Row("bi-dashboards+*", "athena:StartQueryExecution", WORKGROUP, INTERNET, TLS, None,
+        ALLOW, "without the organization policies Athena is reached from anywhere (README)",
+        stacks=("prod",)),
+    Row("bi-dashboards", "s3:PutObject", f"{ATHENA_RESULTS}/athena-curated/q.csv", INTERNET,
+        TLS, None, ALLOW, "Athena writes the BI role's query results", stacks=("prod",),
+        context=VIA_ATHENA),
+    Row("bi-dashboards", "s3:GetObject", f"{ATHENA_RESULTS}/athena-curated/q.csv", INTERNET,
+        TLS, None, ALLOW, "Athena reads them back for it", stacks=("prod",),
+        context=VIA_ATHENA),
+    Row("bi-dashboards+s3:*", "s3:GetObject", f"{ATHENA_RESULTS}/athena-curated/q.csv",
+        INTERNET, TLS, None, EXPLICIT, "the BI role itself, not through Athena",
+        stacks=("prod",)),
+    Row("over-privileged", "s3:GetObject", f"{ATHENA_RESULTS}/athena-curated/q.csv", INTERNET,
+        TLS, None, EXPLICIT, "another role of the account, even through Athena",
+        stacks=("prod",), context=VIA_ATHENA),
+    Row("bi-dashboards", "s3:PutObject", f"{ATHENA_RESULTS}/athena-curated/q.csv", INTERNET,
+        TLS, None, EXPLICIT, "results under another key", stacks=("prod",),
+        context={**VIA_ATHENA, **SSE_FOREIGN_KEY}),
+    Row("sso-data-admin", "s3:GetObject", f"{ATHENA_RESULTS}/athena-curated/q.csv", INTERNET,
+        TLS, None, ALLOW, "an administrator reads the results", stacks=("prod",)),
+    # --- 6. Bedrock governance under the organization policies ---
+    *[Row("over-privileged", action, resource, INTERNET, TLS, None, EXPLICIT,
+          f"{action}: only administrators", organization_policies=True)
+      for action, resource in (
+          ("bedrock:PutModelInvocationLoggingConfiguration", "*"),
+          ("bedrock:DeleteModelInvocationLoggingConfiguration", "*"),
+          ("bedrock:CreateGuardrail", GUARDRAIL_PROFILE),
+          ("bedrock:UpdateGuardrail", "<guardrail>"),
+          ("bedrock:DeleteGuardrail", "<guardrail>"),
+          ("bedrock:CreateGuardrailVersion", "<guardrail>"),
+          ("bedrock:PutResourcePolicy", "<guardrail>"),
+      )],
+    Row("over-privileged", "bedrock:PutModelInvocationLoggingConfiguration", "*", INTERNET, TLS,
+        None, ALLOW, "without the organization policies nothing stops it (README)"),
+    Row("sso-data-admin", "bedrock:PutModelInvocationLoggingConfiguration", "*", INTERNET, TLS,
+        None, ALLOW, "an administrator changes invocation logging", stacks=("prod",),
+        organization_policies=True),
+    Row("platform-admin", "bedrock:UpdateGuardrail", "<guardrail>", INTERNET, TLS, None, ALLOW,
+        "an administrator updates the guardrail", stacks=("dev",), organization_policies=True),
+    Row("over-privileged", "bedrock:GetGuardrail", "<guardrail>", INTERNET, TLS, None, ALLOW,
+        "reading the guardrail stays open", organization_policies=True),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, EXPLICIT,
+        "a model call without a guardrail", organization_policies=True),
+    Row("platform-admin", "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, EXPLICIT,
+        "an administrator's model call without a guardrail too", stacks=("dev",),
+        organization_policies=True),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, ALLOW,
+        "a model call with a published guardrail of the account", organization_policies=True,
+        context=OTHER_GUARDRAIL),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, EXPLICIT,
+        "a model call with a guardrail's DRAFT", organization_policies=True,
+        context={"bedrock:GuardrailIdentifier": "<guardrail>:DRAFT"}),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, EXPLICIT,
+        "a model call with another account's guardrail", organization_policies=True,
+        context={
+            "bedrock:GuardrailIdentifier": f"arn:aws:bedrock:{REGION}:{THIEF}:guardrail/x:1"
+        }),
+    Row("over-privileged", "bedrock:InvokeModel", application_profile("0ther0profile"), INTERNET,
+        TLS, None, EXPLICIT, "an application profile entered without a guardrail",
+        stacks=("prod",), organization_policies=True),
+    Row("over-privileged", "bedrock:InvokeModel", HAIKU_PROFILE, INTERNET, TLS, None, EXPLICIT,
+        "a system inference profile entered without a guardrail", stacks=("prod",),
+        organization_policies=True),
+    Row("over-privileged", "bedrock:InvokeModel", model(HAIKU, "us-west-2"), INTERNET, TLS, None,
+        EXPLICIT, "a foundation model routed by another account's profile, without a guardrail",
+        stacks=("prod",), organization_policies=True,
+        context={"bedrock:InferenceProfileArn":
+                 f"arn:aws:bedrock:{REGION}:{THIEF}:inference-profile/us.{HAIKU}"}),
+    Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, ALLOW,
+        "the function's call under the organization policies", organization_policies=True,
+        context=GUARDED),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_APP_PROFILE, VPC, TLS, None, ALLOW,
+        "the function's call through its application profile, under them", stacks=("prod",),
+        organization_policies=True, context=GUARDED),
+    Row(FUNCTION, "bedrock:InvokeModel", HAIKU_PROFILE, VPC, TLS, None, ALLOW,
+        "routed on to the system profile, under them", stacks=("prod",),
+        organization_policies=True, context=ROUTED_BY_HAIKU_APP_PROFILE),
+    # --- 10. The bedrock-runtime endpoint: the stack's guardrail version and profiles only ---
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "the endpoint refuses the guardrail's DRAFT",
+        context={"bedrock:GuardrailIdentifier": "<guardrail>:DRAFT"}),
+    Row("over-privileged", "bedrock:InvokeModel", application_profile("0ther0profile"), VPC,
+        TLS, None, DENY, "the endpoint refuses an application profile the stack did not make",
+        stacks=("prod",), context=GUARDED),
+    Row("over-privileged", "bedrock:InvokeModel", model(HAIKU, "us-west-2"), VPC, TLS, None,
+        DENY, "the endpoint refuses a model routed by another application profile",
+        stacks=("prod",),
+        context={"bedrock:InferenceProfileArn": application_profile("0ther0profile")}),
+    # --- 7. The CloudWatch copy of the invocation logs: administrators read, Bedrock writes ---
+    *[Row("over-privileged", action, resource, INTERNET, TLS, None, EXPLICIT,
+          f"{action} on the invocation logs: only administrators", stacks=("prod",),
+          organization_policies=True)
+      for action, resource in (
+          ("logs:GetLogEvents", INVOCATION_LOG_STREAM),
+          ("logs:FilterLogEvents", INVOCATION_LOG_GROUP),
+          ("logs:StartQuery", INVOCATION_LOG_GROUP),
+          ("logs:DeleteLogGroup", INVOCATION_LOG_GROUP),
+          ("logs:PutRetentionPolicy", INVOCATION_LOG_GROUP),
+          ("logs:PutSubscriptionFilter", INVOCATION_LOG_GROUP),
+          ("logs:CreateExportTask", INVOCATION_LOG_GROUP),
+          ("logs:PutLogEvents", INVOCATION_LOG_STREAM),
+      )],
+    Row("partner-admin", "logs:GetLogEvents", INVOCATION_LOG_STREAM, INTERNET, TLS, None,
+        EXPLICIT, "another account's principal, by the resource control policy",
+        stacks=("prod",), organization_policies=True),
+    Row("sso-data-admin", "logs:GetLogEvents", INVOCATION_LOG_STREAM, INTERNET, TLS, None,
+        ALLOW, "an administrator reads the invocation logs", stacks=("prod",),
+        organization_policies=True),
+    Row(LOG_WRITER, "logs:PutLogEvents", INVOCATION_LOG_STREAM, INTERNET, TLS, None, ALLOW,
+        "Bedrock's delivery role writes them", stacks=("prod",), organization_policies=True),
+    Row("over-privileged", "logs:GetLogEvents", INVOCATION_LOG_STREAM, INTERNET, TLS, None,
+        ALLOW, "without the organization policies IAM alone decides (README)",
+        stacks=("prod",)),
+    Row("over-privileged", "logs:GetLogEvents", f"{LOG_GROUP}:log-stream:app", INTERNET, TLS,
+        None, ALLOW, "other log groups are untouched", stacks=("prod",),
+        organization_policies=True),
+    # --- 9. Break-glass: the root user deletes a bucket policy that locks everyone out ---
+    Row("root", "s3:DeleteBucketPolicy", "", INTERNET, TLS, None, ALLOW,
+        "the root user deletes the bucket policy under the organization policies",
+        organization_policies=True),
+    Row("root", "s3:PutBucketPolicy", "", INTERNET, TLS, None, EXPLICIT,
+        "the root user writes no bucket policy of its own there", organization_policies=True),
+    Row("root", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "the root user reads no data"),
+    Row("root", "s3:DeleteAccessPoint", "", INTERNET, TLS, "analytics", EXPLICIT,
+        "the root user deletes no access point", organization_policies=True),
+    *[Row("over-privileged", action, key, INTERNET, TLS, None, EXPLICIT,
+          f"with the bucket policy deleted, the organization policies still refuse {action}",
+          organization_policies=True, without_bucket_policy=True)
+      for action, key in (("s3:DeleteBucketPolicy", ""), ("s3:PutBucketPolicy", ""),
+                          ("s3:GetObject", "curated/x.csv"), ("s3:PutObject", "curated/x.csv"),
+                          ("s3:ListBucket", ""), ("s3:ReplicateObject", "curated/x.csv"))],
+    Row("analytics", "s3:GetObject", "curated/x.csv", VPC, TLS, "analytics", DENY,
+        "with the bucket policy deleted, nothing delegates to the access points: applications "
+        "wait for the next deployment (it fails closed)", organization_policies=True,
+        without_bucket_policy=True),
+    Row("over-privileged", "s3:GetObject", "curated/x.csv", INTERNET, TLS, None, ALLOW,
+        "with the bucket policy deleted and no organization policies, IAM alone decides: "
+        "redeploy at once (README, break-glass)", without_bucket_policy=True),
+    Row("ingest+s3:*", "s3:ListBucket", "raw/", VPC, TLS, "ingest", EXPLICIT,
+        "a drop box lists nothing, even with s3:* in IAM"),
+    # --- 12. The Region rule ---
+    Row("over-privileged", "dynamodb:GetItem",
+        f"arn:aws:dynamodb:eu-west-1:{DATA}:table/orders", INTERNET, TLS, None, EXPLICIT,
+        "another Region", organization_policies=True),
+    Row("over-privileged", "dynamodb:GetItem", TABLE, INTERNET, TLS, None, ALLOW,
+        "the stack's Region", organization_policies=True),
+    Row("over-privileged", "iam:ListRoles", "*", INTERNET, TLS, None, ALLOW,
+        "a global service, from us-east-1", organization_policies=True,
+        context={"aws:RequestedRegion": "us-east-1"}),
+    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "us-west-2"), VPC, TLS, None, ALLOW,
+        "cross-Region inference routes to a destination Region of its profile",
+        stacks=("prod",), organization_policies=True, context=ROUTED_BY_HAIKU_APP_PROFILE),
+    Row(FUNCTION, "bedrock:InvokeModel", model(HAIKU, "eu-west-1"), VPC, TLS, None, EXPLICIT,
+        "a Region the configured profiles do not route to", stacks=("prod",),
+        organization_policies=True, context=ROUTED_BY_HAIKU_APP_PROFILE),
+    Row("over-privileged", "bedrock:InvokeModel", model(NOVA, "us-west-2"), INTERNET, TLS, None,
+        EXPLICIT, "a model called directly in another Region", stacks=("prod",),
+        organization_policies=True, context=OTHER_GUARDRAIL),
+    # --- Legitimate traffic under the organization policies ---
+    Row("analytics", "s3:GetObject", "curated/x.csv", VPC, TLS, "analytics", ALLOW,
+        "an application reads under the organization policies", organization_policies=True),
+    Row("ingest", "s3:PutObject", "raw/x.json", VPC, TLS, "ingest", ALLOW,
+        "an application writes under them", organization_policies=True),
+    Row("partner-reader+s3:*", "s3:GetObject", "shared/partner/a.csv", PARTNER_VPC, TLS,
+        "partner-share", ALLOW, "the partner reads under them", stacks=("prod",),
+        organization_policies=True),
+    Row("bi-dashboards", "s3:GetObject", "curated/kpi.parquet", INTERNET, TLS, "athena-curated",
+        ALLOW, "Athena reads for the BI role under them", stacks=("prod",),
+        organization_policies=True, context=VIA_ATHENA),
+    Row("ci-deployer", "s3:PutBucketPolicy", "", INTERNET, TLS, None, ALLOW,
+        "CI deploys under them", stacks=("prod",), organization_policies=True),
+    Row("deployer", "s3:PutBucketPolicy", "", INTERNET, TLS, None, ALLOW,
+        "the deploying role deploys under them", organization_policies=True),
     # === Scanner-clean (issue 23) ===
     # --- The log keys: CloudWatch Logs for exactly the stack's log groups, and administrators ---
     *[Row("logs-service", action, f"<key:{key}>", INTERNET, TLS, None, ALLOW,
@@ -763,59 +1066,38 @@ MATRIX: list[Row] = [
           ("ec2:DescribeNetworkInterfaces", "*"),
           ("ec2:DescribeSubnets", "*"),
       )],
+    # --- The xray endpoint (prod traces): sending traces, for the perimeter's principals ---
+    *[Row(FUNCTION, action, "*", VPC, TLS, None, ALLOW,
+          f"the function runs {action} through the xray endpoint", stacks=("prod",))
+      for action in ("xray:PutTraceSegments", "xray:GetSamplingRules")],
+    Row("over-privileged", "xray:PutTraceSegments", "*", VPC, TLS, None, ALLOW,
+        "a role of the data account sends traces (on no resource: to its own account)",
+        stacks=("prod",)),
+    Row("thief", "xray:PutTraceSegments", "*", VPC, TLS, None, DENY,
+        "another account's credentials send no traces through the xray endpoint",
+        stacks=("prod",)),
+    *[Row("over-privileged", action, "*", VPC, TLS, None, DENY,
+          f"the xray endpoint carries no {action}", stacks=("prod",))
+      for action in ("xray:BatchGetTraces", "xray:UpdateTraceSegmentDestination")],
+    # --- The function's keys, interfaces and traces under the organization policies ---
+    Row(FUNCTION, "kms:Decrypt", "<key:bedrock-key>", INTERNET, TLS, None, ALLOW,
+        "Lambda decrypts the environment under them", context=VIA_LAMBDA,
+        organization_policies=True),
+    Row(FUNCTION, "ec2:CreateNetworkInterface", "<subnet:0>", INTERNET, TLS, None, ALLOW,
+        "Lambda creates the function's interfaces under them", organization_policies=True),
+    Row(FUNCTION, "xray:PutTraceSegments", "*", VPC, TLS, None, ALLOW,
+        "the function sends traces under them", stacks=("prod",), organization_policies=True),
 ]  # fmt: skip
 
 
 # --- Running the matrix --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def simulator() -> Simulator:
-    """The evaluator; a missing toolchain fails in CI and skips (with the reason) elsewhere."""
-    try:
-        return Simulator.locate()
-    except SimulatorUnavailable as missing:
-        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
-            pytest.fail(f"the IAM evaluator must run in CI: {missing}")
-        pytest.skip(f"IAM evaluator not available: {missing}")
-
-
-WIDE_FILLERS = policies.ENUMERATED_ACCESS_POINTS_MAX
-
-
-def example_values(stack: str) -> dict[str, Any]:
-    """An example stack's config; "prod-wide" is prod with more access points than the bucket
-    policy names one by one, so that the rows show what holds without that list."""
-    if stack != "prod-wide":
-        return load_stack_values(stack)
-    values = copy.deepcopy(load_stack_values("prod"))
-    values["private-datalake:accessPoints"] += [
-        {
-            "name": f"filler-{index:03d}",
-            "prefix": f"filler/{index:03d}/",
-            "principals": [role(DATA, "analytics")],
-        }
-        for index in range(WIDE_FILLERS)
-    ]
-    return values
-
-
-def run_example(stack: str) -> StackRun:
-    return run_stack(stack.removesuffix("-wide"), values=example_values(stack))
-
-
-@pytest.fixture(scope="session")
-def stacks(dev_run: StackRun, prod_run: StackRun) -> dict[str, StackPolicies]:
-    return {
-        "dev": StackPolicies.from_run(dev_run),
-        "prod": StackPolicies.from_run(prod_run),
-        "prod-wide": StackPolicies.from_run(run_example("prod-wide")),
-    }
-
-
 def identity(name: str, stack: StackPolicies) -> Identity:
     if name == BEDROCK_SERVICE:
         return Identity("bedrock.amazonaws.com")
+    if name == LOG_WRITER:
+        return Identity(stack.role_arns["models-invocation-logging"], (EVERYTHING,), ORG)
     if name == FUNCTION:
         return replace(stack.function, organization_id=ORG)
     return IDENTITIES[name]
@@ -838,6 +1120,7 @@ def request(row: Row, stack: StackPolicies) -> Request:
         access_point=row.access_point,
         context={key: context_value(value, stack) for key, value in row.context.items()},
         organization_policies=row.organization_policies,
+        without_bucket_policy=row.without_bucket_policy,
     )
 
 
@@ -914,7 +1197,8 @@ def test_matrix_covers_every_access_point_principal_and_model(
 
 def test_matrix_rows_are_unique() -> None:
     keys = [(s, r.principal, r.action, r.resource, r.origin, r.tls, r.access_point,
-             json.dumps(r.context, sort_keys=True), r.organization_policies)
+             json.dumps(r.context, sort_keys=True), r.organization_policies,
+             r.without_bucket_policy)
             for s, r in cases()]  # fmt: skip
     assert len(keys) == len(set(keys))
 
@@ -930,6 +1214,23 @@ def test_every_context_key_reaches_the_evaluator(outcomes: dict[int, Outcome]) -
                 assert ignored <= UNFILTERED_KEYS, ignored
             else:
                 assert not ignored, (result.evaluation.label, ignored)
+
+
+def test_the_fast_driver_decides_as_run_simulation(
+    simulator: Simulator, outcomes: dict[int, Outcome]
+) -> None:
+    """simulate.mjs validates and loads each policy and each (action, resource) once and calls
+    the engine itself: on a sample of the matrix's evaluations, iam-simulate's public
+    runSimulation() decides the same, drops the same context keys, and agrees with the decision
+    made on the filtered context of the access point requests' bucket halves."""
+    results = [r for o in outcomes.values() for r in o.results][::4]
+    reference = simulator.run([r.evaluation for r in results], reference=True)
+    for fast, slow in zip(results, reference, strict=True):
+        label = f"{fast.evaluation.label} {fast.evaluation.action} {fast.evaluation.resource}"
+        assert fast.validated_decision == slow.decision, label
+        assert fast.ignored_context_keys == slow.ignored_context_keys, label
+        if not fast.evaluation.unfiltered_context:
+            assert fast.decision == slow.decision, label
 
 
 def test_bucket_evaluation_needs_the_access_point_keys(outcomes: dict[int, Outcome]) -> None:
@@ -1061,6 +1362,35 @@ def widen_actions(service: str) -> Transform:
     return transform
 
 
+def loosen(key: str, pattern: str) -> Transform:
+    """Every condition on ``key`` accepts anything ``pattern`` matches instead."""
+
+    def transform(document: PolicyDocument) -> PolicyDocument:
+        mutated = copy.deepcopy(document)
+        for statement in mutated["Statement"]:
+            conditions = statement.get("Condition", {})
+            for operator in list(conditions):
+                if key in conditions[operator]:
+                    del conditions[operator][key]
+                    if not conditions[operator]:
+                        del conditions[operator]
+                    conditions.setdefault("StringLike", {})[key] = pattern
+        return mutated
+
+    return transform
+
+
+def drop_root_exemption(document: PolicyDocument) -> PolicyDocument:
+    """The account root is exempt from no statement."""
+    mutated = copy.deepcopy(document)
+    for statement in mutated["Statement"]:
+        exempt = statement.get("Condition", {}).get("ArnNotLike", {})
+        principals = exempt.get("aws:PrincipalArn")
+        if isinstance(principals, list):
+            exempt["aws:PrincipalArn"] = [p for p in principals if not p.endswith(":root")]
+    return mutated
+
+
 def drop_statement(sid: str) -> Transform:
     def transform(document: PolicyDocument) -> PolicyDocument:
         kept = [s for s in document["Statement"] if s.get("Sid") != sid]
@@ -1088,8 +1418,8 @@ MUTATIONS = [
              flip_operator("s3:DataAccessPointAccount", "StringEquals", "StringNotEquals"),
              "delegation to any other account's access points instead of ours"),
     Mutation("dev", "bucket_policy", drop_statement("DenyInsecureTransport"), "TLS not required"),
-    Mutation("dev", "bucket_policy", rename_key("aws:SourceVpc", "aws:SourceVpcId"),
-             "misspelt VPC key: the VPC rule denies everyone"),
+    Mutation("dev", "bucket_policy", rename_key("aws:SourceVpce", "aws:SourceVpcId"),
+             "misspelt endpoint key: the endpoint rule denies everyone"),
     Mutation("prod", "bucket_policy", flip_operator("aws:PrincipalArn", "ArnNotLike", "ArnLike"),
              "the admin exemption inverted"),
     Mutation("prod", "bucket_policy", drop_key("s3:DataAccessPointArn"),
@@ -1111,15 +1441,13 @@ MUTATIONS = [
     # The data perimeter (issue 12): each deny statement and condition it added.
     Mutation("dev", "bucket_policy", drop_statement("DenyActionsNoAccessModeGrants"),
              "listing versions and uploads, or any ungranted action, through an access point"),
-    Mutation("prod", "bucket_policy", drop_statement("DenyDataAccessNotThroughAccessPoints"),
-             "the data reached directly from an allowed VPC"),
+    Mutation("prod", "bucket_policy", drop_statement("DenyRequestsNotThroughAccessPoints"),
+             "the data reached directly, replicated into or its settings rewritten"),
     Mutation("prod", "bucket_policy",
              drop_statement("DenyCrossAccountAccessPoint0PrincipalsNotListed"),
              "anyone the partner lets through its access point"),
     Mutation("prod", "bucket_policy", drop_key("aws:PrincipalArn"),
              "the partner's grants and the admin exemptions for anyone"),
-    Mutation("dev", "bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
-             "anyone with IAM rights rewrites the bucket policy"),
     Mutation("dev", "bucket_policy", drop_statement("DenyAccessPointsOutsideTheStack"),
              "an access point created outside the stack reaches the data"),
     Mutation("prod-wide", "bucket_policy", drop_statement("DenyInternetAccessPointsNotConfigured"),
@@ -1128,16 +1456,14 @@ MUTATIONS = [
              "a principal outside the organization through an open access point"),
     Mutation("dev", "bucket_policy", drop_statement("DenyObjectsNotEncryptedWithTheDataKey"),
              "objects under another account's key"),
-    Mutation("dev", "bucket_policy", drop_statement("DenyEncryptionOtherThanKms"),
-             "objects under SSE-S3"),
+    Mutation("dev", "bucket_policy", drop_statement("DenyEncryptionWithoutTheDataKey"),
+             "objects under SSE-S3 or AWS's managed aws/s3 key"),
     Mutation("dev", "bucket_policy", drop_statement("DenyCustomerProvidedKeys"),
              "objects under a customer-provided key"),
     Mutation("prod", "access_point_policy", drop_statement("DenyUnlessCalledViaServices"),
              "the Athena access point used without Athena"),
-    Mutation("dev", "log_bucket_policy", drop_statement("DenyLogAccessExceptAdministrators"),
-             "anyone with IAM rights reads the access logs"),
-    Mutation("dev", "log_bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
-             "anyone with IAM rights rewrites the log bucket's policy"),
+    Mutation("dev", "log_bucket_policy", drop_statement("DenyEverythingExceptAdministrators"),
+             "anyone with IAM rights reads the access logs or rewrites their bucket's policy"),
     Mutation("prod", "s3_gateway_endpoint_policy", drop_key("aws:PrincipalOrgID"),
              "the S3 endpoint serves credentials from outside the organization"),
     Mutation("prod", "interface_endpoint_policy", drop_key("aws:ResourceOrgID"),
@@ -1145,7 +1471,7 @@ MUTATIONS = [
     Mutation("prod", "interface_endpoint_policy", widen_actions("logs"),
              "the logs endpoint carries subscription filters and exports"),
     Mutation("dev", "organization_service_control_policy",
-             drop_statement("OnlyDataLakeAdministratorsManageAccessPointsAndTheBucket"),
+             drop_statement("OnlyAdministratorsManageAccessPointsAndTheDataBucket"),
              "anyone manages access points", also=("organization_resource_control_policy",)),
     Mutation("dev", "data_key_usage_statements", drop_key("kms:ViaService"),
              "the data key used outside S3"),
@@ -1170,10 +1496,80 @@ MUTATIONS = [
     Mutation("prod", "invocation_logging_assume_role_policy", drop_key("aws:SourceArn"),
              "the delivery role usable for Bedrock resources of another Region"),
     Mutation("prod", "invocation_log_bucket_policy",
-             drop_statement("DenyLogAccessExceptAdministrators"),
+             drop_statement("DenyEverythingExceptAdministrators"),
              "anyone with IAM rights reads the prompts and answers in the invocation logs"),
-    Mutation("prod", "invocation_log_bucket_policy", drop_statement("DenyGuardrailChangesByOthers"),
-             "anyone with IAM rights rewrites the invocation-log bucket's policy"),
+    # --- The perimeter by construction (issue 18): each new statement and condition ---
+    Mutation("prod", "bucket_policy", drop_statement("DenyConfigurationReadsExceptReaders"),
+             "anyone reads the bucket's settings"),
+    Mutation("prod", "bucket_policy", drop_statement("DenyReplicationExceptConfiguredSources"),
+             "any role with IAM rights replicates into the bucket"),
+    Mutation("prod", "bucket_policy", drop_statement("DenyReplicationSource0OutsideItsPrefix"),
+             "the replication source writes outside its prefix"),
+    Mutation("prod", "bucket_policy",
+             drop_statement("DenyDataAccountAccessPointsOutsideStackEndpoints"),
+             "access points used through another endpoint of the stack's VPC"),
+    Mutation("prod", "bucket_policy", drop_statement("DenyCrossAccountAccessPoint0OutsideItsVpc"),
+             "the partner's access point used from anywhere"),
+    Mutation("dev", "access_point_policy", drop_statement("DenyBucketActionsBeyondMode"),
+             "bucket-level actions no mode grants, through an access point"),
+    Mutation("dev", "dynamodb_gateway_endpoint_policy", widen_actions("dynamodb"),
+             "the DynamoDB endpoint exports tables and rewrites their policies"),
+    Mutation("dev-every-endpoint", "interface_endpoint_policy", widen_actions("sns"),
+             "the sns endpoint subscribes outside addresses"),
+    Mutation("prod", "bedrock_endpoint_policy",
+             loosen("bedrock:GuardrailIdentifier", "arn:aws:bedrock:*:*:guardrail/*"),
+             "the endpoint admits any guardrail, its DRAFT included"),
+    Mutation("prod", "bedrock_endpoint_policy",
+             loosen("bedrock:InferenceProfileArn",
+                    "arn:aws:bedrock:*:*:application-inference-profile/*"),
+             "the endpoint admits models routed by any application profile"),
+    Mutation("dev", "organization_service_control_policy", drop_root_exemption,
+             "the root user loses its break-glass", also=("organization_resource_control_policy",)),
+    Mutation("dev", "organization_service_control_policy",
+             flip_operator("aws:PrincipalArn", "ArnNotLike", "ArnLike"),
+             "the organization policies bind the administrators and free everyone else",
+             also=("organization_resource_control_policy",)),
+    Mutation("dev", "bedrock_service_control_policy",
+             drop_statement("OnlyAdministratorsChangeGuardrails"),
+             "anyone updates or deletes the guardrail"),
+    Mutation("dev", "bedrock_service_control_policy",
+             drop_statement("OnlyAdministratorsGovernModelCalls"),
+             "anyone turns invocation logging off or creates a guardrail of their own"),
+    Mutation("prod", "bedrock_service_control_policy",
+             drop_statement("ModelCallsEnterWithAGuardrail"),
+             "an application profile entered without a guardrail"),
+    Mutation("prod", "bedrock_service_control_policy",
+             drop_statement("SystemProfileCallsEnterWithAGuardrail"),
+             "a system inference profile entered without a guardrail"),
+    Mutation("dev", "bedrock_service_control_policy",
+             drop_statement("FoundationModelCallsEnterWithAGuardrail"),
+             "a foundation model called without a guardrail"),
+    Mutation("dev", "bedrock_service_control_policy",
+             drop_statement("ModelCallsNeverUseADraftGuardrail"),
+             "a model called with the guardrail's DRAFT"),
+    Mutation("prod", "bedrock_service_control_policy",
+             drop_statement("OnlyAdministratorsReadTheInvocationLogs"),
+             "anyone reads the invocation logs in CloudWatch",
+             also=("organization_resource_control_policy",)),
+    Mutation("prod", "organization_service_control_policy",
+             drop_statement("AthenaPrincipalsQueryOnlyThroughTheStacksWorkgroups"),
+             "the Athena principal queries in a workgroup that sends results anywhere"),
+    Mutation("prod", "organization_service_control_policy",
+             drop_statement("AthenaPrincipalsQueryOnlyThroughTheStacksEndpoint"),
+             "the Athena principal queries from anywhere"),
+    Mutation("prod", "region_service_control_policy",
+             drop_statement("DenyOutsideTheStacksRegion"), "the account used in any Region"),
+    Mutation("prod", "region_service_control_policy",
+             drop_statement("ModelCallsLeaveTheRegionOnlyThroughTheStacksProfiles"),
+             "models called directly in another Region"),
+    Mutation("prod", "region_service_control_policy",
+             drop_statement("ModelCallsStayInTheProfilesRegions"),
+             "models routed to a Region outside the profiles' geography"),
+    Mutation("prod", "athena_results_bucket_policy", drop_statement("DenyEverythingButAthena"),
+             "query results read around Athena"),
+    Mutation("prod", "athena_results_bucket_policy",
+             drop_statement("DenyAthenaForOtherPrincipals"),
+             "another role reads query results through Athena"),
     # === Scanner-clean (issue 23) ===
     Mutation("dev", "function_key_policy", drop_key("kms:EncryptionContext:aws:logs:arn"),
              "CloudWatch Logs uses the function's key for any log group"),
@@ -1203,6 +1599,13 @@ MUTATIONS = [
     Mutation("dev", "network_interface_statements",
              drop_statement("CreateNetworkInterfacesInTheStacksSubnets"),
              "Lambda cannot create the function's network interfaces"),
+    Mutation("prod", "interface_endpoint_policy", widen_actions("xray"),
+             "the xray endpoint reads traces and redirects them"),
+    Mutation("prod", "interface_endpoint_policy",
+             drop_statement("PerimeterPrincipalsActionsOnNoResource"),
+             "the xray endpoint refuses the function's traces"),
+    Mutation("prod", "interface_endpoint_policy", drop_key("aws:PrincipalOrgID"),
+             "any account's credentials send traces through the xray endpoint"),
 ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 from components import policies
 from components.access_points import AccessPoints, AccessPointsArgs
 from components.policies import AccessMode
-from offline.runner import CapturedResource, StackRun
+from offline.runner import CapturedResource, StackRun, load_stack_values, run_stack
 from tests.conftest import Refused, policy
+from tests.test_provider import registered
 
 ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 REGION, DATA_ACCOUNT, PARTNER = "us-east-1", "111111111111", "222222222222"
@@ -91,37 +93,46 @@ def test_explicit_denies_hold_even_against_broad_identity_policies(
     access: policies.AccessMode,
 ) -> None:
     # Same-account roles with s3:* in IAM need no Allow from the access point: only an
-    # explicit deny keeps them to the listed principals, the mode and the prefix.
+    # explicit deny keeps them to the listed principals, the mode and the prefix. Each deny
+    # covers every action (s3:* or NotAction), so one S3 adds later is denied too.
     denies = deny_statements(access)
     for statement in denies.values():
         assert statement["Principal"] == "*"
+    through = {"Null": {"s3:DataAccessPointArn": "false"}}
     others = denies["DenyPrincipalsNotListed"]
-    assert others["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": ROLE}}
-    assert set(as_list(others["Action"])) == set(policies.DATA_PLANE_ACTIONS)
+    assert others["Condition"] == {**through, "ArnNotEquals": {"aws:PrincipalArn": ROLE}}
+    assert others["Action"] == "s3:*"
     assert others["Resource"] == [AP_ARN, f"{AP_ARN}/object/*"]
     beyond = denies["DenyObjectActionsBeyondMode"]
     assert set(as_list(beyond["NotAction"])) == set(policies.object_actions(access))
     assert beyond["Resource"] == f"{AP_ARN}/object/*"
-    outside = denies["DenyObjectsOutsidePrefix"]
-    assert outside["NotResource"] == [AP_ARN, f"{AP_ARN}/object/curated/*"]
+    on_the_access_point = denies["DenyBucketActionsBeyondMode"]
+    assert on_the_access_point["Resource"] == AP_ARN
+    assert on_the_access_point["Condition"] == through
     if access == "write":
-        assert denies["DenyListing"]["Resource"] == AP_ARN
+        assert on_the_access_point["Action"] == "s3:*"
     else:
+        assert on_the_access_point["NotAction"] == "s3:ListBucket"
         assert denies["DenyListingOutsidePrefix"]["Condition"] == {
             "StringNotLike": {"s3:prefix": "curated/*"}
         }
+    outside = denies["DenyObjectsOutsidePrefix"]
+    assert outside["Action"] == "s3:*"
+    assert outside["NotResource"] == [AP_ARN, f"{AP_ARN}/object/curated/*"]
 
 
 def test_denies_never_touch_managing_the_access_point_itself() -> None:
+    # S3 Control requests (its policy, its deletion) are made on the access point ARN without
+    # going through it: a deny applies to objects, to requests through the access point, or
+    # leaves the access point ARN out.
     for access in policies.AccessMode:
         for statement in deny_statements(access).values():
-            actions = as_list(statement.get("Action", []))
-            assert not any(a in ("s3:*", "*") for a in actions)
-            if "NotAction" in statement:
-                # NotAction denies everything else, so it may only name object ARNs.
-                assert statement["Resource"] == f"{AP_ARN}/object/*"
-            if "NotResource" in statement:
-                assert AP_ARN in statement["NotResource"]
+            assert (
+                statement.get("Resource") == f"{AP_ARN}/object/*"
+                or statement.get("Condition", {}).get("Null") == {"s3:DataAccessPointArn": "false"}
+                or AP_ARN in statement.get("NotResource", [])
+                or statement["Sid"] == "DenyListingOutsidePrefix"
+            ), statement["Sid"]
 
 
 def test_an_account_root_principal_stands_for_its_whole_account() -> None:
@@ -129,6 +140,7 @@ def test_an_account_root_principal_stands_for_its_whole_account() -> None:
     document = policies.access_point_policy(AP_ARN, "", READ, [ROLE, root])
     [others] = [s for s in document["Statement"] if s["Sid"] == "DenyPrincipalsNotListed"]
     assert others["Condition"] == {
+        "Null": {"s3:DataAccessPointArn": "false"},
         "ArnNotEquals": {"aws:PrincipalArn": ROLE},
         "StringNotEquals": {"aws:PrincipalAccount": "333333333333"},
     }
@@ -158,21 +170,26 @@ PARTNER_AP = f"arn:aws:s3:{REGION}:{PARTNER}:accesspoint/partner-share"
 PARTNER_READER = f"arn:aws:iam::{PARTNER}:role/partner-reader"
 
 
+STACK_ENDPOINT = "vpce-0aaaaaaaaaaaaaaaa"
+PARTNER_VPC_ARN = f"arn:aws:ec2:{REGION}:{PARTNER}:vpc/vpc-0bbbbbbbbbbbbbbbb"
+
+
 def bucket_policy(**overrides: Any) -> dict[str, Any]:
     arguments: dict[str, Any] = {
         "bucket_name": "data",
         "perimeter": policies.Perimeter(DATA_ACCOUNT),
         "cross_account_grants": [],
-        "allowed_vpc_ids": ["vpc-0aaaaaaaaaaaaaaaa"],
+        "network": policies.NetworkPerimeter((STACK_ENDPOINT,)),
         "administrators": [ADMIN],
-        "restrict_to_vpcs": True,
         "data_key_arn": DATA_KEY,
     }
     return policies.bucket_policy(**(arguments | overrides))
 
 
 def partner_grant(access: policies.AccessMode = READ) -> policies.CrossAccountGrant:
-    return policies.CrossAccountGrant(PARTNER_AP, "shared/partner/", access, (PARTNER_READER,))
+    return policies.CrossAccountGrant(
+        PARTNER_AP, "shared/partner/", access, (PARTNER_READER,), vpc_arn=PARTNER_VPC_ARN
+    )
 
 
 def test_bucket_policy_delegates_to_the_data_accounts_access_points() -> None:
@@ -209,6 +226,12 @@ def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_mode_an
         "StringEquals": {"s3:DataAccessPointArn": PARTNER_AP},
         "ArnNotLike": {"aws:PrincipalArn": PARTNER_READER},
     }
+    # A partner could re-create its access point (same ARN) open to the Internet or bound to
+    # another VPC: requests through it must still come from the configured VPC.
+    assert statements["DenyCrossAccountAccessPoint0OutsideItsVpc"]["Condition"] == {
+        "StringEquals": {"s3:DataAccessPointArn": PARTNER_AP},
+        "StringNotEquals": {"aws:SourceVpcArn": PARTNER_VPC_ARN},
+    }
     # Never the whole bucket for the partner: only the delegation statement is bucket-wide,
     # and it is bound to the data account.
     wide = [
@@ -219,7 +242,7 @@ def test_bucket_policy_bounds_a_cross_account_access_point_to_its_prefix_mode_an
 
 def test_a_partner_account_root_stands_for_every_identity_of_that_account() -> None:
     grant = policies.CrossAccountGrant(
-        PARTNER_AP, "shared/", READ, (f"arn:aws:iam::{PARTNER}:root",)
+        PARTNER_AP, "shared/", READ, (f"arn:aws:iam::{PARTNER}:root",), vpc_arn=PARTNER_VPC_ARN
     )
     statements = statements_by_sid(bucket_policy(cross_account_grants=[grant]))
     assert statements["CrossAccountAccessPoint0Objects"]["Condition"]["ArnLike"] == {
@@ -235,48 +258,89 @@ def test_write_only_cross_account_grant_cannot_list() -> None:
     assert "s3:GetObject" not in as_list(statements["CrossAccountAccessPoint0Objects"]["Action"])
 
 
-def test_bucket_policy_denies_data_access_from_outside_the_allowed_vpcs() -> None:
-    deny = statements_by_sid(
-        bucket_policy(allowed_vpc_ids=["vpc-0bbbbbbbbbbbbbbbb", "vpc-0aaaaaaaaaaaaaaaa"])
-    )["DenyDataAccessOutsideAllowedVpcs"]
+def test_access_points_are_used_through_the_stacks_endpoints_only() -> None:
+    network = policies.NetworkPerimeter((STACK_ENDPOINT, "vpce-0bbbbbbbbbbbbbbbb"))
+    deny = statements_by_sid(bucket_policy(network=network))[
+        "DenyDataAccountAccessPointsOutsideStackEndpoints"
+    ]
     assert deny["Effect"] == "Deny"
     assert deny["Principal"] == "*"
+    assert deny["Action"] == "s3:*"
+    # An endpoint, not a VPC: another endpoint of the same VPC gets nothing.
     assert deny["Condition"] == {
-        "StringNotEquals": {"aws:SourceVpc": ["vpc-0aaaaaaaaaaaaaaaa", "vpc-0bbbbbbbbbbbbbbbb"]},
-        "ArnNotLike": {"aws:PrincipalArn": ADMIN},
+        "StringEquals": {"s3:DataAccessPointAccount": DATA_ACCOUNT},
+        "StringNotEquals": {"aws:SourceVpce": [STACK_ENDPOINT, "vpce-0bbbbbbbbbbbbbbbb"]},
     }
-    actions = as_list(deny["Action"])
-    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"):
-        assert any(
-            pattern == action or (pattern.endswith("*") and action.startswith(pattern[:-1]))
-            for pattern in actions
-        )
+
+
+def test_a_network_perimeter_without_the_stacks_endpoint_is_refused() -> None:
+    # A missing endpoint id (an output that did not resolve) fails the deployment; it never
+    # becomes a policy without the rule.
+    for endpoint_ids in [(), ("",), (None,)]:
+        with pytest.raises(ValueError, match="S3 endpoint id"):
+            policies.NetworkPerimeter(endpoint_ids)  # type: ignore[arg-type]
 
 
 def test_via_service_access_points_are_the_only_exception_to_the_vpc_rule() -> None:
     athena_ap = f"arn:aws:s3:{REGION}:{DATA_ACCOUNT}:accesspoint/athena-curated"
     deny = statements_by_sid(
         bucket_policy(
-            internet_access_point_arns=[athena_ap], via_service_access_point_arns=[athena_ap]
+            internet_access_point_arns=[athena_ap],
+            network=policies.NetworkPerimeter(
+                (STACK_ENDPOINT,), via_service_access_point_arns=(athena_ap,)
+            ),
         )
-    )["DenyDataAccessOutsideAllowedVpcs"]
+    )["DenyDataAccountAccessPointsOutsideStackEndpoints"]
     assert deny["Condition"]["ArnNotEquals"] == {"s3:DataAccessPointArn": athena_ap}
 
 
 def test_bucket_settings_and_direct_data_access_are_for_the_administrators_only() -> None:
     deployer = f"arn:aws:iam::{DATA_ACCOUNT}:role/pulumi-deploy"
-    statements = statements_by_sid(bucket_policy(administrators=[deployer, ADMIN]))
+    reader = f"arn:aws:iam::{DATA_ACCOUNT}:role/aws-service-role/config.amazonaws.com/Config"
+    statements = statements_by_sid(
+        bucket_policy(administrators=[deployer, ADMIN], configuration_readers=[reader])
+    )
+    not_through = {"Null": {"s3:DataAccessPointArn": "true"}}
     exempt = {"ArnNotLike": {"aws:PrincipalArn": sorted([ADMIN, deployer])}}
-    guardrails = statements["DenyGuardrailChangesByOthers"]
-    assert guardrails["Condition"] == exempt
-    for action in ("s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketVersioning",
-                   "s3:PutLifecycleConfiguration", "s3:PutReplicationConfiguration",
-                   "s3:PutEncryptionConfiguration", "s3:PutBucketPublicAccessBlock"):  # fmt: skip
-        assert any(fnmatch.fnmatchcase(action, p) for p in as_list(guardrails["Action"])), action
-    direct = statements["DenyDataAccessNotThroughAccessPoints"]
-    assert direct["Condition"] == {"Null": {"s3:DataAccessPointArn": "true"}, **exempt}
+    # Every path that does not pass an access point, whatever its action (replication,
+    # settings, ownership overrides, what S3 adds), but reading settings and replicating.
+    direct = statements["DenyRequestsNotThroughAccessPoints"]
+    assert direct["Condition"] == {**not_through, **exempt}
+    assert direct["Resource"] == ["arn:aws:s3:::data", "arn:aws:s3:::data/*"]
+    assert set(as_list(direct["NotAction"])) == {
+        *policies.CONFIGURATION_READS,
+        *policies.REPLICATION_WRITES,
+    }
+    reads = statements["DenyConfigurationReadsExceptReaders"]
+    assert reads["Condition"] == {
+        **not_through,
+        "ArnNotLike": {"aws:PrincipalArn": sorted([ADMIN, deployer, reader])},
+    }
+    replication = statements["DenyReplicationExceptConfiguredSources"]
+    assert replication["Condition"] == {**not_through, **exempt}
+    assert "ReplicationSource0WritesItsPrefix" not in statements
     assert "Condition" in statements["DenyInsecureTransport"]
     assert "ArnNotLike" not in statements["DenyInsecureTransport"]["Condition"]
+
+
+def test_a_replication_source_writes_replicas_into_its_prefix_and_nothing_else() -> None:
+    role = f"arn:aws:iam::{PARTNER}:role/replication"
+    statements = statements_by_sid(
+        bucket_policy(replication_sources=[policies.ReplicationSource(role, "replicas/")])
+    )
+    grant = statements["ReplicationSource0WritesItsPrefix"]
+    assert grant["Principal"] == {"AWS": role}
+    assert set(as_list(grant["Action"])) == set(policies.REPLICATION_WRITES)
+    assert grant["Resource"] == "arn:aws:s3:::data/replicas/*"
+    assert statements["DenyReplicationSource0OutsideItsPrefix"]["NotResource"] == (
+        "arn:aws:s3:::data/replicas/*"
+    )
+    assert (
+        role
+        in statements["DenyReplicationExceptConfiguredSources"]["Condition"]["ArnNotLike"][
+            "aws:PrincipalArn"
+        ]
+    )
 
 
 def test_writes_must_name_the_data_key_or_none() -> None:
@@ -285,6 +349,10 @@ def test_writes_must_name_the_data_key_or_none() -> None:
     header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
     # Only a request that names a key is judged: one that names none gets the default.
     assert key == {"StringNotEquals": {header: DATA_KEY}, "Null": {header: "false"}}
+    # Naming an algorithm without the key: SSE-S3, or aws:kms with AWS's managed aws/s3 key.
+    assert statements["DenyEncryptionWithoutTheDataKey"]["Condition"] == {
+        "Null": {"s3:x-amz-server-side-encryption": "false", header: "true"}
+    }
     sse_c = statements["DenyCustomerProvidedKeys"]["Condition"]
     assert sse_c == {"Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
 
@@ -299,9 +367,11 @@ def test_access_points_are_named_one_by_one_only_while_that_fits() -> None:
 
 
 def test_vpc_rule_can_be_turned_off() -> None:
-    assert "DenyDataAccessOutsideAllowedVpcs" not in statements_by_sid(
-        bucket_policy(restrict_to_vpcs=False)
+    statements = statements_by_sid(
+        bucket_policy(network=None, cross_account_grants=[partner_grant()])
     )
+    assert "DenyDataAccountAccessPointsOutsideStackEndpoints" not in statements
+    assert "DenyCrossAccountAccessPoint0OutsideItsVpc" not in statements
 
 
 def test_permission_set_patterns_match_exactly_that_permission_sets_role() -> None:
@@ -452,7 +522,8 @@ def test_each_access_point_policy_is_its_own_prefix_mode_and_principals(prod_run
         "AWS": "arn:aws:iam::111111111111:role/curation-jobs"
     }
     assert curation["DenyPrincipalsNotListed"]["Condition"] == {
-        "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/curation-jobs"}
+        "Null": {"s3:DataAccessPointArn": "false"},
+        "ArnNotEquals": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/curation-jobs"},
     }
 
 
@@ -470,7 +541,106 @@ def test_cross_account_access_point_is_created_in_the_partner_account(prod_run: 
             assert prod_run.account_of(ap) == DATA_ACCOUNT
 
 
-def test_bucket_policy_of_prod_bounds_the_partner_and_allows_every_vpc(prod_run: StackRun) -> None:
+# --- Partner accounts: the role Pulumi assumes there in a preview and in an update ---------
+
+SECOND_PARTNER = "333333333333"
+PROVIDER = "pulumi:providers:aws"
+
+
+def partner_role(account: str, name: str) -> str:
+    return f"arn:aws:iam::{account}:role/{name}"
+
+
+def assumed_roles(run: StackRun) -> dict[str, str]:
+    """The role each partner account's provider assumes, by account; the data account's
+    provider assumes none (it acts with CI's own credentials)."""
+    roles = {}
+    for provider in run.of_type(PROVIDER):
+        [account] = json.loads(provider.inputs["allowedAccountIds"])
+        if account == DATA_ACCOUNT:
+            assert "assumeRoles" not in provider.inputs
+            continue
+        [assumed] = json.loads(provider.inputs["assumeRoles"])
+        roles[account] = assumed["roleArn"]
+    return roles
+
+
+def prod_with_a_second_partner() -> dict[str, Any]:
+    values = load_stack_values("prod")
+    values["private-datalake:accessPoints"].append(
+        {
+            "name": "partner-two",
+            "prefix": "shared/two/",
+            "principals": [partner_role(SECOND_PARTNER, "reader")],
+            "accountId": SECOND_PARTNER,
+            "roleArn": partner_role(SECOND_PARTNER, "deployer"),
+            "previewRoleArn": partner_role(SECOND_PARTNER, "previewer"),
+            "vpcId": "vpc-0fedcba9876543210",
+        }
+    )
+    return values
+
+
+def test_a_preview_acts_in_partner_accounts_only_through_their_preview_roles() -> None:
+    values = prod_with_a_second_partner()
+    preview = run_stack("prod", values=values, preview=True)
+    update = run_stack("prod", values=values)
+    assert assumed_roles(preview) == {
+        PARTNER: partner_role(PARTNER, "previewer"),
+        SECOND_PARTNER: partner_role(SECOND_PARTNER, "previewer"),
+    }
+    assert assumed_roles(update) == {
+        PARTNER: partner_role(PARTNER, "deployer"),
+        SECOND_PARTNER: partner_role(SECOND_PARTNER, "deployer"),
+    }
+    # Against the state that `pulumi up` writes, a preview differs in those providers'
+    # assumeRoles and nothing else: same resources, same inputs, same providers.
+    differing = {entry[0] for entry in set(registered(update)) ^ set(registered(preview))}
+    assert {update.by_urn(urn).name for urn in differing} == {
+        f"access-points-account-{PARTNER}",
+        f"access-points-account-{SECOND_PARTNER}",
+    }
+
+    def apart_from_the_role(run: StackRun) -> list[tuple[Any, ...]]:
+        return [
+            (r.type, r.parent, r.protect, {k: v for k, v in r.inputs.items() if k != "assumeRoles"})
+            for r in map(run.by_urn, sorted(differing))
+        ]
+
+    assert apart_from_the_role(preview) == apart_from_the_role(update)
+    assert preview.outputs == update.outputs
+
+
+def test_without_a_preview_role_a_preview_assumes_the_deployer_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    values = load_stack_values("prod")
+    [partner] = [ap for ap in values["private-datalake:accessPoints"] if "accountId" in ap]
+    del partner["previewRoleArn"]
+
+    def warnings() -> list[str]:
+        return [
+            record.getMessage()
+            for record in caplog.records
+            if record.levelno == logging.WARNING and "previewRoleArn" in record.getMessage()
+        ]
+
+    with caplog.at_level(logging.WARNING):
+        preview = run_stack("prod", values=values, preview=True)
+    assert assumed_roles(preview) == {PARTNER: partner_role(PARTNER, "deployer")}
+    [warning] = warnings()
+    assert warning.startswith("accessPoints[4] (partner-share): this preview assumes roleArn")
+    assert "accessPoints[4].previewRoleArn is not set" in warning
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        run_stack("prod", values=values)
+    assert warnings() == []
+
+
+def test_bucket_policy_of_prod_bounds_the_partner_and_pins_the_endpoints(
+    prod_run: StackRun,
+) -> None:
     [bucket_policy_resource] = [
         r for r in prod_run.of_type("aws:s3/bucketPolicy:BucketPolicy") if r.name == "data"
     ]
@@ -481,15 +651,14 @@ def test_bucket_policy_of_prod_bounds_the_partner_and_allows_every_vpc(prod_run:
         },
         "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::222222222222:role/partner-reader"},
     }
-    vpcs = statements["DenyDataAccessOutsideAllowedVpcs"]["Condition"]["StringNotEquals"][
-        "aws:SourceVpc"
-    ]
-    assert set(vpcs) == {
-        prod_run.outputs["vpcId"],
-        "vpc-0a1b2c3d4e5f67890",
-        "vpc-0123456789abcdef0",
-    }
-    admins = statements["DenyDataAccessOutsideAllowedVpcs"]["Condition"]["ArnNotLike"][
+    assert statements["DenyCrossAccountAccessPoint0OutsideItsVpc"]["Condition"][
+        "StringNotEquals"
+    ] == {"aws:SourceVpcArn": "arn:aws:ec2:us-east-1:222222222222:vpc/vpc-0123456789abcdef0"}
+    endpoints = statements["DenyDataAccountAccessPointsOutsideStackEndpoints"]["Condition"][
+        "StringNotEquals"
+    ]["aws:SourceVpce"]
+    assert set(endpoints) == {prod_run.outputs["s3GatewayEndpointId"], "vpce-0a1b2c3d4e5f67890"}
+    admins = statements["DenyRequestsNotThroughAccessPoints"]["Condition"]["ArnNotLike"][
         "aws:PrincipalArn"
     ]
     assert "arn:aws:iam::111111111111:role/ci-deployer" in admins
@@ -547,6 +716,17 @@ def test_access_points_alone_default_to_read_from_the_given_vpc(
     [partner_provider] = run.of_type("pulumi:providers:aws")
     # The session name is the running project's unless told otherwise: no product name.
     assert "private-datalake" in partner_provider.inputs["assumeRoles"]
+
+
+def test_access_points_alone_refuse_a_preview_role_of_another_account(refused: Refused) -> None:
+    reports, partner = POINTS_ARGS["access_points"]
+    other_account = f"arn:aws:iam::{SECOND_PARTNER}:role/previewer"
+    args: AccessPointsArgs = {
+        **POINTS_ARGS,
+        "access_points": [reports, {**partner, "preview_role_arn": other_account}],
+    }
+    problems = refused(lambda: AccessPoints("aps", args))
+    assert problems == [f"accessPoints[1].previewRoleArn: must be a role in account {PARTNER}"]
 
 
 def test_access_points_alone_refuse_incomplete_entries(refused: Refused) -> None:

@@ -3,6 +3,7 @@ own args (its defaults, its wiring to the models it watches, its refusals)."""
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -206,3 +207,45 @@ def test_alarms_alone_notify_an_existing_topic_without_creating_one(build: Build
     assert run.of_type("aws:sns/topic:Topic") == []
     assert run.of_type("aws:kms/key:Key") == []
     assert {tuple(a["alarmActions"]) for a in alarms(run).values()} == {(arn,)}
+
+
+# --- Changes to invocation logging ------------------------------------------------------------
+
+
+def test_turning_invocation_logging_off_pages_the_topic(
+    prod_run: StackRun, dev_run: StackRun
+) -> None:
+    """Logging switched off or pointed elsewhere leaves no failed delivery to alarm on: the
+    change itself (CloudTrail, through EventBridge) notifies the alarm topic, in the stack that
+    owns the setting."""
+    [rule] = prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["source"] == ["aws.bedrock"]
+    assert pattern["detail"]["eventName"] == [
+        "PutModelInvocationLoggingConfiguration",
+        "DeleteModelInvocationLoggingConfiguration",
+    ]
+    [target] = prod_run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    [topic] = prod_run.of_type("aws:sns/topic:Topic")
+    assert target.inputs["arn"] == topic.outputs["arn"]
+    assert target.inputs["rule"] == rule.inputs["name"]
+    assert "<who>" in target.inputs["inputTransformer"]["inputTemplate"]
+    # Only that rule, of this account, may publish, and use the topic's key.
+    rule_arn = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule.inputs['name']}"
+    topic_policy = by_sid(
+        policy(prod_run.named("aws:sns/topicPolicy:TopicPolicy", "alarms-topic").inputs)
+    )
+    assert topic_policy["GovernanceEventRulesPublish"]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnEquals": {"aws:SourceArn": rule_arn},
+    }
+    key = by_sid(policy(prod_run.named("aws:kms/key:Key", "alarms-topic").inputs))
+    assert key["EventBridgePublishesTheStacksRules"]["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": rule_arn
+    }
+    # dev leaves the setting to prod: no rule, and no publisher besides CloudWatch.
+    assert dev_run.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    dev_topic = by_sid(
+        policy(dev_run.named("aws:sns/topicPolicy:TopicPolicy", "alarms-topic").inputs)
+    )
+    assert "GovernanceEventRulesPublish" not in dev_topic

@@ -24,7 +24,6 @@ HAIKU_PROFILE = "us.anthropic.claude-3-5-haiku-20241022-v1:0"
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"
 NOVA_ARN = f"arn:aws:bedrock:{REGION}::foundation-model/{NOVA}"
 PROFILE_ARN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/{HAIKU_PROFILE}"
-APP_PROFILE_PATTERN = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/*"
 
 
 def as_list(value: str | list[str]) -> list[str]:
@@ -38,14 +37,14 @@ def by_sid(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize(
     ("model_id", "expected"),
     [
-        (NOVA, policies.ModelRef(NOVA, NOVA, False)),
-        (HAIKU_PROFILE, policies.ModelRef(HAIKU_PROFILE, HAIKU, True)),
+        (NOVA, policies.ModelRef(NOVA, NOVA, None)),
+        (HAIKU_PROFILE, policies.ModelRef(HAIKU_PROFILE, HAIKU, "us")),
         (
             "global.anthropic.claude-sonnet-4-20250514-v1:0",
             policies.ModelRef(
                 "global.anthropic.claude-sonnet-4-20250514-v1:0",
                 "anthropic.claude-sonnet-4-20250514-v1:0",
-                True,
+                "global",
             ),
         ),
         ("no-dot", None),
@@ -109,23 +108,26 @@ def bedrock_endpoint(run: StackRun) -> CapturedResource:
 def test_stacks_wire_the_endpoint_policy_for_their_models(example_run: StackRun) -> None:
     statements = by_sid(policy(bedrock_endpoint(example_run).inputs))
     resources = as_list(statements["InvokeConfiguredModels"]["Resource"])
+    environment = function_of(example_run).inputs["environment"]["variables"]
+    routes = json.loads(environment.get("MODEL_ROUTES", "{}"))
     if example_run.stack in ("dev", "byo-vpc"):
         assert resources == [NOVA_ARN]
         assert "InvokeFoundationModelsBehindProfiles" not in statements
     else:
-        # Claude through its application profile, which the endpoint knows only by pattern.
-        assert sorted(resources) == sorted([NOVA_ARN, APP_PROFILE_PATTERN])
+        # Claude through exactly the application profile the stack made for it.
+        [app_profile] = routes.values()
+        assert sorted(resources) == sorted([NOVA_ARN, app_profile])
         routed = statements["InvokeFoundationModelsBehindProfiles"]
-        assert routed["Condition"]["ArnLike"] == {
-            "bedrock:InferenceProfileArn": APP_PROFILE_PATTERN
-        }
-    # Any published version of a data-account guardrail: the exact one is in the role policy.
-    assert statements["InvokeConfiguredModels"]["Condition"]["StringLike"] == {
-        "bedrock:GuardrailIdentifier": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/*:*"
-    }
-    assert statements["ApplyTheGuardrail"]["Resource"] == (
-        f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/*"
+        assert routed["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"] == app_profile
+    # Exactly the guardrail version the function pins: never its DRAFT, never another one.
+    guardrail = environment["GUARDRAIL_ID"]
+    assert (
+        statements["InvokeConfiguredModels"]["Condition"]["StringEquals"][
+            "bedrock:GuardrailIdentifier"
+        ]
+        == f"{guardrail}:{environment['GUARDRAIL_VERSION']}"
     )
+    assert statements["ApplyTheGuardrail"]["Resource"] == guardrail
     actions = {a for s in statements.values() for a in as_list(s["Action"])}
     assert actions == {"bedrock:InvokeModel", "bedrock:ApplyGuardrail"}
 
@@ -199,6 +201,7 @@ def test_function_settings_come_from_config(prod_run: StackRun) -> None:
         "MAX_TOKENS": "2048",
         "SYSTEM_PROMPT": variables["SYSTEM_PROMPT"],
         "MAX_DOCUMENT_BYTES": "1000000",
+        "MAX_DOCUMENT_CHARS": "100000",
         "GUARDRAIL_ID": guardrail.outputs["guardrailArn"],
         "GUARDRAIL_VERSION": version.outputs["version"],
         "MODEL_ROUTES": json.dumps({HAIKU_PROFILE: app_profile.outputs["arn"]}),
@@ -388,3 +391,48 @@ def test_function_alone_refuses_a_default_model_it_may_not_call(refused: Refused
         lambda: BedrockFunction("fn", {**FUNCTION_ARGS, "default_model_id": "amazon.titan-x"})
     )
     assert problems == ["defaultModelId: 'amazon.titan-x' is not one of modelIds"]
+
+
+@pytest.mark.parametrize("missing", ["guardrail_arn", "guardrail_version"])
+def test_a_guardrail_that_resolves_to_nothing_fails_instead_of_dropping_the_condition(
+    build: Callable[[Callable[[], object]], StackRun], missing: str
+) -> None:
+    """Whether the role and the function require a guardrail follows from the arguments: an
+    output that resolved to nothing stops the deployment, it never yields a role policy
+    without the guardrail condition."""
+
+    def program() -> None:
+        guarded: BedrockFunctionArgs = {
+            **FUNCTION_ARGS,
+            "guardrail_arn": f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/abc",
+            "guardrail_version": "1",
+        }
+        guarded[missing] = pulumi.Output.from_input("")  # type: ignore[literal-required]
+        BedrockFunction("fn", guarded)
+
+    with pytest.raises(Exception, match="resolved to nothing"):
+        build(program)
+
+
+def test_a_guardrail_given_reaches_the_role_and_the_function(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    guardrail = f"arn:aws:bedrock:{REGION}:{ACCOUNT}:guardrail/abc"
+    run = build(
+        lambda: BedrockFunction(
+            "fn",
+            {
+                **FUNCTION_ARGS,
+                "guardrail_arn": pulumi.Output.from_input(guardrail),
+                "guardrail_version": "3",
+            },
+        )
+    )
+    role_policy = by_sid(policy(run.named("aws:iam/rolePolicy:RolePolicy", "fn-role").inputs))
+    assert role_policy["InvokeConfiguredModels"]["Condition"]["StringEquals"] == {
+        "bedrock:GuardrailIdentifier": f"{guardrail}:3"
+    }
+    variables = run.named("aws:lambda/function:Function", "fn-function").inputs["environment"][
+        "variables"
+    ]
+    assert (variables["GUARDRAIL_ID"], variables["GUARDRAIL_VERSION"]) == (guardrail, "3")

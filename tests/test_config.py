@@ -126,7 +126,11 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
         ("bedrock.modelIds", [], r"^bedrock\.modelIds: must list at least 1$"),
         ("bedrock.modelIds", ["not a model"], r"^bedrock\.modelIds\[0\]: 'not a model' must be a"),
         ("bucket.kmsKeyArn", "alias/data", r"^bucket\.kmsKeyArn: 'alias/data' must be a KMS key"),
-        ("bucket.allowedVpcIds", ["vpc-xyz"], r"^bucket\.allowedVpcIds\[0\]: 'vpc-xyz' must be"),
+        (
+            "bucket.allowedVpcEndpointIds",
+            ["vpc-xyz"],
+            r"^bucket\.allowedVpcEndpointIds\[0\]: 'vpc-xyz' must be",
+        ),
         ("bucket.adminRoleArns", ["arn:aws:iam::1:role/x"], r"^bucket\.adminRoleArns\[0\]: "),
         (
             "bucket.adminRoleArns",
@@ -243,6 +247,31 @@ CROSS_ACCOUNT = {
             r"^accessPoints\[1\]\.roleArn: must be a role in account 222222222222",
         ),
         (
+            access_point(
+                "partner",
+                **CROSS_ACCOUNT,
+                previewRoleArn="arn:aws:iam::333333333333:role/previewer",
+            ),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: must be a role in account 222222222222",
+        ),
+        (
+            access_point("partner", **CROSS_ACCOUNT, previewRoleArn=CROSS_ACCOUNT["roleArn"]),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: is roleArn; a preview must not hold the "
+            r"deployer's rights",
+        ),
+        (
+            access_point("mine", previewRoleArn="arn:aws:iam::111111111111:role/previewer"),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: only applies to a cross-account access point",
+        ),
+        (
+            access_point("partner", previewRoleArn="arn:aws:iam::1:role/previewer"),
+            {},
+            r"^accessPoints\[1\]\.previewRoleArn: .* must be an IAM role ARN",
+        ),
+        (
             access_point("partner", **{k: v for k, v in CROSS_ACCOUNT.items() if k != "vpcId"}),
             {},
             r"^accessPoints\[1\]\.vpcId: is required for a cross-account access point",
@@ -285,6 +314,22 @@ def test_combinations_that_could_never_work_are_refused(
     assert any(re.search(expected, p) for p in problems), problems
 
 
+PREVIEWER = "arn:aws:iam::222222222222:role/previewer"
+
+
+def test_every_entry_of_one_partner_account_names_the_same_roles() -> None:
+    with_preview = access_point("partner", **CROSS_ACCOUNT, previewRoleArn=PREVIEWER)
+    without = access_point("partner-two", **CROSS_ACCOUNT)
+    [problem] = problems_of(with_access_points(with_preview, without))
+    assert problem.startswith(
+        "accessPoints[2]: roleArn and previewRoleArn differ from those of accessPoints[1] in "
+        "the same account 222222222222"
+    )
+    same = access_point("partner-two", **CROSS_ACCOUNT, previewRoleArn=PREVIEWER)
+    config = parse(with_access_points(with_preview, same))
+    assert [ap.preview_role_arn for ap in config.cross_account_access_points] == [PREVIEWER] * 2
+
+
 def test_an_athena_access_point_is_internet_origin_behind_the_vpc_rule() -> None:
     config = parse(with_access_points(access_point("athena", viaServices=["athena"])))
     assert config.access_points[1].origin == "internet"
@@ -318,9 +363,18 @@ def test_cross_account_access_point_is_accepted_with_all_three_keys() -> None:
     assert config.cross_account_access_points[0].role_arn == CROSS_ACCOUNT["roleArn"]
     # The partner's VPC reads through its access point, so the bucket admits it.
     bucket_policy = config.bucket_policy(
-        vpc_id="vpc-0aaaaaaa", deployer_arn="arn:aws:iam::111111111111:role/d", data_key_arn="k"
+        s3_endpoint_id="vpce-0aaaaaaa",
+        deployer_arn="arn:aws:iam::111111111111:role/d",
+        data_key_arn="k",
     )
-    assert "vpc-0123456789abcdef0" in policies.to_json(bucket_policy)
+    [pinned] = [
+        s
+        for s in bucket_policy["Statement"]
+        if s["Sid"] == "DenyCrossAccountAccessPoint0OutsideItsVpc"
+    ]
+    assert pinned["Condition"]["StringNotEquals"] == {
+        "aws:SourceVpcArn": "arn:aws:ec2:us-east-1:222222222222:vpc/vpc-0123456789abcdef0"
+    }
 
 
 @pytest.mark.parametrize(
@@ -559,9 +613,87 @@ def test_existing_vpc_rules(network: dict[str, Any], expected: str) -> None:
     assert any(re.search(expected, p) for p in problems), problems
 
 
-def test_the_stacks_own_vpc_is_not_listed_again_as_an_allowed_vpc() -> None:
+def test_whole_vpcs_are_refused_in_favour_of_their_endpoints() -> None:
     values = with_network(**EXISTING)
-    values["bucket"] = {"allowedVpcIds": [EXISTING["vpcId"]]}
+    values["bucket"] = {"allowedVpcIds": ["vpc-0a1b2c3d4e5f67890"]}
+    [problem] = problems_of(values)
+    assert problem.startswith("bucket.allowedVpcIds: trusts every S3 endpoint of those VPCs")
+    assert "unknown key" not in problem
+    assert "bucket.allowedVpcEndpointIds" in problem
+
+
+def test_an_access_point_bound_to_another_vpc_needs_that_vpcs_endpoint() -> None:
+    values = with_access_points(access_point("elsewhere", vpcId="vpc-0a1b2c3d4e5f67890"))
     assert problems_of(values) == [
-        "bucket.allowedVpcIds[0]: vpc-0b7e2a41c9d35f681 is network.vpcId, allowed already"
+        "accessPoints[1].vpcId: an access point bound to another VPC is used through that "
+        "VPC's S3 endpoint, which the bucket refuses unless bucket.allowedVpcEndpointIds "
+        "names it"
     ]
+    values["bucket"] = {"allowedVpcEndpointIds": ["vpce-0a1b2c3d4e5f67890"]}
+    assert parse(values).bucket.allowed_vpc_endpoint_ids == ("vpce-0a1b2c3d4e5f67890",)
+
+
+@pytest.mark.parametrize(
+    ("service", "expected"),
+    [
+        ("sns", None),
+        ("athena", None),
+        ("elasticloadbalancing", "has no vetted action list"),
+        ("dynamodb", "is already reached through its gateway endpoint"),
+    ],
+)
+def test_interface_endpoints_are_services_with_a_vetted_action_list(
+    service: str, expected: str | None
+) -> None:
+    values = copy.deepcopy(MINIMAL)
+    values["network"] |= {"interfaceEndpoints": ["bedrock-runtime", service]}  # type: ignore[operator]
+    if expected is None:
+        assert service in parse(values).network.interface_endpoints
+    else:
+        [problem] = problems_of(values)
+        assert problem.startswith(f"network.interfaceEndpoints[1]: '{service}' ")
+        assert expected in problem
+        if "vetted" in expected:
+            assert "services with one: athena, bedrock-runtime, kms, lambda, logs" in problem
+
+
+def test_replication_sources_name_a_role_and_a_prefix() -> None:
+    values = copy.deepcopy(MINIMAL)
+    values["bucket"] = {
+        "replicationSources": [
+            {"roleArn": "arn:aws:iam::222222222222:role/replication", "prefix": "replicas/"},
+            {"roleArn": "arn:aws:iam::222222222222:role/replication", "prefix": ""},
+            {"roleArn": "arn:aws:iam::222222222222:role/*", "prefix": "x/"},
+        ]
+    }
+    problems = problems_of(values)
+    assert [p.split(":")[0] for p in problems] == [
+        "bucket.replicationSources[1].prefix",
+        "bucket.replicationSources[2].roleArn",
+    ]
+
+
+def test_organization_policies_never_lose_a_statement_to_a_value_that_did_not_resolve() -> None:
+    """Which statements the organization policies hold follows from the config; a deploy-time
+    value the config calls for (the invocation log writer, the athena endpoint) that did not
+    resolve is an error, not a statement left out."""
+    prod = parse(
+        {key.split(":", 1)[1]: value for key, value in load_stack_values("prod").items()
+         if key.startswith(f"{PROJECT}:")},
+        stack="prod",
+    )  # fmt: skip
+    admins = ["arn:aws:iam::111111111111:role/ci-deployer"]
+    writer = "arn:aws:iam::111111111111:role/writer"
+    with pytest.raises(ValueError, match="writer role did not resolve"):
+        prod.organization_scope(
+            administrators=admins, invocation_log_writer_arn=None, athena_endpoint_id="vpce-1"
+        )
+    with pytest.raises(ValueError, match="athena interface endpoint"):
+        prod.organization_scope(
+            administrators=admins, invocation_log_writer_arn=writer, athena_endpoint_id=None
+        )
+    scope = prod.organization_scope(
+        administrators=admins, invocation_log_writer_arn=writer, athena_endpoint_id="vpce-1"
+    )
+    assert scope.invocation_log_writer_arn == writer
+    assert scope.athena_endpoint_id == "vpce-1"

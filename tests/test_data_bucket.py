@@ -10,7 +10,9 @@ import pytest
 
 from components.storage import DataBucket, DataBucketArgs
 from offline.runner import CapturedResource, StackRun
-from tests.conftest import policy
+from tests.conftest import Refused, policy
+
+ACCOUNT = "111111111111"
 
 BUCKET = "aws:s3/bucket:Bucket"
 
@@ -210,7 +212,12 @@ def test_key_policy_lets_cross_account_owners_use_it_only_through_s3_for_this_bu
 
 # --- The building block alone, from its own args -------------------------------------------
 
-BUCKET_ARGS: DataBucketArgs = {"region": "us-east-1", "account_id": "111111111111"}
+STACK_ENDPOINT = "vpce-0aaaaaaaaaaaaaaaa"
+BUCKET_ARGS: DataBucketArgs = {
+    "region": "us-east-1",
+    "account_id": "111111111111",
+    "s3_endpoint_id": STACK_ENDPOINT,
+}
 
 
 def test_data_bucket_alone_is_protected_keyed_and_logged_by_default(
@@ -227,8 +234,27 @@ def test_data_bucket_alone_is_protected_keyed_and_logged_by_default(
     [key] = run.of_type("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
     data_policy = policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs)
-    # No VPC given: the VPC rule admits only the access points' and the allowed VPCs.
+    # The deployer manages what it deployed; access points are used through the given endpoint.
     assert "pulumi-deploy" in json.dumps(data_policy)
+    [pinned] = [
+        s
+        for s in data_policy["Statement"]
+        if s["Sid"] == "DenyDataAccountAccessPointsOutsideStackEndpoints"
+    ]
+    assert pinned["Condition"]["StringNotEquals"] == {"aws:SourceVpce": STACK_ENDPOINT}
+
+
+def test_data_bucket_alone_refuses_to_run_without_its_endpoint(
+    refused: Refused, build: Callable[[Callable[[], object]], StackRun]
+) -> None:
+    no_endpoint: DataBucketArgs = {"region": "us-east-1", "account_id": "111111111111"}
+    [problem] = refused(lambda: DataBucket("data", no_endpoint))
+    assert problem.startswith("s3EndpointId: is required while restrictToVpcs is true")
+    # Without the endpoint rule the bucket needs no endpoint (access points still refuse
+    # other networks, by their own network origin).
+    run = build(lambda: DataBucket("data", {**no_endpoint, "restrict_to_vpcs": False}))
+    data_policy = policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs)
+    assert "aws:SourceVpce" not in json.dumps(data_policy)
 
 
 def test_data_bucket_alone_takes_an_existing_key_and_no_logs(
@@ -244,3 +270,42 @@ def test_data_bucket_alone_takes_an_existing_key_and_no_logs(
     assert not run.of_type("aws:kms/key:Key")
     assert [b.inputs["bucket"] for b in run.of_type("aws:s3/bucket:Bucket")] == ["team-data"]
     assert not run.of_type("aws:s3/bucketLogging:BucketLogging")
+
+
+# --- Athena access points: their workgroup and results bucket ----------------------------------
+
+
+def test_an_athena_access_point_gets_a_workgroup_that_keeps_results_in_the_data_account(
+    prod_run: StackRun,
+) -> None:
+    [workgroup] = prod_run.of_type("aws:athena/workgroup:Workgroup")
+    configuration = workgroup.inputs["configuration"]
+    # Enforced: a query cannot name its own output location or encryption.
+    assert configuration["enforceWorkgroupConfiguration"] is True
+    results = configuration["resultConfiguration"]
+    bucket = f"private-datalake-prod-{ACCOUNT}-athena"
+    assert results["outputLocation"] == f"s3://{bucket}/athena-curated/"
+    assert results["expectedBucketOwner"] == ACCOUNT
+    data_key = prod_run.outputs["kmsKeyArn"]
+    assert results["encryptionConfiguration"] == {
+        "encryptionOption": "SSE_KMS",
+        "kmsKeyArn": data_key,
+    }
+    assert prod_run.outputs["athenaWorkgroups"] == {"athena-curated": workgroup.inputs["name"]}
+    # The results bucket is hardened like the others, under the data key, access-logged.
+    encryption = prod_run.named(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "data-athena-results",
+    )
+    [rule] = encryption.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == data_key
+    assert prod_run.named("aws:s3/bucketLogging:BucketLogging", "data-athena-results")
+    # The data key's statements cover the results bucket too (prod brings its own key).
+    statements = json.loads(prod_run.outputs["dataKeyPolicyStatements"])["Statement"]
+    contexts = statements[0]["Condition"]["StringEquals"]["kms:EncryptionContext:aws:s3:arn"]
+    assert f"arn:aws:s3:::{bucket}" in contexts
+
+
+def test_no_workgroup_without_an_athena_access_point(dev_run: StackRun) -> None:
+    assert dev_run.of_type("aws:athena/workgroup:Workgroup") == []
+    assert "athenaWorkgroups" not in dev_run.outputs

@@ -100,9 +100,20 @@ def test_function_runs_in_the_given_subnets_and_detaches_to_a_retained_empty_gro
     assert replacement not in function.inputs["vpcConfig"]["securityGroupIds"]
 
 
-def test_bucket_and_access_points_are_bound_to_the_given_vpc(byo_vpc_run: StackRun) -> None:
+def test_bucket_and_access_points_are_bound_to_the_stacks_endpoint_in_the_given_vpc(
+    byo_vpc_run: StackRun,
+) -> None:
+    # The VPC may have other S3 endpoints (a landing zone's): only the stack's own one counts.
     bucket_policy = policy(byo_vpc_run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs)
-    assert VPC_ID in str(bucket_policy)
+    [pinned] = [
+        s
+        for s in bucket_policy["Statement"]
+        if s["Sid"] == "DenyDataAccountAccessPointsOutsideStackEndpoints"
+    ]
+    assert pinned["Condition"]["StringNotEquals"] == {
+        "aws:SourceVpce": byo_vpc_run.outputs["s3GatewayEndpointId"]
+    }
+    assert VPC_ID not in str(bucket_policy)
     for access_point in byo_vpc_run.of_type("aws:s3/accessPoint:AccessPoint"):
         assert access_point.inputs["vpcConfiguration"] == {"vpcId": VPC_ID}
 

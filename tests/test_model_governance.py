@@ -35,6 +35,7 @@ from offline.runner import (
     StackRun,
     default_deployer_arn,
     load_stack_values,
+    run_program,
 )
 from tests.conftest import Build, Refused, policy
 from tests.test_config import MINIMAL, parse, problems_of, with_change
@@ -90,6 +91,8 @@ def test_governance_is_off_unless_configured() -> None:
          rf"{MIN_FUNCTION_TIMEOUT_SECONDS}"),
         ("function.maxDocumentBytes", 4_500_001,
          r"^function\.maxDocumentBytes: .*less than or equal to 4500000"),
+        ("function.maxDocumentChars", 0,
+         r"^function\.maxDocumentChars: .*greater than or equal to 1"),
         ("bedrock.modelIds", [HAIKU_PROFILE],
          r"^bedrock\.modelIds\[0\]: .* third-party \(anthropic\) model: subscribe .* list "
          r"'anthropic' in bedrock\.subscribedProviders"),
@@ -461,8 +464,9 @@ def test_the_invocation_log_bucket_is_hardened_and_readable_by_admins_only(
     data_logs = by_sid(
         policy(prod_run.named("aws:s3/bucketPolicy:BucketPolicy", "data-access-logs").inputs)
     )
-    for sid in ("DenyLogAccessExceptAdministrators", "DenyGuardrailChangesByOthers"):
-        assert statements[sid]["Condition"] == data_logs[sid]["Condition"]
+    sid = "DenyEverythingExceptAdministrators"
+    assert statements[sid]["Condition"] == data_logs[sid]["Condition"]
+    assert statements[sid]["Action"] == "s3:*"
     assert "DenyInsecureTransport" in statements
 
 
@@ -604,7 +608,7 @@ def invocation_log_readers(run: StackRun) -> list[str]:
     statements = by_sid(
         policy(run.named("aws:s3/bucketPolicy:BucketPolicy", "gov-invocation-logs").inputs)
     )
-    condition = statements["DenyLogAccessExceptAdministrators"]["Condition"]
+    condition = statements["DenyEverythingExceptAdministrators"]["Condition"]
     readers: str | list[str] = condition["ArnNotLike"]["aws:PrincipalArn"]
     return [readers] if isinstance(readers, str) else readers
 
@@ -710,3 +714,28 @@ def test_governance_alone_refuses_an_output_among_its_policies(refused: Refused)
         )
     )
     assert [p.split(":")[0] for p in problems] == ["guardrail.words"]
+
+
+def test_governance_alone_makes_no_identity_center_role_an_administrator_implicitly() -> None:
+    """The invocation-log bucket's readers include whoever deploys, but only a dedicated role
+    implicitly: a permission set's role, shared by its users, must be named on purpose."""
+    sso = (
+        f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Dev_{'0' * 16}"
+    )
+
+    def program(administrators: list[str]) -> Callable[[], object]:
+        return lambda: ModelGovernance(
+            "gov",
+            {
+                **GOVERNANCE_ARGS,
+                "invocation_logging": {"s3": True},
+                "invocation_log_bucket_name": "team-dev-invocations",
+                "administrators": administrators,
+            },
+        )
+
+    config = {"aws:region": REGION, "private-datalake:accountId": ACCOUNT}
+    with pytest.raises(Exception, match="name this principal on purpose in administrators"):
+        run_program(program([]), config=config, deployer_arn=sso)
+    run = run_program(program([sso]), config=config, deployer_arn=sso)
+    assert invocation_log_readers(run) == [sso]

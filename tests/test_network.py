@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
 
 from components import policies
@@ -125,7 +127,7 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     expected = {
         "dev": {"bedrock-runtime"},
         # function.tracing adds xray.
-        "prod": {"bedrock-runtime", "sts", "logs", "xray"},
+        "prod": {"bedrock-runtime", "sts", "logs", "athena", "xray"},
         "byo-vpc": {"bedrock-runtime"},
     }
     assert set(endpoints) == expected[example_run.stack]
@@ -159,7 +161,7 @@ def test_interface_endpoints_serve_the_perimeters_principals_on_its_resources(
     """prod sets organizationId: the organization is the perimeter. Without it, the account."""
     endpoints = interface_endpoints(prod_run)
     [sts] = policy(endpoints["sts"].inputs)["Statement"]
-    assert sts["Action"] == "sts:*"
+    assert set(sts["Action"]) == set(policies.INTERFACE_ENDPOINT_ACTIONS["sts"])
     assert sts["Condition"] == {
         "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5", "aws:ResourceOrgID": "o-a1b2c3d4e5"}
     }
@@ -259,3 +261,48 @@ def test_network_alone_refuses_bad_args_before_registering_anything(refused: Ref
     bad: NetworkArgs = {**NETWORK_ARGS, "availability_zones": 9, "model_ids": []}
     problems = refused(lambda: Network("net", bad))
     assert [p.split(":")[0] for p in problems] == ["availabilityZones", "modelIds"]
+
+
+def test_the_bedrock_endpoint_names_the_guardrail_version_and_profiles_it_is_given(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    guardrail = "arn:aws:bedrock:us-east-1:111111111111:guardrail/abc"
+    profile = "arn:aws:bedrock:us-east-1:111111111111:application-inference-profile/p1"
+    run = build(
+        lambda: Network(
+            "net",
+            {
+                **NETWORK_ARGS,
+                "guardrail_arn": pulumi.Output.from_input(guardrail),
+                "guardrail_version": "2",
+                "routes": pulumi.Output.from_input({"amazon.nova-micro-v1:0": profile}),
+            },
+        )
+    )
+    endpoint = run.named("aws:ec2/vpcEndpoint:VpcEndpoint", "net-bedrock-runtime-interface")
+    statements = {s["Sid"]: s for s in json.loads(endpoint.inputs["policy"])["Statement"]}
+    invoke = statements["InvokeConfiguredModels"]
+    assert invoke["Resource"] == profile
+    assert invoke["Condition"]["StringEquals"]["bedrock:GuardrailIdentifier"] == f"{guardrail}:2"
+
+
+def test_a_guardrail_given_but_unresolved_fails_the_endpoint_instead_of_opening_it(
+    build: Callable[[Callable[[], object]], StackRun],
+) -> None:
+    with pytest.raises(Exception, match="resolved to nothing"):
+        build(
+            lambda: Network(
+                "net",
+                {
+                    **NETWORK_ARGS,
+                    "guardrail_arn": pulumi.Output.from_input(""),
+                    "guardrail_version": "1",
+                },
+            )
+        )
+
+
+def test_network_alone_refuses_a_service_without_a_vetted_list(refused: Refused) -> None:
+    unvetted: NetworkArgs = {**NETWORK_ARGS, "interface_endpoints": ["bedrock-runtime", "ec2"]}
+    [problem] = refused(lambda: Network("net", unvetted))
+    assert problem.startswith("interfaceEndpoints[1]: 'ec2' has no vetted action list")

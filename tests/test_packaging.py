@@ -34,7 +34,13 @@ CONSUMER_PROGRAM = textwrap.dedent(
     lake = run_program(lambda: PrivateDataLake("lake", args), config=config)
     bucket = run_program(
         lambda: DataBucket(
-            "data", {"region": "us-east-1", "account_id": "111111111111", "name": "team-data"}
+            "data",
+            {
+                "region": "us-east-1",
+                "account_id": "111111111111",
+                "name": "team-data",
+                "s3_endpoint_id": "vpce-0aaaaaaaaaaaaaaaa",
+            },
         ),
         config=config,
     )

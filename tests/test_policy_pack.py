@@ -116,10 +116,10 @@ def test_example_stacks_contain_what_the_rules_check(example_run: StackRun) -> N
         "aws:iam/rolePolicy:RolePolicy",
     }
     assert expected <= types
-    # Data, access-log and artifact buckets; prod also holds the invocation-log bucket (it
-    # owns logging).
+    # Data, access-log and artifact buckets; prod also holds the invocation-log bucket (it owns
+    # logging) and Athena's results bucket (it has an Athena access point).
     assert (
-        len(example_run.of_type(BUCKET)) == {"dev": 3, "prod": 4, "byo-vpc": 3}[example_run.stack]
+        len(example_run.of_type(BUCKET)) == {"dev": 3, "prod": 5, "byo-vpc": 3}[example_run.stack]
     )
 
 

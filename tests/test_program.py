@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from offline.runner import StackRun
+import pulumi
+import pytest
+
+from offline.runner import StackRun, run_stack
 
 LAKE = "datalake:index:PrivateDataLake"
 COMPONENTS = {
@@ -98,12 +102,50 @@ def test_stack_outputs_are_small_and_useful(example_run: StackRun) -> None:
         "functionArn",
         "invokeCommand",
         "organizationPolicies",
-        # Only with bucket.kmsKeyArn (prod): what that key's policy must add.
-        *(["dataKeyPolicyStatements"] if example_run.stack == "prod" else []),
+        # Only with bucket.kmsKeyArn (prod): what that key's policy must add; only with an
+        # Athena access point (prod): its workgroup.
+        *(["dataKeyPolicyStatements", "athenaWorkgroups"] if example_run.stack == "prod" else []),
     }
     assert set(outputs["organizationPolicies"]) == {
         "serviceControlPolicy",
+        "bedrockServiceControlPolicy",
+        "regionServiceControlPolicy",
         "resourceControlPolicy",
     }
     assert outputs["bucketName"] == f"private-datalake-{example_run.stack}-111111111111"
     assert outputs["functionArn"].endswith(":function:" + outputs["functionName"])
+
+
+SSO = "arn:aws:iam::111111111111:role/aws-reserved/sso.amazonaws.com"
+
+
+@pytest.mark.parametrize(
+    ("deployer", "kind"),
+    [
+        (f"{SSO}/AWSReservedSSO_PowerUser_0a1b2c3d4e5f6789", "an IAM Identity Center role"),
+        (f"{SSO}/eu-west-1/AWSReservedSSO_PowerUser_0a1b2c3d4e5f6789", "an IAM Identity Center"),
+        ("arn:aws:iam::111111111111:user/alice", "an IAM user"),
+    ],
+)
+def test_only_a_dedicated_role_becomes_an_administrator_implicitly(
+    deployer: str, kind: str, dev_values: dict[str, Any]
+) -> None:
+    """Whoever deploys administers the data; a role every user of a permission set shares, or
+    an IAM user, stops the deployment (and the preview) with what to write instead."""
+    with pytest.raises(pulumi.RunError) as raised:
+        run_stack("dev", values=dev_values, deployer_arn=deployer)
+    message = str(raised.value)
+    assert f"the deploying principal {deployer} is {kind}" in message
+    assert "bucket.adminRoleArns" in message
+    assert "bucket.adminPermissionSets" in message
+
+
+def test_a_deployer_named_on_purpose_deploys(dev_values: dict[str, Any]) -> None:
+    sso_role = f"{SSO}/eu-west-1/AWSReservedSSO_DataAdmin_0a1b2c3d4e5f6789"
+    dev_values["private-datalake:bucket"]["adminPermissionSets"] = ["DataAdmin"]
+    run_stack("dev", values=dev_values, deployer_arn=sso_role)
+    user = "arn:aws:iam::111111111111:user/break-glass"
+    dev_values["private-datalake:bucket"]["adminRoleArns"].append(user)
+    run = run_stack("dev", values=dev_values, deployer_arn=user)
+    data_policy = json.loads(run.named("aws:s3/bucketPolicy:BucketPolicy", "data").inputs["policy"])
+    assert user in json.dumps(data_policy)

@@ -82,6 +82,19 @@ def test_through_the_provider_the_same_resources_and_policies(
     assert lake.parent.endswith("::private-datalake-" + stack)
 
 
+def test_through_the_provider_a_preview_assumes_the_partners_preview_role(
+    prod_preview_run: StackRun,
+) -> None:
+    """The provider builds the component in the engine's dry run too (Construct's dryRun)."""
+    provider_run = run_stack("prod", program=THROUGH_PROVIDER, preview=True)
+    assert registered(provider_run) == registered(prod_preview_run)
+    [partner] = [
+        p for p in provider_run.of_type("pulumi:providers:aws") if "assumeRoles" in p.inputs
+    ]
+    [assumed] = json.loads(partner.inputs["assumeRoles"])
+    assert assumed["roleArn"] == "arn:aws:iam::222222222222:role/previewer"
+
+
 def test_a_secret_where_a_plain_value_decides_is_refused_by_key_path() -> None:
     values = load_stack_values("dev") | {"test:secretKeys": ["accountId"]}
     registrations: list[int] = []

@@ -1,8 +1,9 @@
 """Scanner-clean (issue 23): what the standard scanners check holds on the stacks, and the
 Terraform plan they read keeps what their checks need.
 
-The policies' effect (who may use which key, the function's network interfaces) is proven by
-evaluation in tests/test_access_matrix.py, section "Scanner-clean (issue 23)".
+The policies' effect (who may use which key, the function's network interfaces, the xray
+endpoint) is proven by evaluation in tests/test_access_matrix.py, section "Scanner-clean
+(issue 23)", and over every KMS action in tests/test_perimeter_invariants.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from components import bedrock, policies
-from offline.runner import CapturedResource, StackRun, default_deployer_arn
+from offline.runner import CapturedResource, StackRun
 from synth import scan
 from synth.terraform import (
     PLURALIZED,
@@ -28,12 +29,6 @@ from synth.terraform import (
 )
 from tests.iam.access_model import (
     IAM_DIR,
-    INTERNET,
-    Identity,
-    Request,
-    Simulator,
-    SimulatorUnavailable,
-    StackPolicies,
 )
 
 IAM_DATA = IAM_DIR / "node_modules" / "@cloud-copilot" / "iam-data" / "data"
@@ -368,113 +363,3 @@ def test_the_report_is_read_per_stack(tmp_path: Path) -> None:
     findings, passed = scan.parse_report(report, plans)
     assert findings == [scan.Finding("dev", "CKV_AWS_116", "aws_lambda_function.f", "DLQ")]
     assert passed == {"prod": 2}
-
-
-# --- The new keys over every KMS action AWS defines -----------------------------------------
-
-NEW_KEYS = ("bedrock-key", "datalake-flow-logs", "models-invocation-logs")
-EVERYTHING = (
-    "administrator",
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
-)
-Case = tuple[StackPolicies, Request, bool]
-
-
-def key_actions() -> list[str]:
-    """Every KMS action that acts on a key, from the evaluator's copy of AWS's catalog."""
-    catalog = json.loads((IAM_DATA / "actions" / "kms.json").read_text())
-    return sorted(
-        f"kms:{action['name']}"
-        for action in catalog.values()
-        if any(r["name"] == "key" for r in action["resourceTypes"])
-    )
-
-
-def key_cases(run: StackRun, key: str, actions: list[str]) -> list[Case]:
-    """(request, allowed?) of each principal class for each action on one of the new keys."""
-    stack = StackPolicies.from_run(run)
-    region, account, key_arn = run.region, stack.account_id, stack.key_arns[key]
-    bucket = f"arn:aws:s3:::{run.outputs['bucketName']}-invocations"
-    groups = [g.outputs["arn"] for g in run.of_type(LOG_GROUP) if g.inputs["kmsKeyId"] == key_arn]
-    via_lambda = {"kms:ViaService": f"lambda.{region}.amazonaws.com"}
-    everything = {
-        **via_lambda,
-        "kms:EncryptionContext:aws:logs:arn": groups[0],
-        "kms:EncryptionContext:aws:s3:arn": bucket,
-    }
-    bedrock_delivery = {
-        "aws:SourceAccount": account,
-        "aws:SourceArn": f"arn:aws:bedrock:{region}:{account}:model-invocation-logging",
-        "kms:ViaService": f"s3.{region}.amazonaws.com",
-        "kms:EncryptionContext:aws:s3:arn": bucket,
-    }
-    cases: list[Case] = []
-    for action in actions:
-        logs_action = any(fnmatch.fnmatchcase(action, p) for p in AWS_LOGS_KEY_STATEMENT_ACTIONS)
-        principals: list[tuple[Identity, dict[str, str], bool]] = [
-            (Identity(default_deployer_arn(account), (EVERYTHING,)), {}, True),
-            (
-                Identity(f"arn:aws:iam::{account}:role/data-engineer", (EVERYTHING,)),
-                everything,
-                False,
-            ),
-            (Identity("arn:aws:iam::333333333333:role/thief", (EVERYTHING,)), everything, False),
-            (stack.function, via_lambda, key == "bedrock-key" and action == "kms:Decrypt"),
-            (
-                Identity("bedrock.amazonaws.com"),
-                bedrock_delivery,
-                key == "models-invocation-logs" and action == "kms:GenerateDataKey",
-            ),
-        ]
-        principals += [
-            (Identity(f"logs.{region}.amazonaws.com"), {LOGS_KEY: group}, logs_action)
-            for group in groups
-        ]
-        cases += [
-            (stack, Request(identity, action, key_arn, origin=INTERNET, context=context), allowed)
-            for identity, context, allowed in principals
-        ]
-    return cases
-
-
-LOGS_KEY = "kms:EncryptionContext:aws:logs:arn"
-# What AWS's key policy statement for CloudWatch Logs grants (CloudWatch Logs User Guide,
-# "Encrypt log data in CloudWatch Logs using AWS KMS"), written here, not read from the code.
-AWS_LOGS_KEY_STATEMENT_ACTIONS = (
-    "kms:Encrypt*",
-    "kms:Decrypt*",
-    "kms:ReEncrypt*",
-    "kms:GenerateDataKey*",
-    "kms:Describe*",
-)
-
-
-def test_the_new_keys_serve_exactly_their_users_for_every_kms_action(
-    dev_run: StackRun, prod_run: StackRun
-) -> None:
-    """For every key action in AWS's catalog, each new key allows: its administrators
-    everything; CloudWatch Logs the logs actions for its own log groups; the function's role
-    Decrypt through Lambda on its own key; Bedrock GenerateDataKey through S3 for the
-    invocation-log bucket; anybody else, an over-privileged role of the account or another
-    account, nothing."""
-    try:
-        simulator = Simulator.locate()
-    except SimulatorUnavailable as missing:
-        pytest.skip(f"IAM evaluator not available: {missing}")
-    actions = key_actions()
-    cases = [
-        case
-        for run in (dev_run, prod_run)
-        for key in NEW_KEYS
-        if any(k.name == key for k in run.of_type(KEY))
-        for case in key_cases(run, key, actions)
-    ]
-    outcomes = simulator.decide([(stack, request) for stack, request, _ in cases])
-    wrong = [
-        f"{stack.stack} {request.identity.arn} {request.action} {request.resource}: "
-        f"{outcome.decision}"
-        for (stack, request, allowed), outcome in zip(cases, outcomes, strict=True)
-        if (outcome.decision == "Allowed") != allowed
-    ]
-    assert len(cases) > 1000
-    assert wrong == []

@@ -126,9 +126,15 @@ def test_what_the_organization_must_attach_is_written_ready_to_use(
     outputs = run.outputs["organizationPolicies"]
     assert scp == json.loads(outputs["serviceControlPolicy"])
     assert rcp == json.loads(outputs["resourceControlPolicy"])
-    [deny] = rcp["Statement"]
+    for name, document in (
+        ("bedrockServiceControlPolicy", "bedrock-service-control-policy.json"),
+        ("regionServiceControlPolicy", "region-service-control-policy.json"),
+    ):
+        written = json.loads((result.out / "organization" / document).read_text())
+        assert written == json.loads(outputs[name])
+    deny = rcp["Statement"][0]
     assert deny["Effect"] == "Deny"
-    assert "s3:CreateAccessPoint" in deny["Action"]
+    assert "s3:*AccessPoint*" in deny["Action"]
     assert (
         default_deployer_arn("111111111111") in deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     )
@@ -201,8 +207,15 @@ def test_resources_keep_protect_and_retain_flags(
     resources = result.json("resources.json")["resources"]
     protected = {r["name"] for r in resources if r["protect"] and r["retainOnDelete"]}
     # prod also owns the account's invocation logging, whose bucket is kept the same way, and
-    # the function's artifact bucket follows bucket.deletionProtection too.
-    kept = {"data", "data-access-logs", "models-invocation-logs", "bedrock-artifacts"}
+    # has an Athena access point, whose results bucket too; the function's artifact bucket
+    # follows bucket.deletionProtection too.
+    kept = {
+        "data",
+        "data-access-logs",
+        "models-invocation-logs",
+        "data-athena-results",
+        "bedrock-artifacts",
+    }
     assert protected == (kept if keep else set())
 
 

@@ -13,6 +13,7 @@ from components.policies.documents import (
     PolicyDocument,
     Statement,
     document,
+    log_group_arn,
     merge,
     one_of,
     statement,
@@ -29,6 +30,45 @@ BEDROCK_INVOKE_STREAM = "bedrock:InvokeModelWithResponseStream"
 INFERENCE_PROFILE_PREFIXES = ("us", "eu", "apac", "global", "us-gov", "jp", "au", "ca")
 
 
+# Where a cross-Region inference profile of each geography may route a call: the union over
+# models of the destination Regions in Amazon Bedrock's user guide ("Supported Regions and models
+# for inference profiles", and each model's page). A global profile routes to any commercial
+# Region (None: no list).
+PROFILE_DESTINATION_REGIONS: Mapping[str, tuple[str, ...] | None] = {
+    "us": ("us-east-1", "us-east-2", "us-west-1", "us-west-2"),
+    "us-gov": ("us-gov-east-1", "us-gov-west-1"),
+    "ca": ("ca-central-1", "ca-west-1"),
+    "eu": (
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+    ),
+    "apac": (
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "me-central-1",
+    ),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+    "global": None,
+}
+
+
 _MODEL_ID = re.compile(
     r"^(?:(?P<geo>" + "|".join(re.escape(p) for p in INFERENCE_PROFILE_PREFIXES) + r")\.)?"
     r"(?P<model>[a-z0-9][a-z0-9-]*\.[A-Za-z0-9][A-Za-z0-9._:-]*)$"
@@ -41,7 +81,12 @@ class ModelRef:
 
     model_id: str
     foundation_model_id: str
-    is_inference_profile: bool
+    geography: str | None
+    """A cross-Region inference profile's prefix (us, eu, global...); None for a model."""
+
+    @property
+    def is_inference_profile(self) -> bool:
+        return self.geography is not None
 
 
 def parse_model_id(model_id: str) -> ModelRef | None:
@@ -52,8 +97,20 @@ def parse_model_id(model_id: str) -> ModelRef | None:
     return ModelRef(
         model_id=model_id,
         foundation_model_id=match["model"],
-        is_inference_profile=match["geo"] is not None,
+        geography=match["geo"],
     )
+
+
+def inference_regions(model_ids: Iterable[str]) -> tuple[str, ...] | None:
+    """Every Region the configured profiles may route a call to; None when one is global."""
+    regions: set[str] = set()
+    for ref in filter(None, map(parse_model_id, model_ids)):
+        if ref.geography is not None:
+            destinations = PROFILE_DESTINATION_REGIONS[ref.geography]
+            if destinations is None:
+                return None
+            regions |= set(destinations)
+    return tuple(sorted(regions))
 
 
 def model_slug(model_id: str) -> str:
@@ -201,14 +258,10 @@ def bedrock_endpoint_policy(
     guardrail: GuardrailRef | None = None,
     routes: Mapping[str, str] | None = None,
 ) -> PolicyDocument:
-    """The bedrock-runtime endpoint lets the perimeter's principals invoke only these models
-    (with the guardrail, when there is one). Models are AWS's resources, so no resource
-    perimeter applies.
-
-    The endpoint is created before the guardrail and the application profiles exist (their ARNs
-    hold ids AWS generates), so the caller passes patterns of the data account for those: the
-    function's role names them exactly, and the endpoint still allows only the configured
-    models behind them."""
+    """The bedrock-runtime endpoint lets the perimeter's principals invoke only these models,
+    with exactly this guardrail version when there is one (never its DRAFT, never another
+    guardrail), and through exactly these application profiles (never another of the
+    account's). Models are AWS's resources, so no resource perimeter applies."""
     return document(
         *bedrock_invoke_statements(
             region=region,
@@ -225,6 +278,15 @@ def bedrock_endpoint_policy(
 
 INVOCATION_LOG_STREAM = "aws/bedrock/modelinvocations"
 """The log stream Bedrock writes invocation logs to in the configured log group."""
+
+
+def invocation_log_group_name(name_prefix: str) -> str:
+    """The CloudWatch log group of the invocation logs a stack owns."""
+    return f"/aws/bedrock/modelinvocations/{name_prefix}"
+
+
+def invocation_log_group_arn(region: str, account_id: str, name_prefix: str) -> str:
+    return log_group_arn(region, account_id, invocation_log_group_name(name_prefix))
 
 
 def bedrock_account_resources(region: str, account_id: str) -> str:

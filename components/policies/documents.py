@@ -1,5 +1,5 @@
-"""Policy documents as plain dicts: the statement builders every family shares, and AWS's size
-limits."""
+"""Policy documents as plain dicts: the statement builders every family shares, the ARNs
+several families name, and AWS's size limits."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ POLICY_VERSION = "2012-10-17"
 PARTITION = "aws"
 
 
+def log_group_arn(region: str, account_id: str, name: str) -> str:
+    """A log group's ARN, as CloudWatch Logs also puts it in the log group's encryption context
+    (``name`` may be a pattern)."""
+    return f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{name}"
+
+
 # AWS limits the documents are checked against (see README "Limits").
 BUCKET_POLICY_LIMIT_BYTES = 20 * 1024
 
@@ -30,6 +36,8 @@ VPC_ENDPOINT_POLICY_LIMIT_CHARS = 20_480
 
 
 ROLE_INLINE_POLICY_LIMIT_CHARS = 10_240
+# Service and resource control policies (AWS Organizations quotas).
+ORGANIZATION_POLICY_LIMIT_CHARS = 5_120
 
 
 def document(*statements: Statement) -> PolicyDocument:
@@ -58,11 +66,20 @@ def statement(
     effect: Literal["Allow", "Deny"] = "Allow",
     principal: str | Mapping[str, Any] | None = None,
     conditions: Mapping[str, Mapping[str, Any]] | None = None,
+    not_actions: Sequence[str] = (),
 ) -> Statement:
+    """One statement. With ``not_actions`` (and ``actions`` empty) it applies to every action
+    but those: a deny written that way needs no list of what it denies, so an action AWS adds
+    later is denied too."""
+    if bool(actions) == bool(not_actions):
+        raise ValueError(f"{sid}: give either actions or not_actions")
     statement: Statement = {"Sid": sid, "Effect": effect}
     if principal is not None:
         statement["Principal"] = principal
-    statement["Action"] = one_or_many(actions)
+    if actions:
+        statement["Action"] = one_or_many(actions)
+    else:
+        statement["NotAction"] = one_or_many(sorted(set(not_actions)))
     statement["Resource"] = one_or_many(resources)
     if conditions:
         statement["Condition"] = {op: dict(values) for op, values in conditions.items()}

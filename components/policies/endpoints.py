@@ -6,35 +6,95 @@ from collections.abc import Mapping, Sequence
 
 from components.policies.documents import PARTITION, PolicyDocument, document, merge, statement
 from components.policies.principals import Perimeter
-from components.policies.s3 import DATA_PLANE_ACTIONS, bucket_arn
+from components.policies.roles import XRAY_WRITE_ACTIONS
+from components.policies.s3 import ACCESS_MODE_ACTIONS, bucket_arn
 
-# Interface endpoints whose service's full action set could carry data out of the perimeter
-# by itself: CloudWatch Logs subscription filters, destinations and exports send log data to
-# other accounts, so its endpoint serves writing and reading logs only.
+# What each interface endpoint serves: the data-plane actions of its service that a workload in
+# the private subnets needs, each on a resource (so that the resource perimeter applies), and
+# never one that manages permissions, keys, exports or subscriptions (CloudWatch Logs
+# subscription filters and exports, SNS subscriptions and DynamoDB exports send data to other
+# accounts). A service without a list here is refused by the config. bedrock-runtime's policy
+# narrows its list further, to the configured models (bedrock_endpoint_policy).
 INTERFACE_ENDPOINT_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "bedrock-runtime": (
+        "bedrock:InvokeModel",
+        "bedrock:InvokeModelWithResponseStream",
+        "bedrock:ApplyGuardrail",
+    ),
     "logs": (
-        "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
-        "logs:DescribeLogGroups",
         "logs:DescribeLogStreams",
         "logs:GetLogEvents",
         "logs:FilterLogEvents",
         "logs:StartQuery",
-        "logs:StopQuery",
         "logs:GetQueryResults",
     ),
+    "sts": ("sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"),
+    "kms": (
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom",
+        "kms:ReEncryptTo",
+        "kms:DescribeKey",
+    ),
+    "secretsmanager": ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+    "ssm": ("ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"),
+    "sqs": (
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    ),
+    "sns": ("sns:Publish",),
+    "athena": (
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+        "athena:GetWorkGroup",
+        "athena:BatchGetQueryExecution",
+        "athena:ListQueryExecutions",
+    ),
+    "lambda": ("lambda:InvokeFunction",),
     # The function's traces (function.tracing): what AWS's X-Ray daemon and SDKs call, sending
     # segments and telemetry and reading sampling rules; nothing that reads traces or changes
     # the account's X-Ray settings.
-    "xray": (
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "xray:GetSamplingRules",
-        "xray:GetSamplingTargets",
-        "xray:GetSamplingStatisticSummaries",
-    ),
+    "xray": XRAY_WRITE_ACTIONS,
 }
+
+# Vetted actions that act on no resource (the Service Authorization Reference gives them no
+# resource type, so a policy names them on "*"): AWS has no resource owner to compare with the
+# perimeter, and they act in the caller's own account. An endpoint serves them to the
+# perimeter's principals alone (see interface_endpoint_policy).
+ACTIONS_ON_NO_RESOURCE = frozenset(XRAY_WRITE_ACTIONS)
+
+# What the DynamoDB gateway endpoint serves: items, queries and streams of the data account's
+# tables. Not exports (to any account's bucket), backups, restores, replicas, resource policies
+# or table management.
+DYNAMODB_DATA_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:DescribeTable",
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+)
 
 
 # IAM service prefixes of interface endpoints whose prefix differs from their endpoint name.
@@ -53,9 +113,10 @@ def s3_gateway_endpoint_policy(
 ) -> PolicyDocument:
     """What the VPC may reach in S3: the data account's access points and, through them, the
     data bucket (AWS evaluates the endpoint policy against both), plus named extra buckets for
-    reading; for the perimeter's principals only, and data requests only (managing a bucket or
-    an access point does not go through the data VPC). Everything else, including direct
-    access to the data bucket and any other account's bucket or access point, has no Allow.
+    reading; for the perimeter's principals only, and only what an access mode grants (managing a
+    bucket or an access point does not go through the data VPC). Everything else, including
+    direct access to the data bucket and any other account's bucket or access point, has no
+    Allow.
 
     ARN patterns keep the size constant however many access points there are.
     """
@@ -64,14 +125,14 @@ def s3_gateway_endpoint_policy(
     statements = [
         statement(
             "DataAccountAccessPoints",
-            DATA_PLANE_ACTIONS,
+            ACCESS_MODE_ACTIONS,
             [f"arn:{PARTITION}:s3:{region}:{perimeter.data_account_id}:accesspoint/*"],
             principal="*",
             conditions=inside,
         ),
         statement(
             "DataBucketOnlyThroughAccessPoints",
-            DATA_PLANE_ACTIONS,
+            ACCESS_MODE_ACTIONS,
             [bucket, f"{bucket}/*"],
             principal="*",
             conditions=merge(
@@ -95,13 +156,14 @@ def s3_gateway_endpoint_policy(
 
 
 def dynamodb_gateway_endpoint_policy(*, region: str, perimeter: Perimeter) -> PolicyDocument:
-    """The VPC may reach only the data account's DynamoDB tables (and their indexes, streams),
-    for the perimeter's principals."""
+    """The VPC may use the items and streams of the data account's DynamoDB tables (see
+    :data:`DYNAMODB_DATA_ACTIONS`), for the perimeter's principals."""
+    tables = f"arn:{PARTITION}:dynamodb:{region}:{perimeter.data_account_id}:table/*"
     return document(
         statement(
-            "DataAccountTables",
-            ["dynamodb:*"],
-            [f"arn:{PARTITION}:dynamodb:{region}:{perimeter.data_account_id}:table/*"],
+            "DataAccountTableItems",
+            DYNAMODB_DATA_ACTIONS,
+            [tables],
             principal="*",
             conditions=perimeter.principals_inside(),
         )
@@ -114,17 +176,37 @@ def endpoint_service_prefix(service: str) -> str:
 
 
 def interface_endpoint_policy(*, service: str, perimeter: Perimeter) -> PolicyDocument:
-    """An interface endpoint's policy: its own service's actions (a vetted list where the
-    service's own actions could carry data out, see :data:`INTERFACE_ENDPOINT_ACTIONS`), for
-    the perimeter's principals, on the perimeter's resources (so ``sts`` assumes only roles
-    inside it)."""
-    actions = INTERFACE_ENDPOINT_ACTIONS.get(service, (f"{endpoint_service_prefix(service)}:*",))
-    return document(
-        statement(
-            "PerimeterPrincipalsToPerimeterResources",
-            actions,
-            ["*"],
-            principal="*",
-            conditions=perimeter.principals_and_resources_inside(),
+    """An interface endpoint's policy: its service's vetted actions (see
+    :data:`INTERFACE_ENDPOINT_ACTIONS`), for the perimeter's principals, on the perimeter's
+    resources (so ``sts`` assumes only roles inside it). A service without a vetted list has no
+    policy: the config refuses it.
+
+    Vetted actions on no resource (:data:`ACTIONS_ON_NO_RESOURCE`, X-Ray's) have no resource
+    owner for the resource rule to find, so it would refuse them all; they get a statement of
+    their own that checks the principal alone. It names only those actions: every other one
+    keeps the resource rule."""
+    vetted = INTERFACE_ENDPOINT_ACTIONS[service]
+    on_resources = [a for a in vetted if a not in ACTIONS_ON_NO_RESOURCE]
+    on_no_resource = [a for a in vetted if a in ACTIONS_ON_NO_RESOURCE]
+    statements = []
+    if on_resources:
+        statements.append(
+            statement(
+                "PerimeterPrincipalsToPerimeterResources",
+                on_resources,
+                ["*"],
+                principal="*",
+                conditions=perimeter.principals_and_resources_inside(),
+            )
         )
-    )
+    if on_no_resource:
+        statements.append(
+            statement(
+                "PerimeterPrincipalsActionsOnNoResource",
+                on_no_resource,
+                ["*"],
+                principal="*",
+                conditions=perimeter.principals_inside(),
+            )
+        )
+    return document(*statements)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from components.policies.bedrock import bedrock_account_resources
 from components.policies.documents import (
-    PARTITION,
     PolicyDocument,
     Statement,
     document,
@@ -26,10 +25,11 @@ def data_key_usage_statements(
     *,
     region: str,
     data_account_id: str,
-    bucket_name: str,
+    bucket_names: Sequence[str],
     cross_account_access: Sequence[tuple[str, AccessMode]],
 ) -> list[Statement]:
-    """Who may use the data key, only through S3 and only for this bucket: the data account's
+    """Who may use the data key, only through S3 and only for these buckets (the data bucket,
+    and the Athena results bucket when there is one): the data account's
     principals that S3 lets through (the access points decide who they are), and each account
     that owns a cross-account access point with the union of its access points' modes.
 
@@ -38,7 +38,7 @@ def data_key_usage_statements(
     through_s3_for_this_bucket = {
         "StringEquals": {
             "kms:ViaService": f"s3.{region}.amazonaws.com",
-            "kms:EncryptionContext:aws:s3:arn": bucket_arn(bucket_name),
+            "kms:EncryptionContext:aws:s3:arn": one_or_many(sorted(map(bucket_arn, bucket_names))),
         }
     }
     statements = [
@@ -89,7 +89,7 @@ def data_key_policy(
     *,
     region: str,
     data_account_id: str,
-    bucket_name: str,
+    bucket_names: Sequence[str],
     cross_account_access: Sequence[tuple[str, AccessMode]],
 ) -> PolicyDocument:
     """The stack-created data key: administered by the data account (through IAM), and used
@@ -99,16 +99,17 @@ def data_key_policy(
         *data_key_usage_statements(
             region=region,
             data_account_id=data_account_id,
-            bucket_name=bucket_name,
+            bucket_names=bucket_names,
             cross_account_access=cross_account_access,
         ),
     )
 
 
-def alarm_topic_key_policy(account_id: str) -> PolicyDocument:
+def alarm_topic_key_policy(account_id: str, event_rule_arns: Sequence[str] = ()) -> PolicyDocument:
     """The alarm topic's key: administered through IAM; CloudWatch may use it to publish this
-    account's alarms (the AWS managed SNS key cannot be used by CloudWatch)."""
-    return document(
+    account's alarms (the AWS managed SNS key cannot be used by CloudWatch), and EventBridge to
+    publish what the stack's rules match."""
+    statements = [
         key_administered_through_iam(account_id),
         statement(
             "CloudWatchPublishesThisAccountsAlarms",
@@ -117,7 +118,21 @@ def alarm_topic_key_policy(account_id: str) -> PolicyDocument:
             principal={"Service": "cloudwatch.amazonaws.com"},
             conditions={"StringEquals": {"aws:SourceAccount": account_id}},
         ),
-    )
+    ]
+    if event_rule_arns:
+        statements.append(
+            statement(
+                "EventBridgePublishesTheStacksRules",
+                ["kms:GenerateDataKey*", "kms:Decrypt"],
+                ["*"],
+                principal={"Service": "events.amazonaws.com"},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {"aws:SourceArn": one_or_many(sorted(event_rule_arns))},
+                },
+            )
+        )
+    return document(*statements)
 
 
 # What CloudWatch Logs does with a log group's key (AWS's statement for encrypting log data).
@@ -128,12 +143,6 @@ CLOUDWATCH_LOGS_KEY_ACTIONS = (
     "kms:GenerateDataKey*",
     "kms:Describe*",
 )
-
-
-def log_group_arn(region: str, account_id: str, name: str) -> str:
-    """The ARN CloudWatch Logs puts in a log group's encryption context (``name`` may be a
-    pattern)."""
-    return f"arn:{PARTITION}:logs:{region}:{account_id}:log-group:{name}"
 
 
 def key_administrators_statement(account_id: str, administrators: Sequence[str]) -> Statement:

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
-from components.policies.documents import PARTITION, PolicyDocument, document, statement
+from collections.abc import Sequence
+
+from components.policies.documents import (
+    PARTITION,
+    PolicyDocument,
+    Statement,
+    document,
+    one_or_many,
+    statement,
+)
 from components.policies.principals import bound_to_account
 
 
-def alarm_topic_policy(*, topic_arn: str, region: str, account_id: str) -> PolicyDocument:
-    """Only this account's CloudWatch alarms publish to the topic; nobody over plain HTTP.
-    The account's own principals keep what their IAM policies grant (same account)."""
-    return document(
+def event_rule_arn(region: str, account_id: str, rule_name: str) -> str:
+    return f"arn:{PARTITION}:events:{region}:{account_id}:rule/{rule_name}"
+
+
+def alarm_topic_policy(
+    *, topic_arn: str, region: str, account_id: str, event_rule_arns: Sequence[str] = ()
+) -> PolicyDocument:
+    """Only this account's CloudWatch alarms (and the stack's EventBridge rules, which watch
+    governance changes) publish to the topic; nobody over plain HTTP. The account's own
+    principals keep what their IAM policies grant (same account)."""
+    statements: list[Statement] = [
         statement(
             "CloudWatchAlarmsPublish",
             ["sns:Publish"],
@@ -18,7 +34,22 @@ def alarm_topic_policy(*, topic_arn: str, region: str, account_id: str) -> Polic
             conditions=bound_to_account(
                 account_id, f"arn:{PARTITION}:cloudwatch:{region}:{account_id}:alarm:*"
             ),
-        ),
+        )
+    ]
+    if event_rule_arns:
+        statements.append(
+            statement(
+                "GovernanceEventRulesPublish",
+                ["sns:Publish"],
+                [topic_arn],
+                principal={"Service": "events.amazonaws.com"},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnEquals": {"aws:SourceArn": one_or_many(sorted(event_rule_arns))},
+                },
+            )
+        )
+    statements.append(
         statement(
             "DenyInsecureTransport",
             ["sns:Publish"],
@@ -26,5 +57,6 @@ def alarm_topic_policy(*, topic_arn: str, region: str, account_id: str) -> Polic
             effect="Deny",
             principal="*",
             conditions={"Bool": {"aws:SecureTransport": "false"}},
-        ),
+        )
     )
+    return document(*statements)

@@ -13,12 +13,11 @@ Access modes (what ``access: read | write | readwrite`` grants, within the acces
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
 from components.policies.documents import PARTITION, Statement, statement
-from components.policies.principals import not_administrator
 
 
 class AccessMode(StrEnum):
@@ -41,20 +40,6 @@ WRITE_OBJECT_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMulti
 DELETE_OBJECT_ACTIONS = ("s3:DeleteObject",)
 
 
-# Everything that reads, writes, deletes or lists data; denied outside the allowed VPCs.
-# Bucket-configuration actions (policy, encryption, ...) are deliberately not in this list, so an
-# administrator can always repair the bucket policy from the console or CI.
-DATA_PLANE_ACTIONS = (
-    "s3:GetObject*",
-    "s3:PutObject*",
-    "s3:DeleteObject*",
-    "s3:RestoreObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListBucket*",
-    "s3:ListMultipartUploadParts",
-)
-
-
 # What any access mode grants through an access point; nothing else passes one, whoever
 # created it.
 ACCESS_MODE_ACTIONS = (
@@ -65,38 +50,20 @@ ACCESS_MODE_ACTIONS = (
 )
 
 
-# Listings no mode grants: they take no s3:prefix bound, so they would show every key.
-UNGRANTED_LISTING_ACTIONS = ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads")
+# What a bucket's settings say, never its data: the configuration readers (AWS Config, Access
+# Analyzer, a security team's scanner) read these and nothing else. In the catalog these
+# patterns match only bucket-level reads of settings (GetBucketPolicy, GetBucketVersioning,
+# GetEncryptionConfiguration, GetLifecycleConfiguration, ...); docs/access-proof.md lists them.
+CONFIGURATION_READS = ("s3:GetBucket*", "s3:Get*Configuration")
 
 
-# What protects a bucket: its policy, encryption, versioning, lifecycle, replication, public
-# access block, logging, ownership and the rest of its configuration, and the bucket itself.
-BUCKET_GUARDRAIL_ACTIONS = (
-    "s3:PutBucket*",
-    "s3:DeleteBucket*",
-    "s3:PutLifecycleConfiguration",
-    "s3:PutReplicationConfiguration",
-    "s3:PutEncryptionConfiguration",
-    "s3:PutAccelerateConfiguration",
-    "s3:PutInventoryConfiguration",
-    "s3:PutAnalyticsConfiguration",
-    "s3:PutMetricsConfiguration",
-    "s3:PutIntelligentTieringConfiguration",
-)
+# What a replication role writes into its destination (S3 Replication, "destination bucket
+# permissions"): the objects, their delete markers and their tags.
+REPLICATION_WRITES = ("s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags")
 
 
-# S3 Control actions on access points (no bucket or endpoint policy is asked for them).
-ACCESS_POINT_CONTROL_ACTIONS = (
-    "s3:CreateAccessPoint",
-    "s3:PutAccessPointPolicy",
-    "s3:DeleteAccessPointPolicy",
-    "s3:DeleteAccessPoint",
-    "s3:PutAccessPointPublicAccessBlock",
-)
-
-
-# Server-side encryption that uses a KMS key (single- and dual-layer).
-KMS_ENCRYPTION_ALGORITHMS = ("aws:kms", "aws:kms:dsse")
+# Reading how an access point is set up, never the data behind it.
+ACCESS_POINT_READS = ("s3:GetAccessPoint*", "s3:ListAccessPoints*")
 
 
 def bucket_arn(bucket_name: str) -> str:
@@ -157,16 +124,4 @@ def tls_statement(bucket: str) -> Statement:
         effect="Deny",
         principal="*",
         conditions={"Bool": {"aws:SecureTransport": "false"}},
-    )
-
-
-def guardrail_statement(bucket: str, administrators: Sequence[str]) -> Statement:
-    """Only the administrators (and the deployer among them) change what protects a bucket."""
-    return statement(
-        "DenyGuardrailChangesByOthers",
-        BUCKET_GUARDRAIL_ACTIONS,
-        [bucket],
-        effect="Deny",
-        principal="*",
-        conditions=not_administrator(administrators),
     )

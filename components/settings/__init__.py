@@ -39,10 +39,12 @@ from components.settings.models import (
     ModelTags,
     alarm_destination_problems,
     invocation_log_destination_problems,
+    model_problems,
     model_provider,
 )
 from components.settings.parsing import (
     NOT_PLAIN,
+    RETIRED_KEYS,
     aliased,
     describe,
     key_path,
@@ -57,8 +59,8 @@ from components.settings.rules import (
 )
 from components.settings.sizes import (
     LONGEST_ROLE_ARN,
+    PLACEHOLDER_ENDPOINT_ID,
     PLACEHOLDER_ID_LENGTH,
-    PLACEHOLDER_VPC_ID,
     size_problems,
 )
 from components.settings.stack import (
@@ -68,6 +70,7 @@ from components.settings.stack import (
     BucketConfig,
     FunctionConfig,
     NetworkConfig,
+    ReplicationSourceConfig,
     StackConfig,
     ViaService,
 )
@@ -75,6 +78,7 @@ from components.settings.values import (
     LOG_RETENTION_DAYS,
     MAX_ACCESS_POINTS,
     MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_CHARS,
     MIN_FUNCTION_TIMEOUT_SECONDS,
     PRIVATE_RANGES,
     AccessPointName,
@@ -116,11 +120,13 @@ __all__ = [
     "LONGEST_ROLE_ARN",
     "MAX_ACCESS_POINTS",
     "MAX_DOCUMENT_BYTES",
+    "MAX_DOCUMENT_CHARS",
     "MIN_FUNCTION_TIMEOUT_SECONDS",
     "NOT_PLAIN",
+    "PLACEHOLDER_ENDPOINT_ID",
     "PLACEHOLDER_ID_LENGTH",
-    "PLACEHOLDER_VPC_ID",
     "PRIVATE_RANGES",
+    "RETIRED_KEYS",
     "USER_KEYS",
     "AccessPointConfig",
     "AccessPointName",
@@ -156,6 +162,7 @@ __all__ = [
     "PrincipalArn",
     "Regex",
     "Region",
+    "ReplicationSourceConfig",
     "RetentionDays",
     "RoleArn",
     "RouteTableId",
@@ -183,6 +190,7 @@ __all__ = [
     "is_bucket_name",
     "key_path",
     "matches",
+    "model_problems",
     "model_provider",
     "outputs_in",
     "parse_args",

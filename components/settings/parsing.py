@@ -51,6 +51,16 @@ def parse_stack_config(
     return config
 
 
+# Keys an earlier version took, with what to write instead.
+RETIRED_KEYS = {
+    "bucket.allowedVpcIds": (
+        "trusts every S3 endpoint of those VPCs: another endpoint there (a landing zone's, with "
+        "AWS's default full-access policy) would reach the data and carry it out. Name the "
+        "endpoints instead, in bucket.allowedVpcEndpointIds: [vpce-...] (CHANGELOG, 0.4.0)"
+    ),
+}
+
+
 def describe(error: ValidationError, root: type[BaseModel]) -> list[str]:
     details = error.errors()
     problems = []
@@ -64,7 +74,9 @@ def describe(error: ValidationError, root: type[BaseModel]) -> list[str]:
             continue
         path = key_path(loc)
         kind = detail["type"]
-        if kind == "extra_forbidden":
+        if kind == "extra_forbidden" and path in RETIRED_KEYS:
+            message = RETIRED_KEYS[path]
+        elif kind == "extra_forbidden":
             message = "unknown key" + _did_you_mean(loc, root)
         elif kind == "missing":
             message = "is required"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.network import existing_endpoint_problems
+from components.access_points import partner_problems
+from components.network import existing_endpoint_problems, interface_endpoint_problems
 from components.settings.guardrails import guardrail_problems
 from components.settings.models import (
     InvocationLoggingConfig,
@@ -26,6 +27,7 @@ def cross_field_problems(config: StackConfig) -> list[str]:
             )
         first_index.setdefault(ap.name, index)
         problems += _access_point_problems(config, ap, where)
+    problems += partner_problems(config.access_point_specs)
 
     bedrock_ap = config.access_point_named(config.bedrock.access_point)
     if bedrock_ap is None:
@@ -50,12 +52,7 @@ def cross_field_problems(config: StackConfig) -> list[str]:
             "network.interfaceEndpoints: must include 'bedrock-runtime'; the function has no "
             "other route to Bedrock from the private subnets"
         )
-    for index, service in enumerate(config.network.interface_endpoints):
-        if service in ("s3", "dynamodb"):
-            problems.append(
-                f"network.interfaceEndpoints[{index}]: '{service}' is already reached through "
-                "its gateway endpoint (free, on every route table)"
-            )
+    problems += interface_endpoint_problems(config.network.interface_endpoints, "network.")
     problems += _bedrock_problems(config)
     if config.bucket.name is None and not is_bucket_name(config.log_bucket_name):
         problems.append(
@@ -162,32 +159,36 @@ def _network_problems(config: StackConfig) -> list[str]:
     problems += existing_endpoint_problems(
         network.existing_interface_endpoints, network.interface_endpoints, "network."
     )
-    problems += [
-        f"bucket.allowedVpcIds[{index}]: {vpc_id} is network.vpcId, allowed already"
-        for index, vpc_id in enumerate(config.bucket.allowed_vpc_ids)
-        if vpc_id == network.vpc_id
-    ]
     return problems
 
 
 def _access_point_problems(config: StackConfig, ap: AccessPointConfig, where: str) -> list[str]:
     problems = []
-    if (ap.account_id is None) != (ap.role_arn is None):
-        problems.append(
-            f"{where}: a cross-account access point needs both accountId and roleArn "
-            "(the role Pulumi assumes in that account)"
-        )
     if ap.account_id is not None and ap.account_id == config.account_id:
         problems.append(
             f"{where}.accountId: is the data account; omit accountId and roleArn for an access "
             "point of the data account"
         )
-    if (
-        ap.role_arn is not None
-        and ap.account_id is not None
-        and f":{ap.account_id}:" not in ap.role_arn
-    ):
-        problems.append(f"{where}.roleArn: must be a role in account {ap.account_id}")
+    problems += _access_point_network_problems(config, ap, where)
+    if config.organization_id is None and not ap.is_cross_account:
+        problems += [
+            f"{where}.principals[{index}]: account {account} is outside the perimeter (the data "
+            f"account {config.account_id}), so the bucket would refuse it; set organizationId "
+            "if both accounts are in one organization, or give that account an access point of "
+            "its own (accountId, roleArn)"
+            for index, principal in enumerate(ap.principals)
+            if (account := principal.split(":")[4]) != config.account_id
+        ]
+    if not ap.principals and ap.name != config.bedrock.access_point:
+        problems.append(f"{where}.principals: must list at least one principal")
+    return problems
+
+
+def _access_point_network_problems(
+    config: StackConfig, ap: AccessPointConfig, where: str
+) -> list[str]:
+    """Where an access point can be used from, against what the bucket admits."""
+    problems = []
     if ap.via_services:
         if "network" in ap.model_fields_set and ap.network == "vpc":
             problems.append(
@@ -207,20 +208,19 @@ def _access_point_problems(config: StackConfig, ap: AccessPointConfig, where: st
                 "is true (the bucket refuses requests from outside the allowed VPCs), unless "
                 "the access point serves only AWS services (viaServices)"
             )
+    elif (
+        not ap.is_cross_account
+        and ap.vpc_id not in (None, config.network.vpc_id)
+        and config.bucket.restrict_to_vpcs
+        and not config.bucket.allowed_vpc_endpoint_ids
+    ):
+        problems.append(
+            f"{where}.vpcId: an access point bound to another VPC is used through that VPC's "
+            "S3 endpoint, which the bucket refuses unless bucket.allowedVpcEndpointIds names it"
+        )
     elif ap.is_cross_account and ap.vpc_id is None:
         problems.append(
             f"{where}.vpcId: is required for a cross-account access point with network: vpc "
             "(the VPC in account " + f"{ap.account_id} that reads through it)"
         )
-    if config.organization_id is None and not ap.is_cross_account:
-        problems += [
-            f"{where}.principals[{index}]: account {account} is outside the perimeter (the data "
-            f"account {config.account_id}), so the bucket would refuse it; set organizationId "
-            "if both accounts are in one organization, or give that account an access point of "
-            "its own (accountId, roleArn)"
-            for index, principal in enumerate(ap.principals)
-            if (account := principal.split(":")[4]) != config.account_id
-        ]
-    if not ap.principals and ap.name != config.bedrock.access_point:
-        problems.append(f"{where}.principals: must list at least one principal")
     return problems

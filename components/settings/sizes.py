@@ -5,35 +5,47 @@ from __future__ import annotations
 from components import policies
 from components.settings.stack import AccessPointConfig, StackConfig
 
-PLACEHOLDER_VPC_ID = "vpc-0123456789abcdef0"  # longest VPC id form, for worst-case size checks
+# The longest ids of their kinds AWS hands out, for worst-case size checks.
+PLACEHOLDER_ENDPOINT_ID = "vpce-0123456789abcdef0"
+PLACEHOLDER_SUBNET_ID = "subnet-0123456789abcdef0"
+PLACEHOLDER_SECURITY_GROUP_ID = "sg-0123456789abcdef0"
+PLACEHOLDER_ID_LENGTH = 64  # longer than the ids AWS gives guardrails and inference profiles
 
 
 # The longest role ARN IAM accepts (a 512-character path, a 64-character name): the deployer.
 LONGEST_ROLE_ARN = "arn:aws:iam::{account}:role/" + "x" * (512 + 64)
 
 
-PLACEHOLDER_ID_LENGTH = 64  # longer than the ids AWS gives guardrails and inference profiles
-
-
-PLACEHOLDER_SUBNET_ID = "subnet-0123456789abcdef0"  # longest subnet id form
-PLACEHOLDER_SECURITY_GROUP_ID = "sg-0123456789abcdef0"  # longest security group id form
-
-
 def size_problems(config: StackConfig) -> list[str]:
     """Build each policy whose size depends on config and compare it with AWS's limit now,
     instead of letting `pulumi up` fail halfway through."""
     function_ap = config.function_access_point
+    deployer = LONGEST_ROLE_ARN.format(account=config.account_id)
+    data_key = config.bucket.kms_key_arn or _arn(config, "kms", f"key/{'x' * 36}")
+    guardrail = _worst_case_guardrail(config)
+    routes = {
+        model_id: policies.application_profile_arn(
+            config.region, config.account_id, f"{index:x}".rjust(PLACEHOLDER_ID_LENGTH, "x")
+        )
+        for index, model_id in enumerate(config.bedrock.model_tags)
+    }
+    organization = config.organization_scope(
+        administrators=[*config.administrator_patterns(), deployer],
+        invocation_log_writer_arn=_arn(config, "iam", f"role/{'x' * 64}", region=""),
+        athena_endpoint_id=PLACEHOLDER_ENDPOINT_ID,
+    )
+    organization_policies = (
+        "bucket.adminRoleArns, bucket.adminPermissionSets, accessPoints and bedrock.modelIds",
+        policies.ORGANIZATION_POLICY_LIMIT_CHARS,
+    )
     checks: list[tuple[str, str, policies.PolicyDocument, int]] = [
         (
             "accessPoints",
             "the bucket policy (it grows with cross-account access points, "
-            "bucket.allowedVpcIds, the administrators and, up to "
+            "bucket.allowedVpcEndpointIds, the administrators and, up to "
             f"{policies.ENUMERATED_ACCESS_POINTS_MAX}, the data account's access points)",
             config.bucket_policy(
-                vpc_id=PLACEHOLDER_VPC_ID,
-                deployer_arn=LONGEST_ROLE_ARN.format(account=config.account_id),
-                data_key_arn=config.bucket.kms_key_arn
-                or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                s3_endpoint_id=PLACEHOLDER_ENDPOINT_ID, deployer_arn=deployer, data_key_arn=data_key
             ),
             policies.BUCKET_POLICY_LIMIT_BYTES,
         ),
@@ -46,7 +58,7 @@ def size_problems(config: StackConfig) -> list[str]:
         (
             "bedrock.modelIds",
             "the bedrock-runtime endpoint policy",
-            config.interface_endpoint_policy("bedrock-runtime"),
+            config.bedrock_runtime_policy(guardrail, routes),
             policies.VPC_ENDPOINT_POLICY_LIMIT_CHARS,
         ),
         (
@@ -59,30 +71,44 @@ def size_problems(config: StackConfig) -> list[str]:
                 prefix=function_ap.prefix,
                 model_ids=config.bedrock.model_ids,
                 streaming=config.bedrock.streaming,
-                log_group_arn=f"arn:aws:logs:{config.region}:{config.account_id}:log-group:"
-                + "x" * 512,
-                kms_key_arn=config.bucket.kms_key_arn
-                or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
-                guardrail=_worst_case_guardrail(config),
-                guardrail_key_arn=config.bucket.kms_key_arn
-                or f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                log_group_arn=_arn(config, "logs", "log-group:" + "x" * 512),
+                kms_key_arn=data_key,
                 subnet_ids=[
                     f"{PLACEHOLDER_SUBNET_ID}{index}"[-len(PLACEHOLDER_SUBNET_ID) :]
                     for index in range(_subnet_count(config))
                 ],
                 security_group_ids=[PLACEHOLDER_SECURITY_GROUP_ID],
-                function_key_arn=f"arn:aws:kms:{config.region}:{config.account_id}:key/{'x' * 36}",
+                function_key_arn=_arn(config, "kms", f"key/{'x' * 36}"),
                 tracing=config.function.tracing,
-                routes={
-                    model_id: policies.application_profile_arn(
-                        config.region,
-                        config.account_id,
-                        f"{index:x}".rjust(PLACEHOLDER_ID_LENGTH, "x"),
-                    )
-                    for index, model_id in enumerate(config.bedrock.model_tags)
-                },
+                guardrail=guardrail,
+                guardrail_key_arn=data_key,
+                routes=routes,
             ),
             policies.ROLE_INLINE_POLICY_LIMIT_CHARS,
+        ),
+        (
+            organization_policies[0],
+            "the service control policy",
+            policies.organization_service_control_policy(organization),
+            organization_policies[1],
+        ),
+        (
+            organization_policies[0],
+            "the Bedrock service control policy",
+            policies.bedrock_service_control_policy(organization),
+            organization_policies[1],
+        ),
+        (
+            organization_policies[0],
+            "the resource control policy",
+            policies.organization_resource_control_policy(organization),
+            organization_policies[1],
+        ),
+        (
+            "bedrock.modelIds",
+            "the Region service control policy",
+            policies.region_service_control_policy(organization),
+            policies.ORGANIZATION_POLICY_LIMIT_CHARS,
         ),
     ]
     checks += [
@@ -111,6 +137,11 @@ def size_problems(config: StackConfig) -> list[str]:
 def _subnet_count(config: StackConfig) -> int:
     """The function's subnets: the given ones in an existing VPC, one per AZ in a created one."""
     return len(config.network.subnet_ids) or config.network.availability_zones
+
+
+def _arn(config: StackConfig, service: str, resource: str, region: str | None = None) -> str:
+    where = config.region if region is None else region
+    return f"arn:aws:{service}:{where}:{config.account_id}:{resource}"
 
 
 def _worst_case_guardrail(config: StackConfig) -> policies.GuardrailRef | None:

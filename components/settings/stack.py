@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import typing
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
@@ -16,6 +17,7 @@ from components.account import DataAccount
 from components.bedrock import (
     DEFAULT_LOG_RETENTION_DAYS,
     DEFAULT_MAX_DOCUMENT_BYTES,
+    DEFAULT_MAX_DOCUMENT_CHARS,
     DEFAULT_MEMORY_MB,
     DEFAULT_TIMEOUT_SECONDS,
     Architecture,
@@ -26,6 +28,7 @@ from components.settings.models import AlarmsConfig, BedrockConfig, InvocationLo
 from components.settings.values import (
     MAX_ACCESS_POINTS,
     MAX_DOCUMENT_BYTES,
+    MAX_DOCUMENT_CHARS,
     AccessPointName,
     AccountId,
     AdminPrincipalArn,
@@ -90,12 +93,26 @@ class NetworkConfig(Schema):
     extra_s3_buckets: Annotated[tuple[BucketName, ...], AfterValidator(unique)] = ()
 
 
+class ReplicationSourceConfig(Schema):
+    """One entry of ``bucket.replicationSources``: a replication role and its prefix."""
+
+    role_arn: RoleArn
+    prefix: Annotated[
+        Prefix,
+        AfterValidator(
+            rule(bool, "must name a prefix: a replication source writes one prefix, not the bucket")
+        ),
+    ]
+
+
 class BucketConfig(Schema):
     """``bucket``: the shared data bucket."""
 
     name: BucketName | None = None
     kms_key_arn: KmsKeyArn | None = None
-    allowed_vpc_ids: Annotated[tuple[VpcId, ...], AfterValidator(unique)] = ()
+    allowed_vpc_endpoint_ids: Annotated[tuple[VpcEndpointId, ...], AfterValidator(unique)] = ()
+    configuration_reader_arns: Annotated[tuple[RoleArn, ...], AfterValidator(unique)] = ()
+    replication_sources: tuple[ReplicationSourceConfig, ...] = ()
     admin_role_arns: Annotated[tuple[AdminPrincipalArn, ...], AfterValidator(unique)] = ()
     admin_permission_sets: Annotated[tuple[PermissionSetName, ...], AfterValidator(unique)] = ()
     restrict_to_vpcs: bool = True
@@ -139,6 +156,7 @@ class AccessPointConfig(Schema):
     network: NetworkOrigin = NetworkOrigin.VPC
     account_id: AccountId | None = None
     role_arn: RoleArn | None = None
+    preview_role_arn: RoleArn | None = None
     vpc_id: VpcId | None = None
     via_services: Annotated[tuple[ViaService, ...], AfterValidator(unique)] = ()
 
@@ -168,6 +186,7 @@ class FunctionConfig(Schema):
     reserved_concurrency: int | None = Field(None, ge=1)
     log_retention_days: RetentionDays = DEFAULT_LOG_RETENTION_DAYS
     max_document_bytes: int = Field(DEFAULT_MAX_DOCUMENT_BYTES, ge=1, le=MAX_DOCUMENT_BYTES)
+    max_document_chars: int = Field(DEFAULT_MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)
     tracing: bool = False
 
 
@@ -270,16 +289,16 @@ class StackConfig(Schema):
         return tuple(dict.fromkeys([*self.network.interface_endpoints, *traced]))
 
     def network_args(self) -> NetworkArgs:
+        """The Network's arguments but the guardrail and the application profiles, which the
+        bedrock-runtime endpoint names exactly once they exist, and the administrators, the
+        deployer among them, whom the data bucket vets (PrivateDataLake adds them)."""
         return {
             **self.account(),
             **self._network_settings(),  # type: ignore[typeddict-item]
             "interface_endpoints": list(self.interface_endpoints),
-            "administrators": self.administrator_patterns(),
             "bucket_name": self.data_bucket_name,
             "model_ids": [*self.bedrock.model_ids],
             "streaming": self.bedrock.streaming,
-            "routed_model_ids": [*self.bedrock.model_tags],
-            **self._endpoint_guardrail(),
         }
 
     def _network_settings(self) -> dict[str, Any]:
@@ -293,17 +312,6 @@ class StackConfig(Schema):
             for key in ("cidr_block", "availability_zones", "flow_logs", "flow_log_retention_days"):
                 settings.pop(key, None)
         return settings
-
-    def _endpoint_guardrail(self) -> dict[str, str]:
-        """What the endpoint policy can name of the guardrail before it exists: the guardrail
-        itself when it is an existing one, else any published version of a data-account
-        guardrail."""
-        guardrail = self.bedrock.guardrail
-        if guardrail is None:
-            return {}
-        if guardrail.id is not None and guardrail.version is not None:
-            return {"guardrail_id": guardrail.id, "guardrail_version": guardrail.version}
-        return {"guardrail_id": "*", "guardrail_version": "*"}
 
     def bucket_args(self) -> DataBucketArgs:
         return {
@@ -320,22 +328,95 @@ class StackConfig(Schema):
     def s3_endpoint_policy(self) -> policies.PolicyDocument:
         return network.s3_endpoint_policy(self.network_args())
 
-    def interface_endpoint_policy(self, service: str) -> policies.PolicyDocument:
-        return network.interface_endpoint_policy(self.network_args(), service)
+    def bedrock_runtime_policy(
+        self, guardrail: policies.GuardrailRef | None, routes: Mapping[str, str]
+    ) -> policies.PolicyDocument:
+        """The bedrock-runtime endpoint's policy once the guardrail and profiles exist."""
+        return network.bedrock_runtime_policy(self.network_args(), guardrail, routes)
 
     def bucket_policy(
-        self, *, vpc_id: str, deployer_arn: str, data_key_arn: str
+        self, *, s3_endpoint_id: str, deployer_arn: str, data_key_arn: str
     ) -> policies.PolicyDocument:
-        """The data bucket's policy once the stack's VPC, the deployer and the key are known."""
+        """The data bucket's policy once the stack's S3 endpoint, the deployer and the key are
+        known."""
         return storage.bucket_policy(
             self.bucket_args(),
             name=self.data_bucket_name,
-            vpc_id=vpc_id,
+            s3_endpoint_id=s3_endpoint_id,
             administrators=[*self.administrator_patterns(), deployer_arn],
             data_key_arn=data_key_arn,
             cross_account_principals=[
                 list(ap.principals) for ap in self.cross_account_access_points
             ],
+        )
+
+    @property
+    def athena_workgroup_arns(self) -> list[str]:
+        return [
+            storage.athena_workgroup_arn(
+                self.account(), storage.athena_workgroup_name(self.data_bucket_name, ap.name)
+            )
+            for ap in self.access_points
+            if ap.via_services
+        ]
+
+    @property
+    def writes_invocation_log_group(self) -> bool:
+        logging = self.owned_invocation_logging
+        return logging is not None and logging.cloud_watch
+
+    def organization_scope(
+        self,
+        *,
+        administrators: Sequence[str],
+        invocation_log_writer_arn: str | None,
+        athena_endpoint_id: str | None,
+    ) -> policies.OrganizationScope:
+        """What the organization policies name: everything from this config but the values AWS
+        names at deploy time, which the caller passes. Which statements exist follows from the
+        config alone; a value it calls for that did not resolve is an error, not a statement
+        left out."""
+        if self.writes_invocation_log_group and not invocation_log_writer_arn:
+            raise ValueError("the invocation log group's writer role did not resolve")
+        uses_athena_endpoint = "athena" in self.network.interface_endpoints
+        if uses_athena_endpoint and self.athena_workgroup_arns and not athena_endpoint_id:
+            raise ValueError("the athena interface endpoint's id did not resolve")
+        profiles = [
+            policies.inference_profile_arn(self.region, self.account_id, ref.model_id)
+            for ref in map(policies.parse_model_id, self.bedrock.model_ids)
+            if ref is not None and ref.is_inference_profile
+        ]
+        return policies.OrganizationScope(
+            data_account_id=self.account_id,
+            region=self.region,
+            bucket_name=self.data_bucket_name,
+            administrators=tuple(administrators),
+            guardrail=self.bedrock.guardrail is not None,
+            invocation_log_group_arn=policies.invocation_log_group_arn(
+                self.region, self.account_id, self.name_prefix
+            )
+            if self.writes_invocation_log_group
+            else None,
+            invocation_log_writer_arn=invocation_log_writer_arn
+            if self.writes_invocation_log_group
+            else None,
+            athena_principals=tuple(
+                sorted(
+                    {
+                        principal
+                        for ap in self.access_points
+                        if ap.via_services
+                        for principal in ap.principals
+                        if principal.split(":")[4] == self.account_id
+                    }
+                )
+            ),
+            athena_workgroup_arns=tuple(self.athena_workgroup_arns),
+            athena_endpoint_id=athena_endpoint_id
+            if uses_athena_endpoint and self.athena_workgroup_arns
+            else None,
+            inference_profile_arns=tuple(profiles),
+            inference_regions=policies.inference_regions(self.bedrock.model_ids),
         )
 
 

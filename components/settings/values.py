@@ -25,6 +25,9 @@ MIN_FUNCTION_TIMEOUT_SECONDS = 15
 
 # Converse takes documents of at most 4.5 MB; the function refuses larger ones whatever is set.
 MAX_DOCUMENT_BYTES = 4_500_000
+# The largest context of a model the function knows (Nova Premier's 1M tokens); the model's own
+# context and the function's memory bound a document's text further.
+MAX_DOCUMENT_CHARS = 1_000_000
 
 
 # CloudWatch Logs accepts only these retention periods.

@@ -2,7 +2,7 @@
 
 The policies come from a mocked run of the real program (:class:`StackPolicies.from_run`);
 the decisions come from ``@cloud-copilot/iam-simulate`` (``tests/iam/simulate.mjs``, one Node
-process per batch). docs/access-proof.md explains the model; in short:
+process per test session). docs/access-proof.md explains the model; in short:
 
 * A request **through an access point** is two evaluations, as in AWS:
 
@@ -27,18 +27,23 @@ process per batch). docs/access-proof.md explains the model; in short:
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from components import policies
 from offline.runner import StackRun
+from tests.iam import catalog
 
 IAM_DIR = Path(__file__).resolve().parent
 SCRIPT = IAM_DIR / "simulate.mjs"
@@ -66,43 +71,31 @@ ROGUE_OPEN_ACCESS_POINT = "rogue-open"  # VPC-bound, with a policy that lets any
 # of a cross-account access point controls its policy, not us.
 WIDENED = "widened:"
 
-# S3 Control actions on an access point: they act on the access point ARN itself.
-ACCESS_POINT_CONTROL_ACTIONS = frozenset(
-    {
-        "s3:CreateAccessPoint",
-        "s3:PutAccessPointPolicy",
-        "s3:DeleteAccessPointPolicy",
-        "s3:DeleteAccessPoint",
-        "s3:GetAccessPointPolicy",
-    }
-)
 FULL_AWS_ACCESS: PolicyDocument = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
 }
 ORGANIZATION_ROOT = "r-root"
 
-# Request origins. "vpc" is the stack's own VPC, through its endpoints; "internet" carries no
-# aws:SourceVpc; anything else is the id of another VPC, reached through that VPC's endpoints.
+# Request origins. "vpc" is the stack's own VPC, through the stack's endpoints; "vpc-other-
+# endpoint" is the same VPC through another S3 endpoint (a landing zone's, with AWS's default
+# full-access policy); "internet" carries no aws:SourceVpc; "vpce-..." is that endpoint of
+# another VPC of the data account (ENDPOINT_VPCS names the VPC); anything else is the id of
+# another VPC, reached through an endpoint of its own (the VPC owned by VPC_OWNERS[id], else
+# by the caller's account).
 VPC = "vpc"
+OTHER_ENDPOINT_IN_VPC = "vpc-other-endpoint"
 INTERNET = "internet"
 OTHER_VPC_ENDPOINT = "vpce-0e1sewhere0000000"
+VPC_OWNERS: dict[str, str] = {}
+ENDPOINT_VPCS: dict[str, str] = {}
 
-# Object-level S3 actions act on KEY; every other S3 action acts on the bucket/access point.
-_OBJECT_ACTION_PREFIXES = (
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:RestoreObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
+# What the bucket owner's root user may always do whatever the bucket policy says.
+ROOT_KEEPS_BUCKET_POLICY_ACTIONS = frozenset(
+    {"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"}
 )
 # Listings that carry s3:prefix (the Service Authorization Reference lists it for these two).
 _PREFIX_LISTING_ACTIONS = ("s3:ListBucket", "s3:ListBucketVersions")
-# Actions S3 serves through access points for which iam-data (AWS's Service Authorization
-# Reference) lists no access point resource type: the access point half cannot be evaluated,
-# so the model evaluates the bucket half alone (docs/access-proof.md).
-ACCESS_POINT_HALF_UNMODELLED = frozenset({"s3:ListBucketMultipartUploads"})
 # The keys iam-data associates with access point resource types only (see simulate.mjs).
 ACCESS_POINT_KEYS = frozenset(
     {"s3:DataAccessPointArn", "s3:DataAccessPointAccount", "s3:AccessPointNetworkOrigin"}
@@ -135,7 +128,8 @@ class Identity:
 
     @property
     def account(self) -> str:
-        return self.arn.split(":")[4]
+        """The principal's account; none for an AWS service principal."""
+        return "" if self.is_service else self.arn.split(":")[4]
 
     @property
     def is_service(self) -> bool:
@@ -177,12 +171,19 @@ class StackPolicies:
     data_key_policy: PolicyDocument | None
     """None when the stack uses an existing key (bucket.kmsKeyArn)."""
     service_control_policy: PolicyDocument
+    bedrock_service_control_policy: PolicyDocument
+    region_service_control_policy: PolicyDocument
     resource_control_policy: PolicyDocument
+    dynamodb_endpoint_policy: PolicyDocument
+    interface_endpoint_ids: Mapping[str, str]
+    """Every interface endpoint's id by IAM service prefix."""
     function_environment: Mapping[str, str] = field(default_factory=dict)
     trust_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
     """Role ARN -> trust policy, for the roles services assume (sts:AssumeRole requests)."""
     role_arns: Mapping[str, str] = field(default_factory=dict)
     """Role resource name -> its ARN."""
+    role_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
+    """Role resource name -> its inline policy."""
     other_bucket_policies: Mapping[str, PolicyDocument] = field(default_factory=dict)
     """Bucket name -> policy of the stack's other buckets (the invocation-log bucket)."""
     # === Scanner-clean (issue 23) ===
@@ -270,13 +271,24 @@ class StackPolicies:
             data_key_arn=outputs["kmsKeyArn"],
             data_key_policy=json.loads(keys[0].inputs["policy"]) if keys else None,
             service_control_policy=json.loads(organization["serviceControlPolicy"]),
+            bedrock_service_control_policy=json.loads(organization["bedrockServiceControlPolicy"]),
+            region_service_control_policy=json.loads(organization["regionServiceControlPolicy"]),
             resource_control_policy=json.loads(organization["resourceControlPolicy"]),
+            dynamodb_endpoint_policy=json.loads(endpoint("dynamodb").inputs["policy"]),
+            interface_endpoint_ids={
+                policies.endpoint_service_prefix(service): endpoint_id
+                for service, endpoint_id in outputs["interfaceEndpointIds"].items()
+            },
             function_environment=function.inputs["environment"]["variables"],
             trust_policies={
                 r.outputs["arn"]: json.loads(r.inputs["assumeRolePolicy"])
                 for r in run.of_type("aws:iam/role:Role")
             },
             role_arns={r.name: r.outputs["arn"] for r in run.of_type("aws:iam/role:Role")},
+            role_policies={
+                r.name: json.loads(r.inputs["policy"])
+                for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
+            },
             other_bucket_policies={
                 name: document
                 for name, document in bucket_policies.items()
@@ -376,6 +388,8 @@ class StackPolicies:
                     "policies": [
                         _named("FullAWSAccess", FULL_AWS_ACCESS),
                         _named("data-lake-scp", self.service_control_policy),
+                        _named("bedrock-scp", self.bedrock_service_control_policy),
+                        _named("region-scp", self.region_service_control_policy),
                     ],
                 }
             )
@@ -414,6 +428,8 @@ class Request:
     context: Mapping[str, str | list[str]] = field(default_factory=dict)
     organization_policies: bool = False
     """Evaluate with the stack's SCP and RCP attached to the data account."""
+    without_bucket_policy: bool = False
+    """The data bucket's policy deleted (the root user's break-glass, until the next deploy)."""
 
 
 @dataclass(frozen=True)
@@ -432,7 +448,23 @@ class Evaluation:
     service_control_policies: Sequence[Mapping[str, Any]] = ()
     resource_control_policies: Sequence[Mapping[str, Any]] = ()
 
-    def as_json(self, evaluation_id: str) -> dict[str, Any]:
+    def as_json(
+        self, evaluation_id: str, policy_id: Callable[[PolicyDocument], str]
+    ) -> dict[str, Any]:
+        """The evaluation as simulate.mjs reads it, each policy named by ``policy_id``."""
+
+        def named(name: str, policy: PolicyDocument) -> dict[str, str]:
+            return {"name": name, "policy": policy_id(policy)}
+
+        def levels(org: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "orgIdentifier": level["orgIdentifier"],
+                    "policies": [named(p["name"], p["policy"]) for p in level["policies"]],
+                }
+                for level in org
+            ]
+
         document: dict[str, Any] = {
             "id": evaluation_id,
             "principal": self.identity.arn,
@@ -440,19 +472,17 @@ class Evaluation:
             "resource": self.resource,
             "resourceAccount": self.resource_account,
             "context": dict(self.context),
-            "identityPolicies": [{"name": n, "policy": p} for n, p in self.identity.policies],
+            "identityPolicies": [named(n, p) for n, p in self.identity.policies],
             "unfilteredContext": self.unfiltered_context,
         }
         if self.resource_policy is not None:
-            document["resourcePolicy"] = self.resource_policy
+            document["resourcePolicy"] = policy_id(self.resource_policy)
         if self.endpoint_policies is not None:
-            document["endpointPolicies"] = [
-                {"name": n, "policy": p} for n, p in self.endpoint_policies
-            ]
+            document["endpointPolicies"] = [named(n, p) for n, p in self.endpoint_policies]
         if self.service_control_policies:
-            document["serviceControlPolicies"] = list(self.service_control_policies)
+            document["serviceControlPolicies"] = levels(self.service_control_policies)
         if self.resource_control_policies:
-            document["resourceControlPolicies"] = list(self.resource_control_policies)
+            document["resourceControlPolicies"] = levels(self.resource_control_policies)
         return document
 
 
@@ -481,8 +511,30 @@ class Outcome:
         return "; ".join(r.explain() for r in self.results)
 
 
+@cache
+def _resource_types(action: str) -> frozenset[str]:
+    service, _, name = action.partition(":")
+    found = [a for a in catalog.actions(service) if a.name.lower() == name.lower()]
+    return frozenset(found[0].resource_types) if found else frozenset()
+
+
 def is_object_action(action: str) -> bool:
-    return action.startswith(_OBJECT_ACTION_PREFIXES)
+    """An S3 action on objects (KEY), by the catalog's resource types; every other acts on the
+    bucket or the access point."""
+    types = _resource_types(action)
+    return bool(types & {"object", "accesspointobject"}) and "bucket" not in types
+
+
+def is_access_point_control_action(action: str) -> bool:
+    """An S3 Control action on an access point itself (create, delete, its policy)."""
+    return action.startswith("s3:") and _resource_types(action) == {"accesspoint"}
+
+
+def has_access_point_half(action: str) -> bool:
+    """Whether iam-data knows the action on access points: for those it does not
+    (ListBucketMultipartUploads, which S3 serves through access points all the same), the
+    model evaluates the bucket half alone (docs/access-proof.md)."""
+    return bool(_resource_types(action) & {"accesspoint", "accesspointobject"})
 
 
 def combine(decisions: Sequence[Decision]) -> Decision:
@@ -499,40 +551,61 @@ def _network_context(
 ) -> dict[str, str | list[str]]:
     context: dict[str, str | list[str]] = {
         "aws:SecureTransport": "true" if request.tls else "false",
+        "aws:RequestedRegion": _arn_part(request.resource, 3) or stack.region,
+    }
+    if request.identity.is_service:
+        # An AWS service acting as itself (log delivery): no account, no ARN of a principal.
+        context |= {
+            "aws:PrincipalIsAWSService": "true",
+            "aws:PrincipalServiceName": request.identity.arn,
+        }
+        return context
+    context |= {
         "aws:PrincipalArn": request.identity.arn,
         "aws:PrincipalAccount": request.identity.account,
         "aws:PrincipalIsAWSService": "false",
     }
     if request.identity.organization_id is not None:
         context["aws:PrincipalOrgID"] = request.identity.organization_id
+
+    def from_vpc(vpc_id: str, owner: str, endpoint: str | None) -> None:
+        context["aws:SourceVpc"] = vpc_id
+        context["aws:SourceVpcArn"] = f"arn:aws:ec2:{stack.region}:{owner}:vpc/{vpc_id}"
+        if endpoint is not None:
+            context["aws:SourceVpce"] = endpoint
+
     if request.origin == VPC:
-        context["aws:SourceVpc"] = stack.vpc_id
-        if endpoint_id is not None:
-            context["aws:SourceVpce"] = endpoint_id
+        from_vpc(stack.vpc_id, stack.account_id, endpoint_id)
+    elif request.origin == OTHER_ENDPOINT_IN_VPC:
+        from_vpc(stack.vpc_id, stack.account_id, OTHER_VPC_ENDPOINT)
+    elif request.origin.startswith("vpce-"):
+        from_vpc(ENDPOINT_VPCS[request.origin], stack.account_id, request.origin)
     elif request.origin != INTERNET:
-        context["aws:SourceVpc"] = request.origin
-        context["aws:SourceVpce"] = OTHER_VPC_ENDPOINT
+        owner = VPC_OWNERS.get(request.origin, request.identity.account)
+        from_vpc(request.origin, owner, OTHER_VPC_ENDPOINT)
     return context
 
 
 def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     """The evaluations AWS makes for one request (see the module docstring)."""
-    if request.identity.is_service and request.action.startswith("kms:"):
-        planned = [_key_evaluation(stack, request)]
-    elif request.identity.is_service:
+    if request.identity.is_service and request.action == "sts:AssumeRole":
         planned = [_trust_evaluation(stack, request)]
     elif request.action.startswith("bedrock:"):
         planned = [_bedrock_evaluation(stack, request)]
-    elif request.action.startswith("kms:"):
+    elif request.action.startswith("kms:") and (
+        request.resource in ("data-key", stack.data_key_arn)
+        or request.resource in stack.key_policies
+    ):
         planned = [_key_evaluation(stack, request)]
+    # === Scanner-clean (issue 23) ===
     elif request.action.startswith("ec2:"):
         planned = [_identity_evaluation(stack, request)]
-    elif request.action in ACCESS_POINT_CONTROL_ACTIONS:
+    elif is_access_point_control_action(request.action):
         planned = [_access_point_control_evaluation(stack, request)]
     elif request.action.startswith("s3:"):
         planned = _s3_evaluations(stack, request)
     else:
-        planned = [_interface_endpoint_evaluation(stack, request)]
+        planned = [_service_evaluation(stack, request)]
     if not request.organization_policies:
         return planned
     return [
@@ -548,7 +621,25 @@ def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     ]
 
 
+def _arn_part(arn: str, index: int) -> str:
+    """One colon-separated field of an ARN ('' when the resource is no ARN or has none)."""
+    parts = arn.split(":")
+    return parts[index] if arn.startswith("arn:") and len(parts) > index else ""
+
+
+# What the bedrock-runtime endpoint carries.
+BEDROCK_RUNTIME_ACTIONS = frozenset(
+    {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:ApplyGuardrail"}
+)
+
+
 def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """A Bedrock call, from the stack's VPC through the bedrock-runtime endpoint. The
+    control plane (guardrails, logging) has an endpoint of its own, which the stack does not
+    create; the model still puts every Bedrock action from the VPC through bedrock-runtime's
+    policy, which must refuse what it does not serve."""
+    if request.origin != VPC and request.action not in BEDROCK_RUNTIME_ACTIONS:
+        return _service_evaluation(stack, request)
     through_endpoint = request.origin == VPC
     if through_endpoint and stack.bedrock_endpoint_policy is None:
         raise ValueError(f"stack {stack.stack} has no bedrock-runtime endpoint")
@@ -563,7 +654,7 @@ def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
         action=request.action,
         resource=request.resource,
         # Models have no resource policy: the call is authorized in the caller's account.
-        resource_account=request.identity.account,
+        resource_account=_arn_part(request.resource, 4) or request.identity.account,
         context=_network_context(stack, request, stack.bedrock_endpoint_id) | dict(request.context),
         resource_policy=None,
         endpoint_policies=endpoint,
@@ -580,14 +671,13 @@ def _key_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
         raise ValueError(f"stack {stack.stack} uses an existing key: its policy is not ours")
     else:
         key_arn, policy = stack.data_key_arn, stack.data_key_policy
-    network = {} if request.identity.is_service else _network_context(stack, request, None)
     return Evaluation(
         label="key",
         identity=request.identity,
         action=request.action,
         resource=key_arn,
         resource_account=stack.account_id,
-        context=network | dict(request.context),
+        context=_network_context(stack, request, None) | dict(request.context),
         resource_policy=policy,
         endpoint_policies=None,
         unfiltered_context=True,
@@ -604,7 +694,7 @@ def _identity_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
         action=request.action,
         resource=request.resource,
         resource_account=request.identity.account,
-        context=dict(request.context),
+        context=_network_context(stack, request, None) | dict(request.context),
         resource_policy=None,
         endpoint_policies=None,
         unfiltered_context=True,
@@ -619,22 +709,32 @@ OPEN_TRUST_POLICY: PolicyDocument = {
 }
 
 
-def _interface_endpoint_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
-    """Any other service, reached through its interface endpoint from the stack's VPC: the
-    caller's IAM, the endpoint's policy, and a target that trusts everyone."""
+def _service_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """Any other service: the caller's IAM, and from the stack's VPC the policy of that
+    service's endpoint (the DynamoDB gateway endpoint, or its interface endpoint: a service the
+    stack has no endpoint for cannot be reached from its subnets). An ``sts`` target trusts
+    everyone, so that the endpoint's policy alone decides."""
     service = request.action.split(":", 1)[0]
-    if request.origin != VPC or service not in stack.interface_endpoint_policies:
-        raise ValueError(f"the model covers {service} requests through the stack's endpoint only")
-    resource_account = request.resource.split(":")[4] or request.identity.account
+    endpoint = endpoint_id = None
+    if request.origin == VPC:
+        if service == "dynamodb":
+            endpoint = [("dynamodb-gateway-endpoint", stack.dynamodb_endpoint_policy)]
+        elif service in stack.interface_endpoint_policies and service != "bedrock":
+            endpoint = [(f"{service}-endpoint", stack.interface_endpoint_policies[service])]
+            endpoint_id = stack.interface_endpoint_ids.get(service)
+        else:
+            raise ValueError(f"the stack's VPC has no endpoint that carries {request.action}")
+    elif request.origin != INTERNET:
+        raise ValueError(f"the model covers {service} requests from the stack's VPC or outside")
     return Evaluation(
-        label=f"{service} endpoint",
+        label=f"{service} {'endpoint' if endpoint else 'request'}",
         identity=request.identity,
         action=request.action,
         resource=request.resource,
-        resource_account=resource_account,
-        context=_network_context(stack, request, None) | dict(request.context),
+        resource_account=_arn_part(request.resource, 4) or request.identity.account,
+        context=_network_context(stack, request, endpoint_id) | dict(request.context),
         resource_policy=OPEN_TRUST_POLICY if service == "sts" else None,
-        endpoint_policies=[(f"{service}-endpoint", stack.interface_endpoint_policies[service])],
+        endpoint_policies=endpoint,
     )
 
 
@@ -679,7 +779,9 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         endpoint = [("s3-gateway-endpoint", stack.s3_endpoint_policy)]
     key = request.resource
     bucket_name, bucket_owner = stack.bucket_name, stack.account_id
-    bucket_policy: PolicyDocument | None = stack.bucket_policy
+    bucket_policy: PolicyDocument | None = (
+        None if request.without_bucket_policy else stack.bucket_policy
+    )
     if key.startswith("arn:aws:s3:::"):
         bucket_name, _, key = key.removeprefix("arn:aws:s3:::").partition("/")
         if bucket_name == stack.log_bucket_name:
@@ -688,6 +790,14 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
             bucket_policy = stack.other_bucket_policies[bucket_name]
         elif bucket_name != stack.bucket_name:
             bucket_owner, bucket_policy = FOREIGN_ACCOUNT, OPEN_S3_POLICY
+    if (
+        request.action in ROOT_KEEPS_BUCKET_POLICY_ACTIONS
+        and request.identity.arn == f"arn:aws:iam::{bucket_owner}:root"
+    ):
+        # S3: "the root user of the account that owns a bucket can always use these actions,
+        # even if the bucket policy explicitly denies the root user" (AWS's answer to a policy
+        # that locks everyone out). The engine does not know this rule; the model applies it.
+        bucket_policy = None
     if not is_object_action(request.action):
         if request.action in _PREFIX_LISTING_ACTIONS and key:
             context["s3:prefix"] = key
@@ -732,7 +842,7 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
     )
     # The bucket half sees the access point keys (iam-simulate would drop them; simulate.mjs).
     on_the_bucket = on_bucket(context, unfiltered_context=True)
-    if request.action in ACCESS_POINT_HALF_UNMODELLED:
+    if not has_access_point_half(request.action):
         return [on_the_bucket]
     return [through_access_point, on_the_bucket]
 
@@ -745,12 +855,35 @@ class SimulatorError(Exception):
     """iam-simulate refused an evaluation (invalid policy, action, resource or context)."""
 
 
+def _policy_id(policy: PolicyDocument) -> str:
+    return hashlib.sha256(json.dumps(policy, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class _PolicyIds:
+    """Policy ids by document object: the same documents come back in every evaluation of a
+    batch, and hashing each again would cost as much as evaluating it. The documents are kept
+    (an id() is unique only while its object lives)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[int, tuple[PolicyDocument, str]] = {}
+
+    def __call__(self, policy: PolicyDocument) -> str:
+        known = self._ids.get(id(policy))
+        if known is None:
+            known = self._ids[id(policy)] = (policy, _policy_id(policy))
+        return known[1]
+
+
 @dataclass
 class Simulator:
-    """Runs batches of evaluations through one Node process each."""
+    """One long-lived Node process (simulate.mjs) that evaluates batch after batch: each policy
+    is sent, validated and loaded once, each (action, resource) validated once."""
 
     node: str
     version: str = ""
+    _process: subprocess.Popen[str] | None = field(default=None, repr=False)
+    _sent: set[str] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def locate(cls) -> Simulator:
@@ -764,21 +897,61 @@ class Simulator:
             )
         return cls(node)
 
-    def run(self, batch: Sequence[Evaluation]) -> list[EvaluationResult]:
-        payload = {"evaluations": [e.as_json(str(i)) for i, e in enumerate(batch)]}
-        completed = subprocess.run(
-            [self.node, str(SCRIPT)],
-            input=json.dumps(payload),
-            capture_output=True,
-            text=True,
-            cwd=IAM_DIR,
-            timeout=300,
-            check=False,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
-        )
-        if completed.returncode != 0:
-            raise SimulatorError(f"simulate.mjs failed:\n{completed.stderr}")
-        answer = json.loads(completed.stdout)
+    def _started(self) -> subprocess.Popen[str]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [self.node, str(SCRIPT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=IAM_DIR,
+                env={**os.environ, "NODE_NO_WARNINGS": "1"},
+            )
+            self._sent = set()
+            atexit.register(self.close)
+        return self._process
+
+    def close(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            assert self._process.stdin is not None
+            self._process.stdin.close()
+            self._process.wait(timeout=30)
+        self._process = None
+
+    def _policy(
+        self, policy: PolicyDocument, new: dict[str, PolicyDocument], ids: _PolicyIds
+    ) -> str:
+        policy_id = ids(policy)
+        if policy_id not in self._sent:
+            new[policy_id] = policy
+        return policy_id
+
+    def run(
+        self, batch: Sequence[Evaluation], *, reference: bool = False
+    ) -> list[EvaluationResult]:
+        """Evaluate ``batch``; ``reference`` asks for the public runSimulation() path instead of
+        the driver's own (to compare the two)."""
+        with self._lock:
+            process = self._started()
+            new: dict[str, PolicyDocument] = {}
+            ids = _PolicyIds()
+            message = {
+                "evaluations": [
+                    e.as_json(str(i), lambda p: self._policy(p, new, ids))
+                    for i, e in enumerate(batch)
+                ],
+                "policies": new,
+                "reference": reference,
+            }
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(json.dumps(message) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+            if not line:
+                raise SimulatorError(f"simulate.mjs stopped (exit code {process.wait()})")
+            self._sent |= new.keys()
+        answer = json.loads(line)
         self.version = answer["version"]
         results = []
         for evaluation, result in zip(batch, answer["results"], strict=True):
@@ -798,13 +971,50 @@ class Simulator:
             )
         return results
 
-    def decide(self, requests: Sequence[tuple[StackPolicies, Request]]) -> list[Outcome]:
-        """Every request's combined decision, in one batch."""
+    def refusals(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
+        """Why the evaluator would refuse each (action, resource) pair (no such action, a
+        resource of none or several of its types...), or None where it takes it."""
+        with self._lock:
+            process = self._started()
+            assert process.stdin is not None
+            assert process.stdout is not None
+            process.stdin.write(json.dumps({"shapes": [list(pair) for pair in pairs]}) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        if not line:
+            raise SimulatorError("simulate.mjs stopped")
+        errors: list[str | None] = json.loads(line)["errors"]
+        return errors
+
+    def decide(
+        self, requests: Sequence[tuple[StackPolicies, Request]], *, allowed_only: bool = False
+    ) -> list[Outcome]:
+        """Every request's combined decision, in one batch.
+
+        With ``allowed_only`` the answer says whether each request is allowed and nothing
+        more: a request's next evaluation (the bucket half after the access point half) is
+        made only while the earlier ones allowed it, and a denied request's decision is the
+        first denial found (it may be implicit where a later evaluation would deny
+        explicitly)."""
         plans = [evaluations(stack, request) for stack, request in requests]
-        flat = self.run([e for plan in plans for e in plan])
-        outcomes, start = [], 0
-        for plan in plans:
-            results = tuple(flat[start : start + len(plan)])
-            start += len(plan)
-            outcomes.append(Outcome(combine([r.decision for r in results]), results))
-        return outcomes
+        if not allowed_only:
+            flat = self.run([e for plan in plans for e in plan])
+            outcomes, start = [], 0
+            for plan in plans:
+                results = tuple(flat[start : start + len(plan)])
+                start += len(plan)
+                outcomes.append(Outcome(combine([r.decision for r in results]), results))
+            return outcomes
+        done: list[list[EvaluationResult]] = [[] for _ in plans]
+        open_plans = list(range(len(plans)))
+        for stage in range(max((len(p) for p in plans), default=0)):
+            open_plans = [
+                i
+                for i in open_plans
+                if len(plans[i]) > stage and all(r.decision == "Allowed" for r in done[i])
+            ]
+            for i, result in zip(
+                open_plans, self.run([plans[i][stage] for i in open_plans]), strict=True
+            ):
+                done[i].append(result)
+        return [Outcome(combine([r.decision for r in results]), tuple(results)) for results in done]

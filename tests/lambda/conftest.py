@@ -18,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
@@ -139,7 +141,25 @@ HANDLER_ENV = {
     "SYSTEM_PROMPT": SYSTEM_PROMPT,
     "MAX_DOCUMENT_BYTES": str(MAX_DOCUMENT_BYTES),
     "AWS_REGION": REGION,
+    # Set by Lambda: the component's default memory.
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_botocore_data() -> Iterator[None]:
+    """One botocore data loader (endpoints, service models) for every Session of the run.
+
+    Each test makes new Sessions (the handler builds one per import, as a new execution
+    environment does; moto resets boto3's default one), and each Session's loader parses the
+    same read-only JSON again: that was most of this folder's time. Within one Session,
+    botocore already hands every client the same loaded data; this widens that to the run.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            botocore.session, "create_loader", functools.cache(botocore.loaders.create_loader)
+        )
+        yield
 
 
 @pytest.fixture
@@ -175,24 +195,34 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return delays
 
 
+def _load_handler(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Import lambda_src/handler.py under a unique name, as a new execution environment would."""
+    name = f"bedrock_handler_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses looks the defining module up in sys.modules while building the classes.
+    monkeypatch.setitem(sys.modules, name, module)
+    # lambda_src/ is zipped as-is into the function, so tests must not leave bytecode there.
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def load_handler(monkeypatch: pytest.MonkeyPatch) -> Callable[[], ModuleType]:
-    """Import lambda_src/handler.py under a unique name, as a new execution environment would."""
+    return functools.partial(_load_handler, monkeypatch)
 
-    def load() -> ModuleType:
-        name = f"bedrock_handler_{uuid.uuid4().hex}"
-        spec = importlib.util.spec_from_file_location(name, HANDLER_PATH)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        # dataclasses looks the defining module up in sys.modules while building the classes.
-        monkeypatch.setitem(sys.modules, name, module)
-        # lambda_src/ is zipped as-is into the function, so tests must not leave bytecode there.
-        monkeypatch.setattr(sys, "dont_write_bytecode", True)
-        spec.loader.exec_module(module)
-        return module
 
-    return load
+@pytest.fixture(scope="module")
+def pure_handler() -> Iterator[ModuleType]:
+    """The handler module, loaded once per test module, for tests of its parts that make no AWS
+    call (the document readers): property-based tests cannot use function-scoped fixtures."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in HANDLER_ENV.items():
+            patch.setenv(name, value)
+        yield _load_handler(patch)
 
 
 @pytest.fixture

@@ -49,6 +49,11 @@ def error_log(logs: Logs) -> Any:
     return lines[0]
 
 
+def text_block(name: str, text: str) -> dict[str, Any]:
+    """A document's extracted text as the function sends it."""
+    return {"text": f'<document name="{name}">\n{text}\n</document>'}
+
+
 def document_block(lake: Lake, key: str, fmt: str, name: str) -> dict[str, Any]:
     """A Converse document block carrying the object's bytes as stored in the lake."""
     return {"document": {"format": fmt, "name": name, "source": {"bytes": lake.objects[key]}}}

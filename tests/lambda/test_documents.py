@@ -7,7 +7,6 @@ import io
 import re
 import zipfile
 from types import ModuleType
-from typing import Any
 
 import boto3
 import openpyxl
@@ -46,16 +45,13 @@ from .helpers import (
     document_block,
     error_log,
     expected_request,
+    text_block,
 )
 
 XLSX_TEXT = (
     "# Revenue\nRegion\tQ3\tNote\nNorth\t12\tSECRET-DOCUMENT-xlsx\nSouth\t7.5\n\n"
     "# Flags\nAudited\tTRUE\t\tgap before me"
 )
-
-
-def text_block(name: str, text: str) -> dict[str, Any]:
-    return {"text": f'<document name="{name}">\n{text}\n</document>'}
 
 
 def put(key: str, body: bytes) -> None:
@@ -351,15 +347,16 @@ def test_refuses_a_docx_whose_xml_declares_a_dtd(
     assert called(aws_calls) == [GET_OBJECT]
 
 
-def test_refuses_a_part_that_unzips_beyond_the_limit(
+def test_refuses_a_package_that_unzips_beyond_the_limit(
     handler: ModuleType, monkeypatch: pytest.MonkeyPatch, aws_calls: list[AwsCall]
 ) -> None:
-    # A real zip bomb would take the test's memory too; a lower ceiling shows the same refusal.
-    monkeypatch.setattr(handler, "MAX_UNZIPPED_PART_BYTES", 1_000)
+    # The real zip bombs are in test_hostile_documents.py; a lower ceiling shows the refusal end
+    # to end.
+    monkeypatch.setattr(handler, "MAX_UNZIPPED_BYTES", 1_000)
 
     result = handler.lambda_handler({"prompt": SECRET_PROMPT, "documentKey": DOCX_KEY}, None)
 
-    assert result["error"]["code"] == "UnsupportedDocument"
+    assert result["error"]["code"] == "DocumentTooLarge"
     assert "unzips to more than 1000 bytes" in result["error"]["message"]
     assert called(aws_calls) == [GET_OBJECT]
 

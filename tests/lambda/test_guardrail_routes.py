@@ -12,15 +12,25 @@ from botocore.stub import Stubber
 
 from .conftest import (
     DEFAULT_MODEL,
+    DOC_KEY,
     OTHER_MODEL,
     PDF_KEY,
     SECRET_DOCUMENT,
     SECRET_PROMPT,
     TXT_KEY,
+    XLS_KEY,
     AwsCall,
     Lake,
 )
-from .helpers import USAGE, Logs, converse_response, document_block, expected_request
+from .helpers import (
+    USAGE,
+    Logs,
+    converse_response,
+    document_block,
+    error_log,
+    expected_request,
+    text_block,
+)
 
 GUARDRAIL_ID = "gr7x2k9q1abc"
 GUARDRAIL_ENV = {"GUARDRAIL_ID": GUARDRAIL_ID, "GUARDRAIL_VERSION": "3"}
@@ -94,24 +104,27 @@ TRACE = {
 
 
 @pytest.mark.parametrize("env_overrides", [GUARDRAIL_ENV])
-def test_every_model_call_carries_the_guardrail(
-    handler: ModuleType, lake: Lake, bedrock: Stubber
-) -> None:
+def test_every_model_call_carries_the_guardrail(handler: ModuleType, bedrock: Stubber) -> None:
     bedrock.add_response(
         "converse",
         converse_response(),
         guarded(expected_request([{"text": SECRET_PROMPT}])),
     )
-    document = document_block(lake, PDF_KEY, "pdf", "q3")
+    # A model that reads documents still gets the text: Bedrock guardrails assess text and
+    # images, not document blocks, and text blocks are assessed when no guardContent is sent.
     bedrock.add_response(
         "converse",
         converse_response(),
-        guarded(expected_request([document, {"text": SECRET_PROMPT}], model_id=OTHER_MODEL)),
+        guarded(
+            expected_request(
+                [text_block("q3", SECRET_DOCUMENT), {"text": SECRET_PROMPT}], model_id=OTHER_MODEL
+            )
+        ),
     )
 
     plain = handler.lambda_handler({"prompt": SECRET_PROMPT}, None)
     with_document = handler.lambda_handler(
-        {"prompt": SECRET_PROMPT, "documentKey": PDF_KEY, "modelId": OTHER_MODEL}, None
+        {"prompt": SECRET_PROMPT, "documentKey": TXT_KEY, "modelId": OTHER_MODEL}, None
     )
 
     # Without an intervention the answer is the usual one.
@@ -122,6 +135,25 @@ def test_every_model_call_carries_the_guardrail(
         "usage": USAGE,
     }
     assert "guardrail" not in with_document
+
+
+@pytest.mark.parametrize("env_overrides", [GUARDRAIL_ENV])
+@pytest.mark.parametrize("key", [PDF_KEY, DOC_KEY, XLS_KEY])
+def test_a_guarded_stack_sends_no_document_its_guardrail_cannot_assess(
+    handler: ModuleType, aws_calls: list[AwsCall], logs: Logs, key: str
+) -> None:
+    result = handler.lambda_handler(
+        {"prompt": SECRET_PROMPT, "documentKey": key, "modelId": OTHER_MODEL}, None
+    )
+
+    assert result["error"]["code"] == "UnsupportedDocument"
+    assert (
+        "Bedrock guardrails assess text and images, not document blocks"
+        in (result["error"]["message"])
+    )
+    # Refused before the object is read.
+    assert aws_calls == []
+    assert error_log(logs)["level"] == "WARNING"
 
 
 @pytest.mark.parametrize("env_overrides", [GUARDRAIL_ENV])

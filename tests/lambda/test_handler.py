@@ -3,6 +3,8 @@ the event, the answer, AWS errors, logging and configuration."""
 
 from __future__ import annotations
 
+import ast
+import sys
 from collections.abc import Callable
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -17,6 +19,7 @@ from botocore.stub import Stubber
 from .conftest import (
     DEFAULT_MODEL,
     DEFAULT_S3_READ_TIMEOUT,
+    HANDLER_PATH,
     LARGE_KEY,
     MAX_DOCUMENT_BYTES,
     OUTSIDE_PREFIX_KEY,
@@ -208,6 +211,11 @@ def test_empty_prefix_allows_the_whole_access_point(
         pytest.param({"prompt": SECRET_PROMPT, "modelId": 3}, "modelId", id="model-not-string"),
         pytest.param(
             {"prompt": SECRET_PROMPT, "modelId": [DEFAULT_MODEL]}, "modelId", id="model-list"
+        ),
+        pytest.param(
+            {"prompt": SECRET_PROMPT, "truncateDocuments": "yes"},
+            "truncateDocuments must be true or false",
+            id="truncate-not-a-boolean",
         ),
     ],
 )
@@ -424,6 +432,11 @@ def test_clients_are_reused_across_invocations(
         pytest.param({"AWS_REGION": None}, "AWS_REGION", id="no-region"),
         pytest.param({"MAX_TOKENS": "lots"}, "MAX_TOKENS must be an integer", id="nan"),
         pytest.param({"MAX_DOCUMENT_BYTES": "0"}, "must be positive", id="zero-bytes"),
+        pytest.param({"MAX_DOCUMENT_CHARS": "0"}, "must be positive", id="zero-chars"),
+        pytest.param({"MAX_DOCUMENT_CHARS": "1e6"}, "must be an integer", id="chars-not-int"),
+        pytest.param(
+            {"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "64"}, "at least 128", id="memory-below-lambda"
+        ),
         pytest.param(
             {"ACCESS_POINT_ARN": "arn:aws:s3:::datalake-test-bucket"}, "access point", id="bucket"
         ),
@@ -484,3 +497,46 @@ def test_document_limit_is_the_smaller_of_the_setting_and_converse(
     load_handler: Callable[[], ModuleType], limit: int
 ) -> None:
     assert load_handler().SETTINGS.max_document_bytes == limit
+
+
+@pytest.mark.parametrize(
+    ("env_overrides", "chars", "memory_mb"),
+    [
+        pytest.param({"MAX_DOCUMENT_CHARS": "5000"}, 5_000, 256, id="set"),
+        # Outside Lambda nothing sets the memory: the smallest is assumed.
+        pytest.param(
+            {"MAX_DOCUMENT_CHARS": None, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": None},
+            100_000,
+            128,
+            id="defaults",
+        ),
+    ],
+)
+def test_text_and_memory_budgets_come_from_the_environment(
+    load_handler: Callable[[], ModuleType], chars: int, memory_mb: int
+) -> None:
+    settings = load_handler().SETTINGS
+    assert (settings.max_document_chars, settings.memory_mb) == (chars, memory_mb)
+
+
+def test_the_archive_needs_nothing_but_the_runtime() -> None:
+    """The function's archive is handler.py alone (tests/test_bedrock.py), so it may import only
+    the standard library and the boto3/botocore the Lambda runtime provides: its XML safety
+    comes from expat's own handlers, not from a library such as defusedxml."""
+    tree = ast.parse(HANDLER_PATH.read_text())
+    imported = {
+        name.split(".")[0]
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.level == 0
+            else []
+        )
+    }
+    # mypy_boto3_* stubs are imported for type checking only.
+    at_run_time = {name for name in imported if not name.startswith("mypy_boto3")}
+
+    assert at_run_time - sys.stdlib_module_names == {"boto3", "botocore"}
+    assert {"xml", "zipfile", "html"} <= at_run_time
