@@ -126,7 +126,8 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     endpoints = interface_endpoints(example_run)
     expected = {
         "dev": {"bedrock-runtime"},
-        "prod": {"bedrock-runtime", "sts", "logs", "athena"},
+        # bedrock-agent-runtime: added with prod's knowledge base
+        "prod": {"bedrock-runtime", "sts", "logs", "athena", "bedrock-agent-runtime"},
         "byo-vpc": {"bedrock-runtime"},
     }
     assert set(endpoints) == expected[example_run.stack]

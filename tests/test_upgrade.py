@@ -22,6 +22,26 @@ ATHENA_RESULTS_BUCKET = [
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:s3/bucketLogging:BucketLogging",
 ]
+# prod's knowledge base (0.4.0): the component and everything it holds, its endpoint, and the
+# alarms on its ingestion.
+KNOWLEDGE_BASE = [
+    "datalake:index:KnowledgeBase",
+    "aws:kms/key:Key",
+    "aws:kms/alias:Alias",
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket",
+    "aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy",
+    "aws:s3/vectorsIndex:VectorsIndex",
+    "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase",
+    "aws:bedrock/agentDataSource:AgentDataSource",
+    *["aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"] * 3,
+    "aws:sfn/stateMachine:StateMachine",
+    "aws:cloudwatch/eventRule:EventRule",
+    "aws:cloudwatch/eventTarget:EventTarget",
+    "aws:scheduler/schedule:Schedule",
+    "aws:ec2/securityGroup:SecurityGroup",
+    "aws:ec2/vpcEndpoint:VpcEndpoint",
+    *["aws:cloudwatch/metricAlarm:MetricAlarm"] * 3,
+]
 # Resources added by later versions, created when such a stack is updated.
 ADDED_SINCE = {
     "dev": [],
@@ -33,6 +53,7 @@ ADDED_SINCE = {
         "aws:ec2/vpcEndpoint:VpcEndpoint",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/eventTarget:EventTarget",
+        *KNOWLEDGE_BASE,
     ],
 }
 

@@ -6,18 +6,25 @@ from collections.abc import Mapping, Sequence
 
 from components.policies.bedrock import GuardrailRef, bedrock_invoke_statements
 from components.policies.documents import PolicyDocument, document, statement
+from components.policies.knowledge_base import retrieve_statement
 from components.policies.s3 import READ_OBJECT_ACTIONS, prefix_listing_statement, prefix_pattern
 
 
-def service_assume_role_policy(service: str, account_id: str) -> PolicyDocument:
-    """Trust policy for an AWS service, bound to this account against the confused deputy."""
+def service_assume_role_policy(
+    service: str, account_id: str, source_arn: str | None = None
+) -> PolicyDocument:
+    """Trust policy for an AWS service, bound to this account (and, when given, to the one
+    resource that uses the role) against the confused deputy."""
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn is not None:
+        conditions["ArnEquals"] = {"aws:SourceArn": source_arn}
     return document(
         {
             "Sid": "ServiceAssumesRoleForThisAccount",
             "Effect": "Allow",
             "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": conditions,
         }
     )
 
@@ -58,11 +65,12 @@ def function_role_policy(
     guardrail: GuardrailRef | None = None,
     guardrail_key_arn: str | None = None,
     routes: Mapping[str, str] | None = None,
+    knowledge_base_arn: str | None = None,
 ) -> PolicyDocument:
     """Least privilege for the Bedrock function: read its prefix through its access point,
     invoke its models (only with its guardrail, when there is one, and through their
-    application profiles, when they have one), write its own logs, manage its VPC network
-    interfaces."""
+    application profiles, when they have one), retrieve from the stack's knowledge base (when
+    there is one), write its own logs, manage its VPC network interfaces."""
     statements = [
         statement(
             "ReadDocumentsThroughAccessPoint",
@@ -80,6 +88,7 @@ def function_role_policy(
             guardrail=guardrail,
             routes=routes,
         ),
+        *([retrieve_statement(knowledge_base_arn)] if knowledge_base_arn is not None else []),
         statement(
             "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]
         ),

@@ -3,6 +3,7 @@ and the arguments of the components it becomes."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import typing
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,9 @@ from components.settings.values import (
     unique,
 )
 from components.storage import DataBucketArgs
+
+if typing.TYPE_CHECKING:
+    from components.knowledge_base import KnowledgeBaseArgs
 
 
 class NetworkConfig(Schema):
@@ -186,6 +190,17 @@ class FunctionConfig(Schema):
     max_document_chars: int = Field(DEFAULT_MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)
 
 
+@dataclasses.dataclass(frozen=True)
+class KnowledgeBaseOutputs:
+    """What AWS names at deploy time about the knowledge base, for the organization policies."""
+
+    arn: str
+    function_role_arn: str
+    ingestion_runner_arn: str
+    endpoint_id: str
+    """The bedrock-agent-runtime endpoint (created, or reused in an existing VPC)."""
+
+
 class StackConfig(Schema):
     """The whole stack: the project namespace of ``Pulumi.<stack>.yaml`` plus ``aws:region``.
 
@@ -276,10 +291,20 @@ class StackConfig(Schema):
         return {
             **self.account(),
             **self._network_settings(),  # type: ignore[typeddict-item]
+            "interface_endpoints": list(self.interface_endpoints),
             "bucket_name": self.data_bucket_name,
             "model_ids": [*self.bedrock.model_ids],
             "streaming": self.bedrock.streaming,
         }
+
+    @property
+    def interface_endpoints(self) -> tuple[str, ...]:
+        """``network.interfaceEndpoints``, and bedrock-agent-runtime with a knowledge base (the
+        function retrieves through it)."""
+        listed = self.network.interface_endpoints
+        if self.bedrock.knowledge_base is None or network.BEDROCK_AGENT_RUNTIME in listed:
+            return listed
+        return (*listed, network.BEDROCK_AGENT_RUNTIME)
 
     def _network_settings(self) -> dict[str, Any]:
         """``network`` as the component takes it: with ``vpcId``, only the keys of an existing
@@ -294,12 +319,38 @@ class StackConfig(Schema):
         return settings
 
     def bucket_args(self) -> DataBucketArgs:
-        return {
+        args: DataBucketArgs = {
             **self.account(),
             **self.bucket.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
             "name": self.data_bucket_name,
             "access_points": self.access_point_specs,
             "other_access_log_sources": list(self.other_access_log_sources),
+        }
+        knowledge_base = self.bedrock.knowledge_base
+        if knowledge_base is not None:
+            args["knowledge_base_reader"] = {
+                "role_arn": self.knowledge_base_role_arn,
+                "prefixes": list(knowledge_base.prefixes),
+            }
+        return args
+
+    @property
+    def knowledge_base_role_arn(self) -> str:
+        return policies.knowledge_base_role_arn(self.account_id, self.name_prefix)
+
+    def knowledge_base_args(self, *, data_key_arn: Any, administrators: Any) -> KnowledgeBaseArgs:
+        """KnowledgeBase's arguments, given the data key and the administrators (outputs)."""
+        knowledge_base = self.bedrock.knowledge_base
+        assert knowledge_base is not None, "only with bedrock.knowledgeBase"
+        return {
+            **self.account(),
+            **knowledge_base.model_dump(  # type: ignore[typeddict-item]
+                exclude_none=True, exclude={"results"}
+            ),
+            "name_prefix": self.name_prefix,
+            "bucket_name": self.data_bucket_name,
+            "data_key_arn": data_key_arn,
+            "administrators": administrators,
         }
 
     def administrator_patterns(self) -> list[str]:
@@ -351,6 +402,7 @@ class StackConfig(Schema):
         administrators: Sequence[str],
         invocation_log_writer_arn: str | None,
         athena_endpoint_id: str | None,
+        knowledge_base: KnowledgeBaseOutputs | None = None,
     ) -> policies.OrganizationScope:
         """What the organization policies name: everything from this config but the values AWS
         names at deploy time, which the caller passes. Which statements exist follows from the
@@ -397,6 +449,27 @@ class StackConfig(Schema):
             else None,
             inference_profile_arns=tuple(profiles),
             inference_regions=policies.inference_regions(self.bedrock.model_ids),
+            knowledge_base=self._knowledge_base_scope(knowledge_base),
+        )
+
+    def _knowledge_base_scope(
+        self, outputs: KnowledgeBaseOutputs | None
+    ) -> policies.KnowledgeBaseScope | None:
+        knowledge_base = self.bedrock.knowledge_base
+        if knowledge_base is None:
+            return None
+        if outputs is None:
+            raise ValueError("the knowledge base's ARN, runner and endpoint did not resolve")
+        return policies.KnowledgeBaseScope(
+            arn=outputs.arn,
+            role_arn=self.knowledge_base_role_arn,
+            prefixes=knowledge_base.prefixes,
+            embedding_model_arn=policies.foundation_model_arn(
+                self.region, knowledge_base.embedding_model_id
+            ),
+            retriever_arns=(outputs.function_role_arn,),
+            ingestion_runner_arn=outputs.ingestion_runner_arn,
+            endpoint_id=outputs.endpoint_id,
         )
 
 
