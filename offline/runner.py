@@ -64,6 +64,8 @@ class CapturedResource:
     aliases: list[dict[str, Any]] = field(default_factory=list)
     """The aliases it registered with, as the engine receives them: ``{"urn": ...}`` or a
     spec (``name``, ``type``, ``parentUrn``, ``noParent``; empty means unchanged)."""
+    dependencies: list[str] = field(default_factory=list)
+    """The URNs it waits for (``depends_on`` and the resources its inputs come from)."""
 
 
 @dataclass
@@ -515,6 +517,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     inputs=_plain(self.mocks.inputs_just_registered()),
                     outputs=_plain(dict(registration.state)),
                     aliases=[_alias(alias) for alias in request.aliases],
+                    dependencies=list(request.dependencies),
                 )
             )
             if self.progress is not None:
