@@ -19,6 +19,7 @@ COMPONENTS = {
     "datalake:index:ModelGovernance",
     "datalake:index:Alarms",
 }
+KNOWLEDGE_BASE = "datalake:index:KnowledgeBase"  # with bedrock.knowledgeBase only (prod)
 
 
 def test_every_resource_goes_through_a_provider_pinned_to_its_account(
@@ -74,7 +75,7 @@ def test_each_concern_is_a_component_and_owns_its_resources(example_run: StackRu
     [lake] = example_run.of_type(LAKE)
     components = [r for r in example_run.resources if not r.custom and r.type != LAKE]
     # prod's knowledge base is one more concern
-    knowledge_base = {"datalake:index:KnowledgeBase"} if example_run.stack == "prod" else set()
+    knowledge_base = {KNOWLEDGE_BASE} if example_run.stack == "prod" else set()
     assert {c.type for c in components} == COMPONENTS | knowledge_base
     assert {c.parent for c in components} == {lake.urn}
     component_urns = {c.urn for c in components}
