@@ -31,7 +31,6 @@ from components.knowledge_base import (
     KnowledgeBase,
     KnowledgeBaseArgs,
     KnowledgeBaseSettings,
-    VectorStore,
 )
 from components.model_governance import (
     GuardrailSettings,
@@ -41,6 +40,7 @@ from components.model_governance import (
 )
 from components.network import Network, NetworkArgs, NetworkSettings
 from components.policies import AccessMode
+from components.settings import VectorStore
 from components.storage import BucketSettings, DataBucket, DataBucketArgs
 
 __version__ = "0.4.0"

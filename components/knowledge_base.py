@@ -3,7 +3,6 @@ its S3 Vectors index, and the ingestion that keeps the index in step with the pr
 
 import json
 import re
-from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 
 import pulumi
@@ -12,7 +11,12 @@ import pulumi_aws as aws
 from components import policies, settings
 from components.account import DataAccount
 from components.errors import refuse
-from components.settings import ChunkingConfig, ChunkingStrategy, KnowledgeBaseArgsConfig
+from components.settings import (
+    ChunkingConfig,
+    ChunkingStrategy,
+    KnowledgeBaseArgsConfig,
+    VectorStore,
+)
 
 SUBJECT = "KnowledgeBase arguments"
 INDEX_NAME = "chunks"
@@ -52,13 +56,6 @@ class Chunking(TypedDict):
     """hierarchical: the most tokens in a child chunk (default 300)."""
     overlap_tokens: NotRequired[int]
     """hierarchical: tokens repeated between chunks (default 60)."""
-
-
-class VectorStore(StrEnum):
-    """Where the knowledge base keeps its vectors."""
-
-    S3_VECTORS = "s3Vectors"
-    """An S3 Vectors bucket and index, encrypted with a key of the stack's."""
 
 
 class KnowledgeBaseSettings(TypedDict):
@@ -287,6 +284,26 @@ def ingest_command(region: str, state_machine_arn: str) -> str:
     )
 
 
+def role_with_policy(
+    name: str,
+    *,
+    description: str,
+    trust: policies.PolicyDocument,
+    policy: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+    role_name: str | None = None,
+) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+    """A role a service assumes, and its one inline policy."""
+    role = aws.iam.Role(
+        name,
+        name=role_name,
+        description=description,
+        assume_role_policy=policies.to_json(trust),
+        opts=opts,
+    )
+    return role, aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=opts)
+
+
 class KnowledgeBase(pulumi.ComponentResource):
     """A knowledge base over prefixes of the data bucket, inside the perimeter: its role reads
     only those prefixes and embeds with its model only; its vectors (and the chunks' text
@@ -381,18 +398,11 @@ class KnowledgeBase(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        role = aws.iam.Role(
+        role, role_policy = role_with_policy(
             f"{name}-role",
-            name=policies.knowledge_base_role_name(prefix),
+            role_name=policies.knowledge_base_role_name(prefix),
             description="Bedrock ingests the data lake's curated prefixes and embeds with it",
-            assume_role_policy=policies.to_json(
-                policies.knowledge_base_assume_role_policy(region, account_id)
-            ),
-            opts=child,
-        )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-role",
-            role=role.id,
+            trust=policies.knowledge_base_assume_role_policy(region, account_id),
             policy=pulumi.Output.all(data_key=args.get("data_key_arn"), vectors_key=key.arn).apply(
                 lambda keys: policies.to_json(
                     policies.knowledge_base_role_policy(
@@ -506,19 +516,12 @@ class KnowledgeBase(pulumi.ComponentResource):
         prefix = plain.name_prefix
         machine_name = resource_name(prefix, "knowledge-base-ingestion")
         machine_arn = f"arn:aws:states:{region}:{account_id}:stateMachine:{machine_name}"
-        runner = aws.iam.Role(
+        runner, runner_policy = role_with_policy(
             f"{name}-ingestion",
             description="Starts and follows the knowledge base's ingestion jobs",
-            assume_role_policy=policies.to_json(
-                policies.service_assume_role_policy(
-                    "states.amazonaws.com", account_id, source_arn=machine_arn
-                )
+            trust=policies.service_assume_role_policy(
+                "states.amazonaws.com", account_id, source_arn=machine_arn
             ),
-            opts=child,
-        )
-        runner_policy = aws.iam.RolePolicy(
-            f"{name}-ingestion",
-            role=runner.id,
             policy=knowledge_base.arn.apply(
                 lambda arn: policies.to_json(policies.ingestion_runner_policy(arn))
             ),
@@ -535,24 +538,17 @@ class KnowledgeBase(pulumi.ComponentResource):
         )
         rule_name = change_rule_name(prefix)
         schedule = plain.ingestion_schedule
-        trigger = aws.iam.Role(
+        schedule_arn = (
+            f"arn:aws:scheduler:{region}:{account_id}:schedule/default/{schedule_name(prefix)}"
+            if schedule is not None
+            else None
+        )
+        trigger, trigger_policy = role_with_policy(
             f"{name}-ingestion-trigger",
             description="Starts the knowledge base's ingestion (data source changes, schedule)",
-            assume_role_policy=policies.to_json(
-                policies.ingestion_trigger_assume_role_policy(
-                    account_id,
-                    policies.event_rule_arn(region, account_id, rule_name),
-                    f"arn:aws:scheduler:{region}:{account_id}:schedule/default/"
-                    + schedule_name(prefix)
-                    if schedule is not None
-                    else None,
-                )
+            trust=policies.ingestion_trigger_assume_role_policy(
+                account_id, policies.event_rule_arn(region, account_id, rule_name), schedule_arn
             ),
-            opts=child,
-        )
-        trigger_policy = aws.iam.RolePolicy(
-            f"{name}-ingestion-trigger",
-            role=trigger.id,
             policy=state_machine.arn.apply(
                 lambda arn: policies.to_json(policies.ingestion_trigger_policy(arn))
             ),

@@ -38,7 +38,7 @@ from components.settings.knowledge import (
     KnowledgeBaseArgsConfig,
     KnowledgeBaseConfig,
     ScheduleExpression,
-    VectorStoreChoice,
+    VectorStore,
     knowledge_base_problems,
 )
 from components.settings.models import (
@@ -202,7 +202,7 @@ __all__ = [
     "Tags",
     "TopicArn",
     "TopicName",
-    "VectorStoreChoice",
+    "VectorStore",
     "ViaService",
     "VpcEndpointId",
     "VpcId",

@@ -48,8 +48,11 @@ class ChunkingStrategy(StrEnum):
     """A document is one passage."""
 
 
-class VectorStoreChoice(StrEnum):
+class VectorStore(StrEnum):
+    """Where the knowledge base keeps its vectors."""
+
     S3_VECTORS = "s3Vectors"
+    """An S3 Vectors bucket and index, encrypted with a key of the stack's."""
 
 
 # Which keys of ``chunking`` each strategy takes.
@@ -134,9 +137,7 @@ class KnowledgeBaseConfig(Schema):
     chunking: ChunkingConfig = ChunkingConfig()
     results: int = Field(DEFAULT_KNOWLEDGE_BASE_RESULTS, ge=1, le=MAX_KNOWLEDGE_BASE_RESULTS)
     ingestion_schedule: ScheduleExpression | None = None
-    vector_store: Annotated[VectorStoreChoice, BeforeValidator(_vector_store)] = (
-        VectorStoreChoice.S3_VECTORS
-    )
+    vector_store: Annotated[VectorStore, BeforeValidator(_vector_store)] = VectorStore.S3_VECTORS
 
     @property
     def vector_dimensions(self) -> int:
