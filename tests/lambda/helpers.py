@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from .conftest import DEFAULT_MODEL, MAX_TOKENS, SYSTEM_PROMPT, AwsCall, Lake
@@ -12,6 +13,9 @@ Logs = Callable[[], list[Any]]
 USAGE = {"inputTokens": 40, "outputTokens": 7, "totalTokens": 47}
 CONVERSE = ("bedrock-runtime", "Converse")
 GET_OBJECT = ("s3", "GetObject")
+RETRIEVE = ("bedrock-agent-runtime", "Retrieve")
+# What the runtime has used of the timeout before the handler starts.
+STARTUP_MS = 150
 
 
 def converse_response(text: str = "It was 7731 million.") -> dict[str, Any]:
@@ -57,3 +61,16 @@ def text_block(name: str, text: str) -> dict[str, Any]:
 def document_block(lake: Lake, key: str, fmt: str, name: str) -> dict[str, Any]:
     """A Converse document block carrying the object's bytes as stored in the lake."""
     return {"document": {"format": fmt, "name": name, "source": {"bytes": lake.objects[key]}}}
+
+
+def on_call(handler: ModuleType, operation: str, action: Callable[[], None]) -> None:
+    """Run action as the clients the handler builds from now on start the call; what it raises,
+    the call raises."""
+
+    def hook(model: Any, **_: Any) -> None:
+        if f"{model.service_model.service_name}.{model.name}" == operation:
+            action()
+
+    # Not before-call: a Stubber answers there, and the first answer ends that event. Not an
+    # operation's own event either: those run before aws_calls records the call.
+    handler.CLIENTS.session.events.register("before-parameter-build", hook)
