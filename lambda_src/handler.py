@@ -279,7 +279,7 @@ _TRANSIENT_AWS_CODES = frozenset(
 _SERVICE_NAMES: Mapping[str, str] = {
     "s3": "Amazon S3",
     "bedrock-runtime": "Amazon Bedrock",
-    "bedrock-agent-runtime": "the Amazon Bedrock knowledge base",
+    "bedrock-agent-runtime": "Amazon Bedrock Knowledge Bases",
 }
 
 ClientT = TypeVar("ClientT")

@@ -1,4 +1,5 @@
-"""Shared expectations of the Bedrock function's tests: Converse requests and answers, calls."""
+"""Shared expectations of the Bedrock function's tests: Converse requests and answers, the
+guardrail, calls and the clock."""
 
 from __future__ import annotations
 
@@ -16,6 +17,28 @@ GET_OBJECT = ("s3", "GetObject")
 RETRIEVE = ("bedrock-agent-runtime", "Retrieve")
 # What the runtime has used of the timeout before the handler starts.
 STARTUP_MS = 150
+
+# The guardrail of the tests that configure one (GUARDRAIL_ID, GUARDRAIL_VERSION).
+GUARDRAIL_ID = "gr7x2k9q1abc"
+GUARDRAIL_ENV = {"GUARDRAIL_ID": GUARDRAIL_ID, "GUARDRAIL_VERSION": "3"}
+GUARDRAIL_CONFIG = {
+    "guardrailIdentifier": GUARDRAIL_ID,
+    "guardrailVersion": "3",
+    "trace": "enabled",
+}
+BLOCKED_MESSAGE = "Sorry, the model cannot answer this question."
+
+
+def guarded(request: dict[str, Any]) -> dict[str, Any]:
+    return request | {"guardrailConfig": GUARDRAIL_CONFIG}
+
+
+def intervention(trace: dict[str, Any] | None) -> dict[str, Any]:
+    response = converse_response(BLOCKED_MESSAGE)
+    response["stopReason"] = "guardrail_intervened"
+    if trace is not None:
+        response["trace"] = {"guardrail": trace}
+    return response
 
 
 def converse_response(text: str = "It was 7731 million.") -> dict[str, Any]:
