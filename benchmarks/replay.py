@@ -3,11 +3,13 @@
 :func:`record` runs the program once through :func:`offline.runner.run_stack` and writes
 down every registration the engine received: type token, name, parent, provider, the resource
 options that reach the engine (protect, retain on delete, dependencies, ...) and the inputs as
-plain values (policies are the JSON text that was sent). :func:`replay` registers that
-manifest again, each custom resource through its typed ``pulumi_aws`` class (inputs as the
-class's snake_case keyword arguments, nested objects as the generated ``...Args`` types, as a
-typed program writes them) and each component as a plain ``pulumi.ComponentResource`` of the
-same type and name, so URNs and parents match. No config is read and nothing is computed.
+plain values (policies are the JSON text that was sent), and the stack outputs the run
+exported, resolved to plain values. :func:`replay` registers that manifest again, each custom
+resource through its typed ``pulumi_aws`` class (inputs as the class's snake_case keyword
+arguments, nested objects as the generated ``...Args`` types, as a typed program writes them)
+and each component as a plain ``pulumi.ComponentResource`` of the same type and name, so URNs
+and parents match; :func:`export` exports the recorded outputs again. No config is read and
+nothing is computed.
 
 The type token to class mapping is the one the SDK itself keeps to rebuild resources from
 URNs (the resource modules and packages ``pulumi_aws`` registers on import), and the input
@@ -79,12 +81,21 @@ def record(
     program: Path = offline.PROJECT_DIR / "__main__.py",
 ) -> list[dict[str, Any]]:
     """Run the program (or another) under run_stack; its registrations as a manifest."""
+    return record_run(stack, values, program)[0]
+
+
+def record_run(
+    stack: str,
+    values: Mapping[str, Any] | None = None,
+    program: Path = offline.PROJECT_DIR / "__main__.py",
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """:func:`record`, with the stack outputs the run exported (plain values)."""
     with mock.patch.object(offline, "CapturingMonitor", _RecordingMonitor):
         run = offline.run_stack(stack, values=values, program=program)
     monitor = _RecordingMonitor.last
     if monitor is None:
         raise RuntimeError("run_stack did not use the recording monitor")
-    return manifest(run, monitor.requests)
+    return manifest(run, monitor.requests), run.outputs
 
 
 def manifest(
@@ -127,13 +138,21 @@ def encode(value: Any) -> Any:
     return value
 
 
-def write_manifest(entries: Sequence[Mapping[str, Any]], path: Path) -> None:
-    path.write_text(json.dumps(list(entries)))
+def write_manifest(
+    entries: Sequence[Mapping[str, Any]], path: Path, outputs: Mapping[str, Any] | None = None
+) -> None:
+    """The registrations and, if given, the stack outputs to export again."""
+    path.write_text(json.dumps({"resources": list(entries), "outputs": dict(outputs or {})}))
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(path.read_text())
-    return entries
+    return read_recording(path)[0]
+
+
+def read_recording(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The registrations and the stack outputs of a manifest."""
+    recording: dict[str, Any] = json.loads(path.read_text())
+    return recording["resources"], recording["outputs"]
 
 
 # --- Replaying ---------------------------------------------------------------------------
@@ -267,6 +286,13 @@ def decode_plain(value: Any) -> Any:
     if isinstance(value, list):
         return [decode_plain(v) for v in value]
     return value
+
+
+def export(outputs: Mapping[str, Any]) -> None:
+    """Export the recorded stack outputs as plain values: what a program with no logic that
+    exports the same outputs does."""
+    for key, value in outputs.items():
+        pulumi.export(key, value)
 
 
 def replay(entries: Sequence[Mapping[str, Any]]) -> dict[str, pulumi.Resource]:

@@ -17,7 +17,9 @@ import pytest
 from benchmarks import replay
 from benchmarks import run as bench_run
 from components import policies
-from offline.runner import PROVIDER_TYPE
+from offline.runner import PROVIDER_TYPE, load_stack_values
+
+PROJECT = "private-datalake"
 
 REPLAY_PROGRAM = Path(replay.__file__).with_name("replay_program.py")
 
@@ -120,3 +122,51 @@ def test_nested_inputs_become_args_types() -> None:
 def test_the_benchmark_knows_where_the_bucket_policy_stops_naming_access_points() -> None:
     """benchmarks/run.py imports nothing of the product, so it keeps its own copy."""
     assert bench_run.BUCKET_NAMES_ACCESS_POINTS_UP_TO == policies.ENUMERATED_ACCESS_POINTS_MAX
+
+
+def test_replay_exports_the_recorded_stack_outputs(tmp_path: Path) -> None:
+    """The floor exports what the program exported, so a test that awaits the stack outputs
+    pays for the same values in both (the program's own Outputs aside)."""
+    entries, outputs = replay.record_run("dev")
+    manifest = tmp_path / "dev.json"
+    replay.write_manifest(entries, manifest, outputs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(replay.MANIFEST_ENV, str(manifest))
+        _, exported = replay.record_run("dev", program=REPLAY_PROGRAM)
+    assert exported == outputs
+    # Not vacuous: the outputs hold every access point's details.
+    assert set(outputs["accessPoints"]) == {
+        spec["name"] for spec in load_stack_values("dev")[f"{PROJECT}:accessPoints"]
+    }
+    assert replay.read_recording(manifest) == (entries, outputs)
+    assert replay.read_manifest(manifest) == entries
+
+
+def bench_runs(wall: float, process_wall: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "wall_s": wall,
+            "cpu_s": wall,
+            "process_wall_s": process_wall,
+            "process_cpu_s": process_wall,
+            "peak_rss_mib": 100.0,
+            "resources": 58,
+        }
+    ]
+
+
+def test_the_replay_target_needs_both_clocks_within_the_ratio() -> None:
+    """After the imports and as a whole process: missing either misses the target."""
+    replay_runs = bench_runs(10.0, 12.0)
+    within = bench_run.ReplayResult(1_000, program=bench_runs(12.0, 14.0), replay=replay_runs)
+    whole_over = bench_run.ReplayResult(1_000, program=bench_runs(12.0, 16.0), replay=replay_runs)
+    inside_over = bench_run.ReplayResult(1_000, program=bench_runs(13.0, 14.0), replay=replay_runs)
+    assert bench_run.replay_target([within])[1] == "met"
+    assert bench_run.replay_target([whole_over])[1] != "met"
+    assert bench_run.replay_target([inside_over])[1] != "met"
+    # Each clock is a row of the table, with its own ratio.
+    rows = [row.split(" | ") for row in bench_run.replay_table([whole_over])[2:]]
+    assert {row[2]: row[5] for row in rows} == {
+        "after imports": "**1.20x**",
+        "whole process": "**1.33x**",
+    }
