@@ -777,6 +777,84 @@ class Report:
         ]
 
 
+# The report's sections, in order, by the benchmark section that measures them.
+REPORT_SECTIONS = {
+    "Program scale": "program",
+    "Policy sizes": "program",
+    "Replay floor (plain mocks)": "replay",
+    "Function": "function",
+    "Test suite": "tests",
+}
+
+
+def target_section(target: str) -> str:
+    """The benchmark section that measures a row of the Targets table (by its text)."""
+    if "replay floor" in target:
+        return "replay"
+    if target.startswith("Warm"):
+        return "function"
+    return "program"
+
+
+def split_report(markdown: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The lines before the first "## " heading, and each section's lines by its title."""
+    head: list[str] = []
+    sections: dict[str, list[str]] = {}
+    current = head
+    for line in markdown.splitlines():
+        if line.startswith("## "):
+            current = sections.setdefault(line.removeprefix("## "), [])
+        current.append(line)
+    return head, sections
+
+
+def _cell(lines: Sequence[str], label: str) -> str:
+    """The value of a two-column table row ``| label | value |``."""
+    prefix = f"| {label} | "
+    rows = (line.removeprefix(prefix).rstrip(" |") for line in lines if line.startswith(prefix))
+    return next(rows, "?")
+
+
+def merge_report(previous: str, current: str, ran: Sequence[str]) -> str:
+    """A report of the sections that ran (``current``) completed with what the previous
+    report holds of the others, each kept section marked with the run it comes from, so that
+    one section can be measured again without the whole benchmark."""
+    _, old = split_report(previous)
+    head, new = split_report(current)
+    old_machine = old.get("Machine", [])
+    load = _cell(old_machine, "Load average (1 min) at start / end").split(" (")[0]
+    origin = (
+        f"*Kept from an earlier run: commit {_cell(old_machine, 'Commit')}, load average {load} "
+        "at start / end; `benchmarks/run.py --only {section}` measures it again.*"
+    )
+    kept_targets = [
+        row
+        for row in old.get("Targets", [])
+        if row.startswith("| ")
+        and not row.startswith(("| Target |", "| --- |"))
+        and target_section(row.removeprefix("| ")) not in ran
+    ]
+    lines = [*head, *new["Machine"], *_trim(new["Targets"]), *kept_targets, ""]
+    for title, section in REPORT_SECTIONS.items():
+        if section in ran and title in new:
+            lines += new[title]
+        elif section not in ran and title in old:
+            body = _trim(old[title])
+            if not any(line.startswith("*Kept from an earlier run") for line in body):
+                body = [*body[:2], origin.format(section=section), "", *body[2:]]
+            lines += [*body, ""]
+    lines += new.get("Notes", [])
+    return "\n".join(_trim(lines)) + "\n"
+
+
+def _trim(lines: Sequence[str]) -> list[str]:
+    """Without trailing blank lines."""
+    kept = list(lines)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return kept
+
+
 def _sizes(text: str) -> list[int]:
     return sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
 
@@ -849,6 +927,9 @@ def main(argv: list[str] | None = None) -> None:
     text = report.markdown()
     print(text)
     if str(args.output) != "-":
+        ran = [section for section in SECTIONS if section not in args.skip]
+        if len(ran) < len(SECTIONS) and args.output.exists():
+            text = merge_report(args.output.read_text(), text, ran)
         args.output.write_text(text)
         log(f"written to {args.output}")
 

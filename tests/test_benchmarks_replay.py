@@ -170,3 +170,71 @@ def test_the_replay_target_needs_both_clocks_within_the_ratio() -> None:
         "after imports": "**1.20x**",
         "whole process": "**1.33x**",
     }
+
+
+def report(commit: str, targets: list[str], sections: dict[str, str]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written on {commit}.",
+        "",
+        "## Machine",
+        "",
+        "| Machine |  |",
+        "| --- | --- |",
+        f"| Commit | {commit} |",
+        "| Load average (1 min) at start / end | 0.50 / 0.70 (other processes) |",
+        "",
+        "## Targets",
+        "",
+        "| Target | Result | Measured |",
+        "| --- | --- | --- |",
+        *targets,
+    ]
+    for title, body in sections.items():
+        lines += ["", f"## {title}", "", body]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_partial_run_keeps_the_other_sections_of_the_report() -> None:
+    previous = report(
+        "old1234",
+        [
+            "| Program within 1.3x of the floor at 1,000 access points | met | 1.20x |",
+            "| Program within 1.25x of the replay floor under plain mocks at 1,000 | met | 1.10x |",
+            "| Warm overhead under 1 ms per invocation | met | 0.4 ms |",
+        ],
+        {
+            "Program scale": "old scale table",
+            "Replay floor (plain mocks)": "old replay table",
+            "Function": "old function table",
+        },
+    )
+    current = report(
+        "new5678",
+        ["| Program within 1.25x of the replay floor under plain mocks at 1,000 | met | 1.05x |"],
+        {"Replay floor (plain mocks)": "new replay table"},
+    )
+    merged = bench_run.merge_report(previous, current, ["replay"])
+    _, sections = bench_run.split_report(merged)
+    assert "| Commit | new5678 |" in sections["Machine"]
+    assert [row for row in sections["Targets"] if row.startswith("| Program")] == [
+        "| Program within 1.25x of the replay floor under plain mocks at 1,000 | met | 1.05x |",
+        "| Program within 1.3x of the floor at 1,000 access points | met | 1.20x |",
+    ]
+    assert "| Warm overhead under 1 ms per invocation | met | 0.4 ms |" in sections["Targets"]
+    assert "new replay table" in sections["Replay floor (plain mocks)"]
+    for title, body in (("Program scale", "old scale table"), ("Function", "old function table")):
+        assert body in sections[title]
+        # Marked with the run it comes from.
+        assert any("commit old1234, load average 0.50 / 0.70" in line for line in sections[title])
+    assert list(sections) == [
+        "Machine",
+        "Targets",
+        "Program scale",
+        "Replay floor (plain mocks)",
+        "Function",
+    ]
+    # Merging again keeps one mark, the first run's.
+    again = bench_run.split_report(bench_run.merge_report(merged, current, ["replay"]))[1]
+    assert again["Program scale"] == sections["Program scale"]
