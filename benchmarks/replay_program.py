@@ -22,5 +22,4 @@ if preloaded is None:
     entries, outputs = read_recording(Path(os.environ[MANIFEST_ENV]))
 else:
     entries, outputs = preloaded, globals().get("OUTPUTS", {})
-replay(entries)
-export(outputs)
+export(outputs, replay(entries))

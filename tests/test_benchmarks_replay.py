@@ -17,7 +17,7 @@ import pytest
 from benchmarks import replay
 from benchmarks import run as bench_run
 from components import policies
-from offline.runner import PROVIDER_TYPE, load_stack_values
+from offline.runner import PROVIDER_TYPE, StackRun, load_stack_values, run_stack
 
 PROJECT = "private-datalake"
 
@@ -124,20 +124,31 @@ def test_the_benchmark_knows_where_the_bucket_policy_stops_naming_access_points(
     assert bench_run.BUCKET_NAMES_ACCESS_POINTS_UP_TO == policies.ENUMERATED_ACCESS_POINTS_MAX
 
 
-def test_replay_exports_the_recorded_stack_outputs(tmp_path: Path) -> None:
+def test_replay_exports_the_recorded_stack_outputs(tmp_path: Path, dev_run: StackRun) -> None:
     """The floor exports what the program exported, so a test that awaits the stack outputs
-    pays for the same values in both (the program's own Outputs aside)."""
+    pays for the same values in both; what was a resource's output is that output again (the
+    program holds those resources to the end, so the floor does too)."""
     entries, outputs = replay.record_run("dev")
     manifest = tmp_path / "dev.json"
     replay.write_manifest(entries, manifest, outputs)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(replay.MANIFEST_ENV, str(manifest))
         _, exported = replay.record_run("dev", program=REPLAY_PROGRAM)
+        replayed = run_stack("dev", program=REPLAY_PROGRAM)
     assert exported == outputs
-    # Not vacuous: the outputs hold every access point's details.
-    assert set(outputs["accessPoints"]) == {
+    assert replayed.outputs == dev_run.outputs
+    # Not vacuous: every access point's details, its alias as the access point's output.
+    access_points = outputs["accessPoints"]
+    assert set(access_points) == {
         spec["name"] for spec in load_stack_values("dev")[f"{PROJECT}:accessPoints"]
     }
+    analytics = next(e for e in entries if e["name"] == "access-points-analytics")
+    assert access_points["analytics"]["alias"] == {
+        replay.MARKER: "output",
+        "urn": analytics["urn"],
+        "property": "alias",
+    }
+    assert access_points["analytics"]["arn"].startswith("arn:aws:s3:")
     assert replay.read_recording(manifest) == (entries, outputs)
     assert replay.read_manifest(manifest) == entries
 
