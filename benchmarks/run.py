@@ -725,8 +725,10 @@ class Report:
             "the same types, names, parents, providers, options, dependencies and inputs "
             "(policies as the JSON text sent), each resource through its typed `pulumi_aws` "
             "class with `...Args` objects for nested inputs, each component as a plain "
-            "`ComponentResource`, and it exports the same stack outputs as plain values; no "
-            "config, no policy building. Fresh process per run, program and replay "
+            "`ComponentResource`, and it exports the same stack outputs (those that were a "
+            "resource's output property, such as each access point's alias, as that property "
+            "of the resource it registered; the others as the recorded values); no config, no "
+            "policy building. Fresh process per run, program and replay "
             "alternating. Each run is timed two ways: *after imports* (the clock starts once "
             "pulumi, pulumi_aws, the mocks and the harness are imported and the config or "
             "manifest is read) and *whole process* (from the outside, start to exit: the "
@@ -837,7 +839,7 @@ def merge_report(previous: str, current: str, ran: Sequence[str]) -> str:
     lines = [*head, *new["Machine"], *_trim(new["Targets"]), *kept_targets, ""]
     for title, section in REPORT_SECTIONS.items():
         if section in ran and title in new:
-            lines += new[title]
+            lines += [*_trim(new[title]), ""]
         elif section not in ran and title in old:
             body = _trim(old[title])
             if not any(line.startswith("*Kept from an earlier run") for line in body):

@@ -246,6 +246,9 @@ def test_a_partial_run_keeps_the_other_sections_of_the_report() -> None:
         "Replay floor (plain mocks)",
         "Function",
     ]
+    # Still Markdown: a blank line before every heading.
+    lines = merged.splitlines()
+    assert all(before == "" for before, line in zip(lines, lines[1:]) if line.startswith("## "))
     # Merging again keeps one mark, the first run's.
     again = bench_run.split_report(bench_run.merge_report(merged, current, ["replay"]))[1]
     assert again["Program scale"] == sections["Program scale"]
