@@ -3,11 +3,13 @@
 :func:`record` runs the program once through :func:`offline.runner.run_stack` and writes
 down every registration the engine received: type token, name, parent, provider, the resource
 options that reach the engine (protect, retain on delete, dependencies, ...) and the inputs as
-plain values (policies are the JSON text that was sent). :func:`replay` registers that
-manifest again, each custom resource through its typed ``pulumi_aws`` class (inputs as the
-class's snake_case keyword arguments, nested objects as the generated ``...Args`` types, as a
-typed program writes them) and each component as a plain ``pulumi.ComponentResource`` of the
-same type and name, so URNs and parents match. No config is read and nothing is computed.
+plain values (policies are the JSON text that was sent), and the stack outputs the run
+exported, resolved to plain values. :func:`replay` registers that manifest again, each custom
+resource through its typed ``pulumi_aws`` class (inputs as the class's snake_case keyword
+arguments, nested objects as the generated ``...Args`` types, as a typed program writes them)
+and each component as a plain ``pulumi.ComponentResource`` of the same type and name, so URNs
+and parents match; :func:`export` exports the recorded outputs again. No config is read and
+nothing is computed.
 
 The type token to class mapping is the one the SDK itself keeps to rebuild resources from
 URNs (the resource modules and packages ``pulumi_aws`` registers on import), and the input
@@ -21,7 +23,7 @@ import functools
 import importlib
 import json
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -79,12 +81,81 @@ def record(
     program: Path = offline.PROJECT_DIR / "__main__.py",
 ) -> list[dict[str, Any]]:
     """Run the program (or another) under run_stack; its registrations as a manifest."""
-    with mock.patch.object(offline, "CapturingMonitor", _RecordingMonitor):
+    return record_run(stack, values, program)[0]
+
+
+def record_run(
+    stack: str,
+    values: Mapping[str, Any] | None = None,
+    program: Path = offline.PROJECT_DIR / "__main__.py",
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """:func:`record`, with the stack outputs the run exported: plain values, except that an
+    output which was one resource's output property is marked as that property (see
+    :func:`exported_outputs`)."""
+    sources: dict[tuple[str | int, ...], list[str]] = {}
+    collect = offline._collect_outputs
+
+    async def collect_with_sources(exported: Mapping[str, Any], into: dict[str, Any]) -> None:
+        sources.update(await output_sources(exported))
+        await collect(exported, into)
+
+    with (
+        mock.patch.object(offline, "CapturingMonitor", _RecordingMonitor),
+        mock.patch.object(offline, "_collect_outputs", collect_with_sources),
+    ):
         run = offline.run_stack(stack, values=values, program=program)
     monitor = _RecordingMonitor.last
     if monitor is None:
         raise RuntimeError("run_stack did not use the recording monitor")
-    return manifest(run, monitor.requests)
+    return manifest(run, monitor.requests), exported_outputs(run, sources)
+
+
+async def output_sources(
+    value: Any, path: tuple[str | int, ...] = ()
+) -> dict[tuple[str | int, ...], list[str]]:
+    """Where each Output in the stack outputs comes from: its path -> the URNs of its
+    resources."""
+    if isinstance(value, pulumi.Output):
+        return {path: sorted([str(await r.urn.future()) for r in await value.resources()])}
+    items: Iterable[tuple[str | int, Any]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    found: dict[tuple[str | int, ...], list[str]] = {}
+    for key, item in items:
+        found |= await output_sources(item, (*path, key))
+    return found
+
+
+def exported_outputs(
+    run: offline.StackRun, sources: Mapping[tuple[str | int, ...], Sequence[str]]
+) -> dict[str, Any]:
+    """The run's stack outputs as plain values, with each output that was an output property
+    of one custom resource (an access point's alias) marked as ``{"$replay": "output", "urn",
+    "property"}``, so that the replay exports that property of the resource it registered
+    again: a program holds the resources whose outputs it exports, to the end of the run."""
+    resources = {r.urn: r for r in run.resources if r.custom}
+
+    def marked(value: Any, path: tuple[str | int, ...]) -> Any:
+        urns = sources.get(path, ())
+        if len(urns) == 1 and urns[0] in resources:
+            resource = resources[urns[0]]
+            # The property it came from: a computed one (not an input) with the same value.
+            names = sorted(
+                (name in resource.inputs, name)
+                for name, state in resource.outputs.items()
+                if state == value
+            )
+            if names:
+                return {MARKER: "output", "urn": resource.urn, "property": names[0][1]}
+        if isinstance(value, dict):
+            return {key: marked(item, (*path, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [marked(item, (*path, index)) for index, item in enumerate(value)]
+        return value
+
+    return {key: marked(value, (key,)) for key, value in run.outputs.items()}
 
 
 def manifest(
@@ -127,13 +198,21 @@ def encode(value: Any) -> Any:
     return value
 
 
-def write_manifest(entries: Sequence[Mapping[str, Any]], path: Path) -> None:
-    path.write_text(json.dumps(list(entries)))
+def write_manifest(
+    entries: Sequence[Mapping[str, Any]], path: Path, outputs: Mapping[str, Any] | None = None
+) -> None:
+    """The registrations and, if given, the stack outputs to export again."""
+    path.write_text(json.dumps({"resources": list(entries), "outputs": dict(outputs or {})}))
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = json.loads(path.read_text())
-    return entries
+    return read_recording(path)[0]
+
+
+def read_recording(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The registrations and the stack outputs of a manifest."""
+    recording: dict[str, Any] = json.loads(path.read_text())
+    return recording["resources"], recording["outputs"]
 
 
 # --- Replaying ---------------------------------------------------------------------------
@@ -267,6 +346,36 @@ def decode_plain(value: Any) -> Any:
     if isinstance(value, list):
         return [decode_plain(v) for v in value]
     return value
+
+
+def export(outputs: Mapping[str, Any], created: Mapping[str, pulumi.Resource]) -> None:
+    """Export the recorded stack outputs: plain values, and the marked ones as that output
+    property of the resource registered again (``created``, by URN). What a program with no
+    logic that exports the same outputs does."""
+
+    def value(recorded: Any) -> Any:
+        if isinstance(recorded, dict) and recorded.get(MARKER) == "output":
+            resource = created[recorded["urn"]]
+            return getattr(resource, _python_name(resource, recorded["property"]))
+        if isinstance(recorded, dict):
+            return {key: value(item) for key, item in recorded.items()}
+        if isinstance(recorded, list):
+            return [value(item) for item in recorded]
+        return recorded
+
+    for key, recorded in outputs.items():
+        pulumi.export(key, value(recorded))
+
+
+_PYTHON_NAMES: dict[type, dict[str, str]] = {}
+
+
+def _python_name(resource: pulumi.Resource, name: str) -> str:
+    """The Python attribute of a resource's output property named ``name`` (camelCase)."""
+    cls = type(resource)
+    if cls not in _PYTHON_NAMES:
+        _PYTHON_NAMES[cls] = {v: k for k, v in _types.resource_py_to_pulumi_names(cls).items()}
+    return _PYTHON_NAMES[cls][name]
 
 
 def replay(entries: Sequence[Mapping[str, Any]]) -> dict[str, pulumi.Resource]:

@@ -26,6 +26,12 @@ from components.datalake import (
     PrivateDataLakeArgs,
 )
 from components.errors import ConfigError
+from components.knowledge_base import (
+    Chunking,
+    KnowledgeBase,
+    KnowledgeBaseArgs,
+    KnowledgeBaseSettings,
+)
 from components.model_governance import (
     GuardrailSettings,
     InvocationLogDelivery,
@@ -34,6 +40,7 @@ from components.model_governance import (
 )
 from components.network import Network, NetworkArgs, NetworkSettings
 from components.policies import AccessMode
+from components.settings import VectorStore
 from components.storage import BucketSettings, DataBucket, DataBucketArgs
 
 __version__ = "0.4.0"
@@ -46,6 +53,7 @@ COMPONENTS = [
     AccessPoints,
     BedrockFunction,
     ModelGovernance,
+    KnowledgeBase,
     Alarms,
 ]
 
@@ -64,6 +72,7 @@ __all__ = [
     "BedrockFunctionArgs",
     "BedrockSettings",
     "BucketSettings",
+    "Chunking",
     "ConfigError",
     "DataAccount",
     "DataBucket",
@@ -72,6 +81,9 @@ __all__ = [
     "GuardrailSettings",
     "InvocationLogDelivery",
     "InvocationLoggingSettings",
+    "KnowledgeBase",
+    "KnowledgeBaseArgs",
+    "KnowledgeBaseSettings",
     "ModelGovernance",
     "ModelGovernanceArgs",
     "ModelSettings",
@@ -82,5 +94,6 @@ __all__ = [
     "OrganizationPolicies",
     "PrivateDataLake",
     "PrivateDataLakeArgs",
+    "VectorStore",
     "__version__",
 ]

@@ -1,5 +1,5 @@
-"""Alarms on the function and on the models it calls, to an encrypted SNS topic the stack
-creates (with email subscriptions) or to an existing topic.
+"""Alarms on the function, the models it calls and the knowledge base's ingestion, to an
+encrypted SNS topic the stack creates (with email subscriptions) or to an existing topic.
 
 Every alarm is named ``<project>-<stack> <what is wrong>`` and its description says what it
 means and where to look first: the person paged reads the name in a subject line."""
@@ -171,6 +171,44 @@ def invocation_log_alarms(prefix: str, cloud_watch: bool, s3: bool) -> list[Alar
     ]
 
 
+def ingestion_alarms(prefix: str, state_machine_arn: pulumi.Input[str]) -> list[AlarmSpec]:
+    """The knowledge base's ingestion: the state machine fails when a job fails, stops or
+    leaves documents out, and times out after a day."""
+    on_machine = {"StateMachineArn": state_machine_arn}
+    return [
+        AlarmSpec(
+            f"ingestion-{metric.removeprefix('Executions').lower()}",
+            f"{prefix} knowledge base ingestion {what}",
+            f"An ingestion of the knowledge base {what} in the last 5 minutes: questions are "
+            f"answered from an index that may miss documents. {look}",
+            "AWS/States",
+            metric,
+            "Sum",
+            1,
+            on_machine,
+        )
+        for metric, what, look in (
+            (
+                "ExecutionsFailed",
+                "failed",
+                "The execution's history names the job; GetIngestionJob lists the documents "
+                "that failed and why.",
+            ),
+            (
+                "ExecutionsTimedOut",
+                "timed out",
+                "A job ran for over a day: look for a stuck job in the knowledge base's "
+                "data sources.",
+            ),
+            (
+                "ExecutionsAborted",
+                "was stopped",
+                "Someone stopped the state machine's execution.",
+            ),
+        )
+    ]
+
+
 # Turning invocation logging off, or pointing it elsewhere, leaves no failed delivery to alarm
 # on: the change itself is the event (CloudTrail management events, through EventBridge).
 LOGGING_CHANGES = (
@@ -215,6 +253,9 @@ class AlarmsArgs(DataAccount):
     """Subscriptions of a KMS-encrypted topic the component creates."""
     topic_arn: NotRequired[str]
     """An existing topic in this Region to notify instead."""
+    ingestion_state_machine_arn: NotRequired[pulumi.Input[str]]
+    """The knowledge base's ingestion state machine: an alarm when an ingestion fails, times
+    out or is stopped."""
 
 
 class Alarms(pulumi.ComponentResource):
@@ -262,6 +303,11 @@ class Alarms(pulumi.ComponentResource):
             *(
                 invocation_log_alarms(plain.name_prefix, logging.cloud_watch, logging.s3)
                 if (logging := plain.invocation_logging) is not None
+                else []
+            ),
+            *(
+                ingestion_alarms(plain.name_prefix, args["ingestion_state_machine_arn"])
+                if "ingestion_state_machine_arn" in args
                 else []
             ),
         ]

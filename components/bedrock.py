@@ -17,7 +17,11 @@ from components.encryption import autonamed_log_group_arn, customer_key
 from components.errors import refuse
 from components.network import HTTPS
 
-EXAMPLE_EVENT = {"prompt": "Summarise this document in three bullet points."}
+EXAMPLE_EVENT: dict[str, Any] = {"prompt": "Summarise this document in three bullet points."}
+KNOWLEDGE_BASE_EVENT: dict[str, Any] = {
+    "prompt": "What do the curated documents say about data retention?",
+    "knowledgeBase": True,
+}
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_SYSTEM_PROMPT = (
     "Answer the question using only the supplied document. If the document does not "
@@ -35,6 +39,9 @@ SIGNED_CODE_PREFIX = "signed/"
 SIGNING_PROFILE_PREFIX_MAX = 38
 # The function's own default (lambda_src/handler.py), passed explicitly so the stack states it.
 DEFAULT_MAX_DOCUMENT_CHARS = 100_000
+DEFAULT_KNOWLEDGE_BASE_RESULTS = 5
+# Bedrock's own refusal of a larger numberOfResults (Retrieve, vectorSearchConfiguration).
+MAX_KNOWLEDGE_BASE_RESULTS = 100
 
 
 def function_source() -> Path:
@@ -132,6 +139,11 @@ class BedrockFunctionArgs(DataAccount, ModelSettings, FunctionSettings):
     routes: NotRequired[pulumi.Input[dict[str, str]]]
     """Configured model id -> application inference profile ARN the function invokes
     instead."""
+    knowledge_base_arn: NotRequired[pulumi.Input[str]]
+    """A knowledge base the function retrieves from for ``{"knowledgeBase": true}`` requests
+    (its role may retrieve from that one only)."""
+    knowledge_base_results: NotRequired[int]
+    """Passages retrieved per question (default 5)."""
     code: NotRequired[pulumi.Archive]
     """The function's code (handler.lambda_handler); default: the package's lambda_src. It is
     uploaded to the artifact bucket and signed; the function accepts only the signed copy."""
@@ -175,6 +187,9 @@ def _problems(args: BedrockFunctionArgs) -> list[str]:
     default = args.get("default_model_id")
     if default is not None and default not in model_ids:
         return [f"defaultModelId: '{default}' is not one of modelIds"]
+    results = args.get("knowledge_base_results", DEFAULT_KNOWLEDGE_BASE_RESULTS)
+    if not 1 <= results <= MAX_KNOWLEDGE_BASE_RESULTS:
+        return [f"knowledgeBaseResults: must be from 1 to {MAX_KNOWLEDGE_BASE_RESULTS}"]
     return []
 
 
@@ -284,6 +299,7 @@ class BedrockFunction(pulumi.ComponentResource):
                 subnet_ids=args["subnet_ids"],
                 security_group_id=security_group.id,
                 function_key_arn=key.arn,
+                knowledge_base_arn=args.get("knowledge_base_arn"),
             ).apply(lambda values: policies.to_json(_role_policy(args, values))),
             opts=child,
         )
@@ -308,6 +324,7 @@ class BedrockFunction(pulumi.ComponentResource):
                     guardrail_arn=args.get("guardrail_arn"),
                     guardrail_version=args.get("guardrail_version"),
                     routes=args.get("routes", {}),
+                    knowledge_base_arn=args.get("knowledge_base_arn"),
                 ).apply(lambda values: environment(args, values))
             ),
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
@@ -453,6 +470,19 @@ def guardrail_ref(
     return policies.GuardrailRef(arn, version)
 
 
+def knowledge_base_ref(args: BedrockFunctionArgs | Any, arn: str | None) -> str | None:
+    """The knowledge base the arguments call for, once its ARN is known; one that resolved to
+    nothing fails the deployment rather than leave the function without it."""
+    if "knowledge_base_arn" not in args:
+        return None
+    if not arn:
+        raise pulumi.RunError(
+            "knowledgeBaseArn resolved to nothing: refusing to build the function's role and "
+            "configuration without the knowledge base it retrieves from"
+        )
+    return arn
+
+
 def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.PolicyDocument:
     return policies.function_role_policy(
         region=args["region"],
@@ -470,6 +500,7 @@ def _role_policy(args: BedrockFunctionArgs, values: dict[str, Any]) -> policies.
         guardrail=guardrail_ref(args, values["guardrail_arn"], values["guardrail_version"]),
         guardrail_key_arn=values["guardrail_key_arn"],
         routes=values["routes"],
+        knowledge_base_arn=knowledge_base_ref(args, values["knowledge_base_arn"]),
     )
 
 
@@ -491,11 +522,17 @@ def environment(args: BedrockFunctionArgs, values: dict[str, Any]) -> dict[str, 
         variables["GUARDRAIL_VERSION"] = guardrail.version
     if values["routes"]:
         variables["MODEL_ROUTES"] = json.dumps(dict(sorted(values["routes"].items())))
+    knowledge_base = knowledge_base_ref(args, values["knowledge_base_arn"])
+    if knowledge_base is not None:
+        variables["KNOWLEDGE_BASE_ID"] = knowledge_base.rsplit("/", 1)[1]
+        variables["KNOWLEDGE_BASE_RESULTS"] = str(
+            args.get("knowledge_base_results", DEFAULT_KNOWLEDGE_BASE_RESULTS)
+        )
     return variables
 
 
-def invoke_command(function_name: str, region: str) -> str:
-    payload = json.dumps(EXAMPLE_EVENT)
+def invoke_command(function_name: str, region: str, event: dict[str, Any] = EXAMPLE_EVENT) -> str:
+    payload = json.dumps(event)
     return (
         f"aws lambda invoke --region {region} --function-name {function_name} "
         f"--cli-binary-format raw-in-base64-out --payload '{payload}' response.json "

@@ -10,14 +10,21 @@ from components import policies, settings, storage
 from components.access_points import AccessPointInfo, AccessPoints, AccessPointSpec
 from components.account import DataAccount
 from components.alarms import Alarms, AlarmsArgs
-from components.bedrock import BedrockFunction, FunctionSettings, ModelSettings
+from components.bedrock import (
+    KNOWLEDGE_BASE_EVENT,
+    BedrockFunction,
+    FunctionSettings,
+    ModelSettings,
+    invoke_command,
+)
+from components.knowledge_base import KnowledgeBase, KnowledgeBaseSettings
 from components.model_governance import (
     GuardrailSettings,
     InvocationLogDelivery,
     ModelGovernance,
     ModelGovernanceArgs,
 )
-from components.network import Network, NetworkSettings
+from components.network import BEDROCK_AGENT_RUNTIME, Network, NetworkSettings
 from components.storage import BucketSettings, DataBucket
 
 
@@ -44,6 +51,9 @@ class BedrockSettings(ModelSettings):
     the function invokes instead of the model."""
     subscribed_providers: NotRequired[list[str]]
     """Third-party model providers the account is subscribed to through AWS Marketplace."""
+    knowledge_base: NotRequired[KnowledgeBaseSettings]
+    """A knowledge base over curated prefixes: the function answers questions across them,
+    with citations ({"prompt": ..., "knowledgeBase": true})."""
 
 
 class AlarmSettings(TypedDict):
@@ -89,6 +99,10 @@ class OrganizationPolicies(TypedDict):
     regionServiceControlPolicy: str
     """The data account works in the stack's Region (models also where its cross-Region
     inference profiles route)."""
+    knowledgeBaseServiceControlPolicy: NotRequired[str]
+    """With a knowledge base: only the administrators change knowledge bases, only the function
+    retrieves from the stack's (through its endpoint), only the ingestion runner ingests, and
+    the knowledge base role embeds with its model only."""
 
 
 class PrivateDataLake(pulumi.ComponentResource):
@@ -124,6 +138,12 @@ class PrivateDataLake(pulumi.ComponentResource):
     """The service and resource control policies to attach to the data account."""
     athena_workgroups: dict[str, pulumi.Output[str]]
     """The Athena workgroup of each Athena access point, by access point."""
+    knowledge_base_id: pulumi.Output[str] | None
+    """The knowledge base, when one is configured."""
+    ingest_command: pulumi.Output[str] | None
+    """An aws stepfunctions command line that ingests the knowledge base's prefixes now."""
+    ask_command: pulumi.Output[str] | None
+    """An aws lambda invoke command line with a question across the knowledge base."""
     data_key_policy_statements: str | None
     """With bucket.kmsKeyArn: what that key's policy must add (JSON)."""
 
@@ -162,7 +182,20 @@ class PrivateDataLake(pulumi.ComponentResource):
             "data", {**bucket_args, "s3_endpoint_id": network.s3_endpoint_id}, opts=child
         )
         governance = ModelGovernance("models", _governance_args(config, data), opts=child)
-        wire_network({**_guardrail_and_routes(governance), "administrators": data.administrators})
+        knowledge_base = (
+            KnowledgeBase(
+                "knowledge-base",
+                config.knowledge_base_args(
+                    data_key_arn=data.kms_key_arn, administrators=data.administrators
+                ),
+                opts=child,
+            )
+            if config.bedrock.knowledge_base is not None
+            else None
+        )
+        wire_network(
+            {**_endpoint_wiring(governance, knowledge_base), "administrators": data.administrators}
+        )
         function = BedrockFunction(
             "bedrock",
             {
@@ -188,6 +221,14 @@ class PrivateDataLake(pulumi.ComponentResource):
                 "deletion_protection": config.bucket.deletion_protection,
                 **_access_logs_of_artifacts(data),
                 **_guardrail_and_routes(governance),
+                **(
+                    {
+                        "knowledge_base_arn": knowledge_base.knowledge_base_arn,
+                        "knowledge_base_results": config.bedrock.knowledge_base.results,
+                    }
+                    if knowledge_base is not None and config.bedrock.knowledge_base is not None
+                    else {}
+                ),
             },
             opts=child,
         )
@@ -209,7 +250,11 @@ class PrivateDataLake(pulumi.ComponentResource):
         )
 
         if config.alarms is not None:
-            Alarms("alarms", _alarms_args(config, config.alarms, function, governance), opts=child)
+            Alarms(
+                "alarms",
+                _alarms_args(config, config.alarms, function, governance, knowledge_base),
+                opts=child,
+            )
 
         self.region = config.region
         self.vpc_id = network.vpc_id
@@ -223,16 +268,44 @@ class PrivateDataLake(pulumi.ComponentResource):
         self.function_arn = function.function_arn
         self.invoke_command = function.invoke_command
         self.athena_workgroups = data.athena_workgroups
+        self.knowledge_base_id = knowledge_base.knowledge_base_id if knowledge_base else None
+        self.ingest_command = knowledge_base.ingest_command if knowledge_base else None
+        self.ask_command = (
+            function.function_name.apply(
+                lambda name: invoke_command(name, config.region, KNOWLEDGE_BASE_EVENT)
+            )
+            if knowledge_base
+            else None
+        )
+        knowledge_base_outputs = (
+            {
+                "knowledge_base": knowledge_base.knowledge_base_arn,
+                "retriever": function.role_arn,
+                "runner": knowledge_base.ingestion_role_arn,
+                "retrieval_endpoint": network.interface_endpoint_ids[BEDROCK_AGENT_RUNTIME],
+            }
+            if knowledge_base is not None
+            else {}
+        )
         self.organization_policies = pulumi.Output.all(
             administrators=data.administrators,
             writer=governance.invocation_log_writer_arn,
             athena_endpoint=network.interface_endpoint_ids.get("athena"),
+            **knowledge_base_outputs,
         ).apply(
             lambda values: organization_policies(
                 config.organization_scope(
                     administrators=values["administrators"],
                     invocation_log_writer_arn=values["writer"],
                     athena_endpoint_id=values["athena_endpoint"],
+                    knowledge_base=settings.KnowledgeBaseOutputs(
+                        arn=values["knowledge_base"],
+                        function_role_arn=values["retriever"],
+                        ingestion_runner_arn=values["runner"],
+                        endpoint_id=values["retrieval_endpoint"],
+                    )
+                    if knowledge_base is not None
+                    else None,
                 )
             )
         )
@@ -265,6 +338,12 @@ class PrivateDataLake(pulumi.ComponentResource):
         }
         if self.athena_workgroups:
             outputs["athenaWorkgroups"] = self.athena_workgroups
+        if self.knowledge_base_id is not None:
+            outputs |= {
+                "knowledgeBaseId": self.knowledge_base_id,
+                "ingestCommand": self.ingest_command,
+                "askCommand": self.ask_command,
+            }
         if self.data_key_policy_statements is not None:
             outputs["dataKeyPolicyStatements"] = self.data_key_policy_statements
         return outputs
@@ -279,13 +358,16 @@ def _access_logs_of_artifacts(data: DataBucket) -> dict[str, Any]:
 def _deferred_network_args(
     config: settings.StackConfig,
 ) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
-    """The Network's guardrail, routes and administrators arguments before ModelGovernance and
-    DataBucket exist, and how to resolve them from their outputs. Whether the endpoint requires
-    a guardrail is the config's decision (the key is present or not), never the outputs'. The
-    administrators are the data bucket's, whose deployer check names the stack's config keys."""
+    """The Network's guardrail, routes, knowledge base and administrators arguments before
+    ModelGovernance, KnowledgeBase and DataBucket exist, and how to resolve them from their
+    outputs. Whether an endpoint requires a guardrail or names a knowledge base is the config's
+    decision (the key is present or not), never the outputs'. The administrators are the data
+    bucket's, whose deployer check names the stack's config keys."""
     guardrail = ["guardrail_arn", "guardrail_version"] if config.bedrock.guardrail else []
+    knowledge_base = ["knowledge_base_arn"] if config.bedrock.knowledge_base else []
     deferred: dict[str, tuple[pulumi.Output[Any], Callable[[pulumi.Output[Any]], None]]] = {
-        name: pulumi.deferred_output() for name in ["routes", *guardrail, "administrators"]
+        name: pulumi.deferred_output()
+        for name in ["routes", *guardrail, *knowledge_base, "administrators"]
     }
 
     def resolve(wiring: dict[str, Any]) -> None:
@@ -293,6 +375,15 @@ def _deferred_network_args(
             set_value(pulumi.Output.from_input(wiring[name]))
 
     return {name: output for name, (output, _) in deferred.items()}, resolve
+
+
+def _endpoint_wiring(
+    governance: ModelGovernance, knowledge_base: KnowledgeBase | None
+) -> dict[str, Any]:
+    wiring = _guardrail_and_routes(governance)
+    if knowledge_base is not None:
+        wiring["knowledge_base_arn"] = knowledge_base.knowledge_base_arn
+    return wiring
 
 
 def _guardrail_and_routes(governance: ModelGovernance) -> dict[str, Any]:
@@ -339,6 +430,7 @@ def _alarms_args(
     alarms: settings.AlarmsConfig,
     function: BedrockFunction,
     governance: ModelGovernance,
+    knowledge_base: KnowledgeBase | None,
 ) -> AlarmsArgs:
     logging = config.owned_invocation_logging
     args: AlarmsArgs = {
@@ -354,6 +446,8 @@ def _alarms_args(
         args["reserved_concurrency"] = config.function.reserved_concurrency
     if logging is not None:
         args["invocation_logging"] = logging.delivery()  # type: ignore[typeddict-item]
+    if knowledge_base is not None:
+        args["ingestion_state_machine_arn"] = knowledge_base.ingestion_state_machine_arn
     return args
 
 
@@ -364,7 +458,7 @@ def _with_principal(spec: AccessPointSpec, principal: pulumi.Input[str]) -> Acce
 def organization_policies(scope: policies.OrganizationScope) -> OrganizationPolicies:
     """What only the organization can enforce on the data account (README, "What remains the
     organization's job"), as JSON ready to attach."""
-    return {
+    documents: OrganizationPolicies = {
         "serviceControlPolicy": policies.to_json(
             policies.organization_service_control_policy(scope)
         ),
@@ -378,3 +472,8 @@ def organization_policies(scope: policies.OrganizationScope) -> OrganizationPoli
             policies.region_service_control_policy(scope)
         ),
     }
+    if scope.knowledge_base is not None:
+        documents["knowledgeBaseServiceControlPolicy"] = policies.to_json(
+            policies.knowledge_base_service_control_policy(scope, scope.knowledge_base)
+        )
+    return documents

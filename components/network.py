@@ -18,6 +18,7 @@ from components.errors import refuse
 HTTPS = 443
 SUBNET_SLOTS_BITS = 3
 BEDROCK_RUNTIME = "bedrock-runtime"
+BEDROCK_AGENT_RUNTIME = "bedrock-agent-runtime"
 DEFAULT_AVAILABILITY_ZONES = 2
 DEFAULT_INTERFACE_ENDPOINTS = (BEDROCK_RUNTIME,)
 DEFAULT_FLOW_LOG_RETENTION_DAYS = 365
@@ -97,6 +98,9 @@ class NetworkArgs(DataAccount, NetworkSettings):
     administrators: NotRequired[pulumi.Input[list[str]]]
     """Who manages the flow logs' key, besides the deploying role (role or user ARNs, or exact
     patterns)."""
+    knowledge_base_arn: NotRequired[pulumi.Input[str]]
+    """The knowledge base the bedrock-agent-runtime endpoint admits retrieval from, and no
+    other (required with that endpoint)."""
 
 
 def s3_endpoint_policy(args: NetworkArgs) -> policies.PolicyDocument:
@@ -125,9 +129,26 @@ def bedrock_runtime_policy(
     )
 
 
+def knowledge_base_endpoint_policy(args: NetworkArgs, arn: str | None) -> policies.PolicyDocument:
+    """The bedrock-agent-runtime endpoint's policy once the knowledge base exists; one that did
+    not resolve fails the deployment rather than leave the endpoint without its rule."""
+    if not arn:
+        raise pulumi.RunError(
+            "knowledgeBaseArn resolved to nothing: the bedrock-agent-runtime endpoint policy is "
+            "not built without the knowledge base it admits"
+        )
+    return policies.knowledge_base_endpoint_policy(
+        perimeter=perimeter(args), knowledge_base_arn=arn
+    )
+
+
 def interface_endpoint_policy(args: NetworkArgs, service: str) -> pulumi.Input[str]:
     """An interface endpoint's policy as JSON; bedrock-runtime's once the guardrail and the
     application profiles it names exist."""
+    if service == BEDROCK_AGENT_RUNTIME:
+        return pulumi.Output.from_input(args["knowledge_base_arn"]).apply(
+            lambda arn: policies.to_json(knowledge_base_endpoint_policy(args, arn))
+        )
     if service != BEDROCK_RUNTIME:
         return policies.to_json(
             policies.interface_endpoint_policy(service=service, perimeter=perimeter(args))
@@ -161,10 +182,16 @@ def _problems(args: NetworkArgs) -> list[str]:
         problems = _created_vpc_arg_problems(args)
     services = args.get("interface_endpoints", list(DEFAULT_INTERFACE_ENDPOINTS))
     problems += interface_endpoint_problems(services)
-    if BEDROCK_RUNTIME in created_interface_endpoints(args) and not args.get("model_ids"):
+    created = created_interface_endpoints(args)
+    if BEDROCK_RUNTIME in created and not args.get("model_ids"):
         problems.append(
             "modelIds: must list at least one model while interfaceEndpoints includes "
             "bedrock-runtime (its policy admits only those)"
+        )
+    if BEDROCK_AGENT_RUNTIME in created and "knowledge_base_arn" not in args:
+        problems.append(
+            "knowledgeBaseArn: is required while interfaceEndpoints includes "
+            "bedrock-agent-runtime (its policy admits retrieval from that knowledge base only)"
         )
     return problems + existing_endpoint_problems(
         args.get("existing_interface_endpoints", {}), services

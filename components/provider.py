@@ -52,8 +52,18 @@ def _declared_bases(typ: type) -> tuple[type, ...]:
         for statement in tree.body
         if isinstance(statement, ast.ClassDef)
         for node in statement.bases
-        if isinstance(node, ast.Name) and isinstance(base := getattr(module, node.id, None), type)
+        if isinstance(node, ast.Name)
+        and isinstance(base := getattr(module, node.id, None), type)
+        and _is_ours(base)
     )
+
+
+def _is_ours(typ: type) -> bool:
+    # Only the package's own classes document fields. Walking on into the standard library
+    # (StrEnum, TypedDict) parsed enum.py and typing.py for nothing, and CPython 3.11's parser
+    # intermittently fails deep in the analyzer's recursion there ("AST constructor recursion
+    # depth mismatch").
+    return typ.__module__.split(".")[0] == "components"
 
 
 analyzer.Analyzer.get_docstring = _inherited_docstring  # type: ignore[method-assign]

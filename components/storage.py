@@ -32,6 +32,15 @@ class ReplicationSourceSettings(TypedDict):
     """Where its replicas go (relative, ending in '/')."""
 
 
+class KnowledgeBaseReaderSettings(TypedDict):
+    """The role a Bedrock knowledge base ingests with, and the prefixes it reads."""
+
+    role_arn: str
+    """The knowledge base role (KnowledgeBase names it PREFIX-knowledge-base)."""
+    prefixes: list[str]
+    """The prefixes of its data sources."""
+
+
 class BucketSettings(TypedDict):
     """The shared data bucket (stack config ``bucket``)."""
 
@@ -80,6 +89,10 @@ class DataBucketArgs(DataAccount, BucketSettings):
     allowedVpcEndpointIds) or not at all. Required while restrictToVpcs is true."""
     other_access_log_sources: NotRequired[list[str]]
     """Buckets outside this component whose server access logs go to the log bucket too."""
+    knowledge_base_reader: NotRequired[KnowledgeBaseReaderSettings]
+    """A knowledge base's role: a knowledge base's data source takes a bucket, not an access
+    point, so this role alone (besides the administrators) reads the bucket directly, and only
+    its prefixes."""
 
 
 def default_bucket_name(project: str, stack: str, account_id: str) -> str:
@@ -204,6 +217,11 @@ def bucket_policy(
             policies.ReplicationSource(source["role_arn"], source["prefix"])
             for source in args.get("replication_sources", [])
         ],
+        knowledge_base_reader=policies.KnowledgeBaseReader(
+            reader["role_arn"], tuple(reader["prefixes"])
+        )
+        if (reader := args.get("knowledge_base_reader")) is not None
+        else None,
     )
 
 
@@ -259,12 +277,19 @@ def with_deployer(
 
 
 def _problems(args: DataBucketArgs) -> list[str]:
+    problems = []
     if args.get("restrict_to_vpcs", True) and args.get("s3_endpoint_id") is None:
-        return [
+        problems.append(
             "s3EndpointId: is required while restrictToVpcs is true: the bucket admits access "
             "point requests through that S3 endpoint (and allowedVpcEndpointIds) only"
-        ]
-    return []
+        )
+    reader = args.get("knowledge_base_reader")
+    if reader is not None and (not reader["prefixes"] or not all(reader["prefixes"])):
+        problems.append(
+            "knowledgeBaseReader.prefixes: must name at least one prefix, and no empty one: the "
+            "knowledge base reads named prefixes, never the whole bucket"
+        )
+    return problems
 
 
 class DataBucket(pulumi.ComponentResource):

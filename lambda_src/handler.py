@@ -1,12 +1,16 @@
-"""Answer a prompt about data-lake documents with Amazon Bedrock, over private endpoints only.
+"""Answer a prompt about data-lake documents, or across the stack's knowledge base, with Amazon
+Bedrock, over private endpoints only.
 
 Entry point: ``handler.lambda_handler``. The event is ``{"prompt": str, "documentKey": str |
-"documentKeys": [str, ...] (optional), "modelId": str (optional), "truncateDocuments": bool
-(optional)}``; the result is either ``{"response", "modelId", "stopReason", "usage",
-"guardrail"?, "truncatedDocuments"?}`` or ``{"error": {"code", "message"}}``.
-docs/bedrock-function.md describes the contract, the document types, the budgets a document is
-read within (text, memory, time, structure), the time budget of the calls and the environment
-variables.
+"documentKeys": [str, ...] (optional), "knowledgeBase": bool (optional, not with document keys),
+"modelId": str (optional), "truncateDocuments": bool (optional)}``; the result is either
+``{"response", "modelId", "stopReason", "usage", "guardrail"?, "truncatedDocuments"?,
+"citations"?}`` or ``{"error": {"code", "message"}}``. With ``knowledgeBase: true`` the function
+retrieves passages from the knowledge base (KNOWLEDGE_BASE_ID), asks the model with them and
+answers with ``citations``, the S3 URIs of the passages it sent.
+docs/bedrock-function.md describes the contract, the document types, the budgets a document or
+passage is read within (text, memory, time, structure), the time budget of the calls and the
+environment variables.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from botocore.exceptions import (
 
 if TYPE_CHECKING:
     # Type stubs exist only in the development environment, not in the Lambda runtime.
+    from mypy_boto3_bedrock_agent_runtime import AgentsforBedrockRuntimeClient
+    from mypy_boto3_bedrock_agent_runtime.type_defs import KnowledgeBaseRetrievalResultTypeDef
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_bedrock_runtime.literals import DocumentFormatType
     from mypy_boto3_bedrock_runtime.type_defs import (
@@ -51,10 +57,13 @@ if TYPE_CHECKING:
     )
     from mypy_boto3_s3 import S3Client
 
+# Also the most Retrieve takes as a query (KnowledgeBaseQuery.text in botocore's model).
 MAX_PROMPT_CHARS = 20_000
 # S3 rejects longer keys, so a longer one can only be a malformed request.
 MAX_KEY_CHARS = 1_024
-EVENT_KEYS = frozenset({"prompt", "documentKey", "documentKeys", "modelId", "truncateDocuments"})
+EVENT_KEYS = frozenset(
+    {"prompt", "documentKey", "documentKeys", "knowledgeBase", "modelId", "truncateDocuments"}
+)
 
 # Converse's own limits (Message and DocumentBlock in the Bedrock API reference): at most five
 # documents in a message, each at most 4.5 MB, named with 1 to 200 characters.
@@ -74,10 +83,15 @@ MIN_MODEL_READ_SECONDS = 5
 MIN_S3_READ_SECONDS = 1
 # A document read that takes longer is stuck; the rest of the budget belongs to the model.
 MAX_S3_READ_SECONDS = 10
+# A retrieval embeds the query and searches the vector index, in well under a second; one that
+# takes longer than this is stuck, and the rest of the budget belongs to the model.
+MIN_RETRIEVE_READ_SECONDS = 1
+MAX_RETRIEVE_READ_SECONDS = 10
 MAX_ATTEMPTS = 3
 RETRY_BASE_DELAY_SECONDS = 1.0
-# margin 2 + a document read (connect 2 + read 1) + a model call (connect 2 + read 5) = 12 s of
-# budget, plus 1 s for the runtime's own start and rounding down to whole seconds.
+# margin 2 + a document read or a retrieval (connect 2 + read 1) + a model call (connect 2 +
+# read 5) = 12 s of budget, plus 1 s for the runtime's own start and rounding down to whole
+# seconds.
 MIN_FUNCTION_TIMEOUT_SECONDS = 13
 # Callers without a Lambda context (local runs, benchmarks) get the component's default timeout.
 NO_CONTEXT_SECONDS = 60
@@ -176,6 +190,16 @@ READ_CHUNK_BYTES = 64 * 1024
 # square brackets.
 _NAME_DISALLOWED = re.compile(r"[^A-Za-z0-9()\[\]-]+")
 
+# --- knowledge base -------------------------------------------------------------------------------
+# Passages per Retrieve when KNOWLEDGE_BASE_RESULTS is not set, and the most Retrieve returns
+# (numberOfResults in botocore's bedrock-agent-runtime model: 1 to 100).
+DEFAULT_KNOWLEDGE_BASE_RESULTS = 5
+MAX_KNOWLEDGE_BASE_RESULTS = 100
+# The answer's stopReason when the knowledge base returned no passage the function can send and
+# cite: the model is not called.
+NO_PASSAGES = "no_passages"
+_KNOWLEDGE_BASE_ID_RE = re.compile(r"^[0-9A-Z]{10}$")
+
 # --- guardrail --------------------------------------------------------------------------------
 GUARDRAIL_INTERVENED = "guardrail_intervened"
 # Per policy, the list of filters in an assessment and the field that names a filter (None: the
@@ -227,6 +251,9 @@ _AWS_ERROR_CODES: Mapping[str, str] = {
     "ModelNotReadyException": "ModelError",
     "ModelTimeoutException": "ModelError",
     "ResourceNotFoundException": "ModelError",
+    # The knowledge base's embedding model or vector store failed (Retrieve).
+    "DependencyFailedException": "ModelError",
+    "BadGatewayException": "ModelError",
 }
 
 # Failures a new attempt may not meet again: throttling, faults on the service side and
@@ -242,12 +269,18 @@ _TRANSIENT_AWS_CODES = frozenset(
         "InternalError",
         "ServiceUnavailableException",
         "ServiceUnavailable",
+        # A knowledge base's dependency failed on the server side ("Retry your request").
+        "BadGatewayException",
         "EndpointConnectionError",
         "ConnectTimeoutError",
     }
 )
 
-_SERVICE_NAMES: Mapping[str, str] = {"s3": "Amazon S3", "bedrock-runtime": "Amazon Bedrock"}
+_SERVICE_NAMES: Mapping[str, str] = {
+    "s3": "Amazon S3",
+    "bedrock-runtime": "Amazon Bedrock",
+    "bedrock-agent-runtime": "Amazon Bedrock Knowledge Bases",
+}
 
 ClientT = TypeVar("ClientT")
 ResultT = TypeVar("ResultT")
@@ -298,6 +331,13 @@ class Guardrail:
 
 
 @dataclass(frozen=True)
+class KnowledgeBase:
+    identifier: str
+    # Retrieve's numberOfResults.
+    results: int
+
+
+@dataclass(frozen=True)
 class Settings:
     access_point_arn: str
     document_prefix: str
@@ -314,6 +354,7 @@ class Settings:
     # Configured model id -> the id or ARN invoked in its place (an application inference profile).
     model_routes: Mapping[str, str]
     guardrail: Guardrail | None
+    knowledge_base: KnowledgeBase | None
 
 
 @dataclass(frozen=True)
@@ -334,6 +375,8 @@ class Request:
     sends_documents: bool
     # The caller takes a document's beginning rather than DocumentTooLarge.
     truncate: bool
+    # The prompt is answered from passages retrieved from the knowledge base (no documents).
+    knowledge_base: bool = False
 
     @property
     def document_keys(self) -> list[str]:
@@ -407,6 +450,27 @@ def _guardrail(environ: Mapping[str, str]) -> Guardrail | None:
     return Guardrail(identifier, version)
 
 
+def _knowledge_base(environ: Mapping[str, str]) -> KnowledgeBase | None:
+    identifier = environ.get("KNOWLEDGE_BASE_ID", "").strip()
+    if not identifier:
+        # Set alone, the count means the deployment meant a knowledge base and lost its id.
+        if environ.get("KNOWLEDGE_BASE_RESULTS", "").strip():
+            raise ConfigurationError("KNOWLEDGE_BASE_RESULTS is set but KNOWLEDGE_BASE_ID is not")
+        return None
+    if not _KNOWLEDGE_BASE_ID_RE.match(identifier):
+        raise ConfigurationError(
+            f"KNOWLEDGE_BASE_ID must be a knowledge base id (10 upper-case letters and digits), "
+            f"got {identifier!r}"
+        )
+    results = _positive_int(environ, "KNOWLEDGE_BASE_RESULTS", DEFAULT_KNOWLEDGE_BASE_RESULTS)
+    if results > MAX_KNOWLEDGE_BASE_RESULTS:
+        raise ConfigurationError(
+            f"KNOWLEDGE_BASE_RESULTS must be at most {MAX_KNOWLEDGE_BASE_RESULTS} (Retrieve's "
+            f"limit), got {results}"
+        )
+    return KnowledgeBase(identifier, results)
+
+
 def load_settings(environ: Mapping[str, str]) -> Settings:
     region = _required(environ, "AWS_REGION")
     access_point_arn = _required(environ, "ACCESS_POINT_ARN")
@@ -450,6 +514,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         region=region,
         model_routes=_model_routes(environ, allowed, region),
         guardrail=_guardrail(environ),
+        knowledge_base=_knowledge_base(environ),
     )
 
 
@@ -543,6 +608,7 @@ def parse_event(event: object, settings: Settings) -> Request:
         allowed = ", ".join(sorted(settings.allowed_model_ids))
         raise BadRequest(f"modelId must be one of: {allowed}")
 
+    knowledge_base = _event_knowledge_base(event, settings)
     raw_keys = _event_keys(event)
     label = "documentKey" if "documentKey" in event else "documentKeys[{}]"
     keys = [
@@ -562,7 +628,26 @@ def parse_event(event: object, settings: Settings) -> Request:
         for key, format_, name in zip(keys, formats, document_names(keys), strict=True)
     )
     sends_documents = accepts_documents(model_id) and settings.guardrail is None
-    return Request(prompt, documents, model_id, sends_documents, truncate)
+    return Request(prompt, documents, model_id, sends_documents, truncate, knowledge_base)
+
+
+def _event_knowledge_base(event: Mapping[str, object], settings: Settings) -> bool:
+    knowledge_base = event.get("knowledgeBase", False)
+    if not isinstance(knowledge_base, bool):
+        raise BadRequest("knowledgeBase must be true or false")
+    if not knowledge_base:
+        return False
+    if "documentKey" in event or "documentKeys" in event:
+        raise BadRequest(
+            "knowledgeBase answers from passages the knowledge base retrieves: name no "
+            "documentKey or documentKeys with it"
+        )
+    if settings.knowledge_base is None:
+        raise BadRequest(
+            "This function has no knowledge base (KNOWLEDGE_BASE_ID is not set): ask without "
+            "knowledgeBase, or configure bedrock.knowledgeBase in the stack"
+        )
+    return True
 
 
 def _validate_key(key: object, prefix: str, label: str) -> str:
@@ -608,8 +693,8 @@ def model_context_tokens(model_id: str) -> int:
 
 @dataclass
 class Budget:
-    """What the documents of one request may still take, charged as each one is read: characters
-    of the model's context and bytes of the function's memory."""
+    """What the documents (or retrieved passages) of one request may still take, charged as each
+    one is read: characters of the model's context and bytes of the function's memory."""
 
     model_id: str
     max_document_chars: int
@@ -1316,16 +1401,28 @@ def check_signature(document: DocumentRef, data: bytes) -> None:
         raise _unreadable(document, "its content does not start like one")
 
 
-def _text_block(document: DocumentRef, extracted: Extracted) -> ContentBlockTypeDef:
-    # Delimited so the model can tell the document from the question; the neutral name, not the
-    # key, because the key is the caller's text.
-    if extracted.truncated:
+def _delimited_text(
+    tag: str, attributes: str, text: str, *, what: str, truncated: bool
+) -> ContentBlockTypeDef:
+    """Untrusted text (what: a document, a passage) in a text block, delimited so the model can
+    tell it from the question, and marked when it was cut at its budget."""
+    if truncated:
         return {
-            "text": f'<document name="{document.name}" truncated="true">\n{extracted.text}\n'
-            f"[The document is cut here: the rest exceeds the function's text budget.]\n"
-            f"</document>"
+            "text": f'<{tag} {attributes} truncated="true">\n{text}\n'
+            f"[The {what} is cut here: the rest exceeds the function's text budget.]\n</{tag}>"
         }
-    return {"text": f'<document name="{document.name}">\n{extracted.text}\n</document>'}
+    return {"text": f"<{tag} {attributes}>\n{text}\n</{tag}>"}
+
+
+def _text_block(document: DocumentRef, extracted: Extracted) -> ContentBlockTypeDef:
+    # The neutral name, not the key, because the key is the caller's text.
+    return _delimited_text(
+        "document",
+        f'name="{document.name}"',
+        extracted.text,
+        what="document",
+        truncated=extracted.truncated,
+    )
 
 
 def document_block(
@@ -1512,10 +1609,17 @@ class CallBudget:
 
 
 MODEL_CALL = CallBudget("bedrock-runtime", MIN_MODEL_READ_SECONDS, float("inf"), 0)
+# What precedes the model call keeps back what the model call needs at least.
 DOCUMENT_READ = CallBudget(
     "s3",
     MIN_S3_READ_SECONDS,
     MAX_S3_READ_SECONDS,
+    reserve_seconds=CONNECT_TIMEOUT_SECONDS + MIN_MODEL_READ_SECONDS,
+)
+RETRIEVAL = CallBudget(
+    "bedrock-agent-runtime",
+    MIN_RETRIEVE_READ_SECONDS,
+    MAX_RETRIEVE_READ_SECONDS,
     reserve_seconds=CONNECT_TIMEOUT_SECONDS + MIN_MODEL_READ_SECONDS,
 )
 
@@ -1587,6 +1691,12 @@ class Clients:
     def bedrock(self, read_timeout: int) -> BedrockRuntimeClient:
         return cast("BedrockRuntimeClient", self._client("bedrock-runtime", read_timeout))
 
+    def agent_runtime(self, read_timeout: int) -> AgentsforBedrockRuntimeClient:
+        # The regional endpoint, which the VPC's interface endpoint serves through private DNS.
+        return cast(
+            "AgentsforBedrockRuntimeClient", self._client("bedrock-agent-runtime", read_timeout)
+        )
+
 
 # --- the invocation -----------------------------------------------------------------------------
 
@@ -1611,6 +1721,7 @@ def _error_response(
             "lambdaRequestId": invocation_id,
             "modelId": request.model_id if request else None,
             "documentKeys": request.document_keys if request else None,
+            "knowledgeBase": request.knowledge_base if request else None,
         }
     )
     message = f"{error.message}: {error.detail}" if error.detail else error.message
@@ -1644,6 +1755,177 @@ def read_documents(
     return blocks, truncated
 
 
+# --- the knowledge base -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Passage:
+    # s3://bucket/key of the document the passage comes from.
+    uri: str
+    text: str
+    # Cut at its text budget.
+    truncated: bool
+
+
+@dataclass
+class Retrieval:
+    """What a Retrieve returned, and which of it goes to the model."""
+
+    passages: list[Passage]
+    retrieved: int
+    # Without text, or without an S3 location to cite.
+    skipped: int = 0
+    # Past the request's text budget (the model's context, the function's memory).
+    dropped: int = 0
+
+    @property
+    def citations(self) -> list[str]:
+        """The S3 URIs of the passages sent, each once, in the order they were sent."""
+        return list(dict.fromkeys(passage.uri for passage in self.passages))
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "retrieved": self.retrieved,
+            "used": len(self.passages),
+            "truncated": sum(passage.truncated for passage in self.passages),
+            "skipped": self.skipped,
+            "dropped": self.dropped,
+        }
+
+
+def select_passages(
+    results: Sequence[KnowledgeBaseRetrievalResultTypeDef], budget: Budget
+) -> Retrieval:
+    """The passages to send, best first. Each is cut at its text limit (the documents' rule, with
+    truncation: MAX_DOCUMENT_CHARS, and what the request's context and memory leave), and once
+    nothing is left the rest are dropped. A passage without text or an S3 URI is skipped: it
+    could not be cited."""
+    retrieval = Retrieval([], len(results))
+    for result in results:
+        text = result["content"].get("text", "")
+        uri = result.get("location", {}).get("s3Location", {}).get("uri", "")
+        if not text.strip() or not uri.startswith("s3://"):
+            retrieval.skipped += 1
+            continue
+        limit, _ = budget.text_limit()
+        if limit <= 0:
+            retrieval.dropped += 1
+            continue
+        kept = text[:limit]
+        budget.context_chars -= len(kept)
+        budget.memory_bytes -= len(kept) * TEXT_BYTES_PER_CHAR
+        retrieval.passages.append(Passage(uri, kept, truncated=len(text) > limit))
+    return retrieval
+
+
+def retrieve_passages(
+    request: Request, settings: Settings, clients: Clients, deadline: Deadline
+) -> Retrieval:
+    knowledge_base = settings.knowledge_base
+    # parse_event refuses knowledgeBase when the function has none.
+    assert knowledge_base is not None
+    budget = Budget.of(request, settings)
+    # Checked before the retrieval, which would be paid for nothing.
+    if budget.context_chars <= 0:
+        raise BadRequest(
+            f"{request.model_id}'s context ({model_context_tokens(request.model_id)} tokens, a "
+            f"character counted as one) has no room for passages after maxTokens "
+            f"({settings.max_tokens}), the system prompt and this prompt; shorten the prompt"
+        )
+    response = call_within(
+        deadline,
+        RETRIEVAL,
+        clients.agent_runtime,
+        lambda client: client.retrieve(
+            knowledgeBaseId=knowledge_base.identifier,
+            retrievalQuery={"text": request.prompt},
+            retrievalConfiguration={
+                "vectorSearchConfiguration": {"numberOfResults": knowledge_base.results}
+            },
+        ),
+    )
+    return select_passages(response["retrievalResults"], budget)
+
+
+def passage_blocks(passages: Sequence[Passage]) -> list[ContentBlockTypeDef]:
+    # Numbered, not named after their URIs: a key is whatever its writer chose.
+    return [
+        _delimited_text(
+            "retrieved_passage",
+            f'number="{number}"',
+            passage.text,
+            what="passage",
+            truncated=passage.truncated,
+        )
+        for number, passage in enumerate(passages, 1)
+    ]
+
+
+# --- the invocation, continued --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    result: dict[str, Any]
+    # What Converse was called with (a route's target, or the model id); None without a call.
+    invoked_model_id: str | None
+    # What the log line adds for this kind of request.
+    log_fields: Mapping[str, Any]
+
+
+def ask_model(
+    request: Request,
+    settings: Settings,
+    clients: Clients,
+    deadline: Deadline,
+    blocks: Sequence[ContentBlockTypeDef],
+) -> tuple[dict[str, Any], str]:
+    converse_request = build_converse_request(request, settings, blocks)
+    raw = call_within(
+        deadline,
+        MODEL_CALL,
+        clients.bedrock,
+        lambda bedrock: bedrock.converse(**converse_request),
+    )
+    return parse_converse_response(raw, request.model_id), converse_request["modelId"]
+
+
+def answer_about_documents(
+    request: Request, settings: Settings, clients: Clients, deadline: Deadline
+) -> Answer:
+    blocks, truncated = read_documents(request, settings, clients, deadline)
+    result, invoked_model_id = ask_model(request, settings, clients, deadline, blocks)
+    if truncated:
+        result["truncatedDocuments"] = truncated
+    return Answer(result, invoked_model_id, {})
+
+
+def answer_from_knowledge_base(
+    request: Request, settings: Settings, clients: Clients, deadline: Deadline
+) -> Answer:
+    retrieval = retrieve_passages(request, settings, clients, deadline)
+    invoked_model_id: str | None = None
+    if retrieval.passages:
+        result, invoked_model_id = ask_model(
+            request, settings, clients, deadline, passage_blocks(retrieval.passages)
+        )
+    else:
+        # Nothing to ground an answer on: the model is not asked, which costs nothing and
+        # cannot make one up.
+        result = {
+            "response": None,
+            "modelId": request.model_id,
+            "stopReason": NO_PASSAGES,
+            "usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
+        }
+    result["citations"] = retrieval.citations
+    return Answer(
+        result,
+        invoked_model_id,
+        {"passages": retrieval.summary(), "citations": retrieval.citations},
+    )
+
+
 def handle(
     event: object,
     settings: Settings,
@@ -1654,15 +1936,10 @@ def handle(
     request: Request | None = None
     try:
         request = parse_event(event, settings)
-        blocks, truncated = read_documents(request, settings, clients, deadline)
-        converse_request = build_converse_request(request, settings, blocks)
-        raw = call_within(
-            deadline,
-            MODEL_CALL,
-            clients.bedrock,
-            lambda bedrock: bedrock.converse(**converse_request),
+        answer_for = (
+            answer_from_knowledge_base if request.knowledge_base else answer_about_documents
         )
-        result = parse_converse_response(raw, request.model_id)
+        answer = answer_for(request, settings, clients, deadline)
     except HandlerError as error:
         return _error_response(error, request, invocation_id)
     # Nothing reaches the Lambda runtime as a crash, memory included: a fault of ours is an
@@ -1671,21 +1948,22 @@ def handle(
         fault = HandlerError("InternalError", f"Unexpected {type(exc).__name__}")
         return _error_response(fault, request, invocation_id)
 
-    if truncated:
-        result["truncatedDocuments"] = truncated
+    result = answer.result
     record: dict[str, Any] = {
         "level": "INFO",
         "event": "request_succeeded",
         "lambdaRequestId": invocation_id,
         "modelId": result["modelId"],
-        "invokedModelId": converse_request["modelId"],
+        "invokedModelId": answer.invoked_model_id,
         "documentKeys": request.document_keys,
+        "knowledgeBase": request.knowledge_base,
         "stopReason": result["stopReason"],
         "usage": result["usage"],
     }
     for field in ("guardrail", "truncatedDocuments"):
         if field in result:
             record[field] = result[field]
+    record.update(answer.log_fields)
     _log(record)
     return result
 

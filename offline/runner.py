@@ -66,6 +66,8 @@ class CapturedResource:
     spec (``name``, ``type``, ``parentUrn``, ``noParent``; empty means unchanged)."""
     id: str = ""
     """The id the mocks gave it, as AWS would after creating it."""
+    dependencies: list[str] = field(default_factory=list)
+    """The URNs it waits for (``depends_on`` and the resources its inputs come from)."""
 
 
 @dataclass
@@ -406,11 +408,9 @@ class StackMocks(pulumi.runtime.Mocks):
                 }
                 resource_id = key_id
             case "aws:iam/role:Role":
-                state |= {
-                    "name": generated_name,
-                    "arn": f"arn:aws:iam::{account}:role/{generated_name}",
-                }
-                resource_id = generated_name
+                name = inputs.get("name") or generated_name
+                state |= {"name": name, "arn": f"arn:aws:iam::{account}:role/{name}"}
+                resource_id = name
             case "aws:cloudwatch/logGroup:LogGroup":
                 name = inputs.get("name") or generated_name
                 state |= {
@@ -429,7 +429,10 @@ class StackMocks(pulumi.runtime.Mocks):
                 state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
         governance = _governance_state(
             args.typ, args.name, self.region, account, generated_name
-        ) or _signing_state(args.typ, args.name, self.region, account, inputs)
+        ) or (
+            _signing_state(args.typ, args.name, self.region, account, inputs)
+            or _knowledge_base_state(args.typ, args.name, inputs, self.region, account)
+        )
         if governance is not None:
             state |= governance[0]
             resource_id = governance[1] or resource_id
@@ -494,6 +497,36 @@ def _signing_state(
     return None
 
 
+def _knowledge_base_state(
+    type_token: str, name: str, inputs: dict[str, Any], region: str, account: str
+) -> tuple[dict[str, Any], str | None] | None:
+    """Computed values of the knowledge base's resources, in the forms AWS gives them (ids of
+    ten upper-case letters and digits, S3 Vectors and Step Functions ARNs): (state, id)."""
+    generated_id = _short_hash(name, length=10).upper()
+    vectors = f"arn:aws:s3vectors:{region}:{account}:bucket/{inputs.get('vectorBucketName')}"
+    match type_token:
+        case "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase":
+            arn = f"arn:aws:bedrock:{region}:{account}:knowledge-base/{generated_id}"
+            state, resource_id = {"arn": arn}, generated_id
+        case "aws:bedrock/agentDataSource:AgentDataSource":
+            state = {"dataSourceId": generated_id}
+            resource_id = f"{generated_id},{inputs['knowledgeBaseId']}"
+        case "aws:s3/vectorsVectorBucket:VectorsVectorBucket":
+            state, resource_id = {"vectorBucketArn": vectors}, vectors
+        case "aws:s3/vectorsIndex:VectorsIndex":
+            arn = f"{vectors}/index/{inputs['indexName']}"
+            state, resource_id = {"indexArn": arn}, arn
+        case "aws:sfn/stateMachine:StateMachine":
+            arn = f"arn:aws:states:{region}:{account}:stateMachine:{inputs['name']}"
+            state, resource_id = {"arn": arn}, arn
+        case "aws:scheduler/schedule:Schedule":
+            arn = f"arn:aws:scheduler:{region}:{account}:schedule/default/{inputs['name']}"
+            state, resource_id = {"arn": arn}, f"default/{inputs['name']}"
+        case _:
+            return None
+    return state, resource_id
+
+
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, also recording what each registration asked for."""
 
@@ -524,6 +557,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
                     outputs=_plain(dict(registration.state)),
                     aliases=[_alias(alias) for alias in request.aliases],
                     id=response.id,
+                    dependencies=list(request.dependencies),
                 )
             )
             if self.progress is not None:

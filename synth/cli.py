@@ -32,7 +32,14 @@ import yaml
 
 from offline.runner import PROJECT_DIR, run_stack, stack_file
 from synth.collect import SynthModel, collect
-from synth.cost import DEFAULT_GB_PER_MONTH, estimate
+from synth.cost import (
+    DEFAULT_CORPUS_GB,
+    DEFAULT_GB_PER_MONTH,
+    DEFAULT_QUESTIONS_PER_MONTH,
+    KnowledgeBaseUsage,
+    estimate,
+    knowledge_base_estimate,
+)
 from synth.diagram import Picture, architecture_graph, render
 from synth.render import policy_json, resources_json, summary_markdown, to_json_text
 from synth.terraform import UnmappedType
@@ -59,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         model, picture = synthesize(
             args.stack, progress=progress_printer(args.progress_every, sys.stderr)
         )
-        files = output_files(model, picture, gb_per_month=args.gb_per_month, command=command)
+        usage = KnowledgeBaseUsage(corpus_gb=args.kb_corpus_gb, questions=args.kb_questions)
+        files = output_files(
+            model, picture, gb_per_month=args.gb_per_month, command=command, usage=usage
+        )
         if 0 < args.progress_every <= len(model.resources):
             print(f"synth: writing {len(files):,} files...", file=sys.stderr, flush=True)
         write_tree(out, files)
@@ -67,7 +77,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         # For a config error, the validator's message names every key path and rule.
         print(str(error), file=sys.stderr)
         return EXIT_CONFIG_ERROR
-    print(_summary(model, picture, args.gb_per_month, max_rows=PRINTED_ROWS, command=command))
+    print(
+        _summary(
+            model,
+            picture,
+            args.gb_per_month,
+            max_rows=PRINTED_ROWS,
+            command=command,
+            usage=usage,
+        )
+    )
     print(f"Wrote {len(files):,} files to {_shown(out)}/")
     if picture.problem is not None:
         level = "error" if args.require_picture else "warning"
@@ -94,6 +113,22 @@ def _parser() -> argparse.ArgumentParser:
         help=f"traffic to AWS services for the cost estimate (default {DEFAULT_GB_PER_MONTH})",
     )
     parser.add_argument(
+        "--kb-corpus-gb",
+        type=_gigabytes,
+        default=DEFAULT_CORPUS_GB,
+        metavar="GB",
+        help="text in the knowledge base's prefixes, for its cost estimate "
+        f"(default {DEFAULT_CORPUS_GB})",
+    )
+    parser.add_argument(
+        "--kb-questions",
+        type=_count,
+        default=DEFAULT_QUESTIONS_PER_MONTH,
+        metavar="N",
+        help="questions a month across the knowledge base, for its cost estimate "
+        f"(default {DEFAULT_QUESTIONS_PER_MONTH:,})",
+    )
+    parser.add_argument(
         "--require-picture",
         action="store_true",
         help=f"exit {EXIT_NO_PICTURE} if the picture cannot be drawn (Graphviz missing)",
@@ -116,6 +151,12 @@ def _gigabytes(text: str) -> Decimal:
     if not value.is_finite() or value < 0:
         raise argparse.ArgumentTypeError(f"must be a non-negative number: {text!r}")
     return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number of questions: {text!r}")
+    return int(text)
 
 
 def progress_printer(every: int, stream: TextIO) -> Callable[[int], None]:
@@ -150,7 +191,12 @@ def synthesize(
 
 
 def output_files(
-    model: SynthModel, picture: Picture, *, gb_per_month: Decimal, command: str
+    model: SynthModel,
+    picture: Picture,
+    *,
+    gb_per_month: Decimal,
+    command: str,
+    usage: KnowledgeBaseUsage | None = None,
 ) -> dict[str, bytes]:
     """Every file of the synth, by path relative to the output directory."""
     files = {
@@ -164,7 +210,7 @@ def output_files(
     }
     files["architecture.dot"] = picture.source.encode()
     files |= {f"architecture.{fmt}": image for fmt, image in picture.images.items()}
-    summary = _summary(model, picture, gb_per_month, max_rows=None, command=command)
+    summary = _summary(model, picture, gb_per_month, max_rows=None, command=command, usage=usage)
     files["summary.md"] = summary.encode()
     return files
 
@@ -176,6 +222,7 @@ def _summary(
     *,
     max_rows: int | None,
     command: str,
+    usage: KnowledgeBaseUsage | None = None,
 ) -> str:
     if picture.problem is None:
         note = (
@@ -191,6 +238,9 @@ def _summary(
         picture_note=note,
         command=command,
         max_rows=max_rows,
+        knowledge_base_cost=knowledge_base_estimate(model.knowledge_base, usage)
+        if model.knowledge_base is not None
+        else None,
     )
 
 

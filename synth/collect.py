@@ -80,6 +80,10 @@ POLICY_LIMITS: Mapping[tuple[str, str], PolicyLimit] = {
     ("aws:sns/topicPolicy:TopicPolicy", "policy"): PolicyLimit(
         "SNS topic policy", SNS_TOPIC_POLICY_LIMIT_BYTES, "bytes"
     ),
+    # S3 Vectors documents no size of its own for a vector bucket policy: S3's is assumed.
+    ("aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy", "policy"): PolicyLimit(
+        "vector bucket policy", policies.BUCKET_POLICY_LIMIT_BYTES, "bytes"
+    ),
 }
 
 
@@ -217,6 +221,10 @@ _OUTSIDE_POLICIES = (
     ("organizationPolicies", "resourceControlPolicy", "organization/resource-control-policy.json",
      "resource control policy for the data account", PolicyLimit(
          "resource control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
+    ("organizationPolicies", "knowledgeBaseServiceControlPolicy",
+     "organization/knowledge-base-service-control-policy.json",
+     "service control policy for the data account: the knowledge base", PolicyLimit(
+         "service control policy", ORGANIZATION_POLICY_LIMIT_CHARS, "characters")),
     ("dataKeyPolicyStatements", None, "organization/data-key-policy-statements.json",
      "statements to add to bucket.kmsKeyArn's key policy", None),
 )  # fmt: skip
@@ -276,6 +284,21 @@ class GovernanceRecord:
 
 
 @dataclass(frozen=True)
+class KnowledgeBaseRecord:
+    """What the knowledge base's cost follows: its model, vectors, passages and prefixes."""
+
+    embedding_model_id: str
+    dimensions: int
+    chunk_tokens: int
+    """The most tokens of a passage (each is stored beside its vector)."""
+    overlap: float
+    """The share of a passage repeated in the next (fixed-size chunking)."""
+    prefixes: int
+    results: int
+    """Passages retrieved per question."""
+
+
+@dataclass(frozen=True)
 class SynthModel:
     project: str
     stack: str
@@ -293,6 +316,7 @@ class SynthModel:
     """Policies the stack cannot attach itself: the organization's, an existing key's."""
     terraform_plan: Mapping[str, Any] = field(default_factory=dict)
     """The stack in Terraform's plan JSON format (synth/terraform.py), for scanners."""
+    knowledge_base: KnowledgeBaseRecord | None = None
 
     @property
     def aws_resource_count(self) -> int:
@@ -320,6 +344,7 @@ def collect(run: StackRun) -> SynthModel:
         governance=governance(resources),
         outside_the_stack=outside_policies(run.outputs),
         terraform_plan=terraform_plan(run),
+        knowledge_base=knowledge_base_record(resources),
     )
 
 
@@ -784,3 +809,46 @@ def _number(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value:,}" if isinstance(value, int | float) else str(value)
+
+
+# --- The knowledge base --------------------------------------------------------------------
+
+KNOWLEDGE_BASE_TYPE = "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase"
+DATA_SOURCE_TYPE = "aws:bedrock/agentDataSource:AgentDataSource"
+
+
+def knowledge_base_record(resources: Sequence[ResourceRecord]) -> KnowledgeBaseRecord | None:
+    bases = [r for r in resources if r.type == KNOWLEDGE_BASE_TYPE]
+    if not bases:
+        return None
+    vector = bases[0].inputs["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"]
+    embedding = vector["embeddingModelConfiguration"]["bedrockEmbeddingModelConfiguration"]
+    sources = [r for r in resources if r.type == DATA_SOURCE_TYPE]
+    chunking = sources[0].inputs["vectorIngestionConfiguration"]["chunkingConfiguration"]
+    tokens, overlap = _chunk_shape(chunking)
+    functions = [r for r in resources if r.type == FUNCTION_TYPE]
+    variables = (functions[0].inputs.get("environment") or {}).get("variables") or {}
+    return KnowledgeBaseRecord(
+        embedding_model_id=str(vector["embeddingModelArn"]).rsplit("/", 1)[1],
+        dimensions=int(embedding["dimensions"]),
+        chunk_tokens=tokens,
+        overlap=overlap,
+        prefixes=len(sources),
+        results=int(variables.get("KNOWLEDGE_BASE_RESULTS", 5)),
+    )
+
+
+def _chunk_shape(chunking: Mapping[str, Any]) -> tuple[int, float]:
+    """A passage's most tokens and the share repeated in the next one; a document is one
+    passage without chunking (taken as 8,192 tokens, the embedding models' most)."""
+    fixed = chunking.get("fixedSizeChunkingConfiguration")
+    if fixed:
+        return int(fixed["maxTokens"]), int(fixed["overlapPercentage"]) / 100
+    semantic = chunking.get("semanticChunkingConfiguration")
+    if semantic:
+        return int(semantic["maxToken"]), 0.0
+    hierarchical = chunking.get("hierarchicalChunkingConfiguration")
+    if hierarchical:
+        child = int(hierarchical["levelConfigurations"][-1]["maxTokens"])
+        return child, int(hierarchical["overlapTokens"]) / child
+    return 8192, 0.0

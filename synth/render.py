@@ -13,7 +13,13 @@ from decimal import Decimal
 from typing import Any
 
 from synth.collect import PolicyRecord, SynthModel
-from synth.cost import CostEstimate, usd
+from synth.cost import (
+    BEDROCK_PRICING,
+    S3_VECTORS_PRICING,
+    CostEstimate,
+    KnowledgeBaseCost,
+    usd,
+)
 
 
 def to_json_text(value: Any) -> str:
@@ -60,6 +66,7 @@ def summary_markdown(
     picture_note: str,
     command: str,
     max_rows: int | None = None,
+    knowledge_base_cost: KnowledgeBaseCost | None = None,
 ) -> str:
     sections = [
         f"# Offline synth of {model.project} / {model.stack}",
@@ -87,6 +94,11 @@ def summary_markdown(
         _policies_section(model.policies, max_rows),
         "## Network path: monthly cost estimate",
         _cost_section(model, cost),
+        *(
+            ["## Knowledge base: monthly cost estimate", _knowledge_base_section(model, kb)]
+            if (kb := knowledge_base_cost) is not None
+            else []
+        ),
         "## What the stack cannot attach itself",
         _outside_section(model),
     ]
@@ -259,6 +271,33 @@ def _cost_section(model: SynthModel, cost: CostEstimate) -> str:
         notes.append(
             f"This stack is in {model.region}; its prices may differ from {prices.region}'s."
         )
+    return "\n\n".join(notes)
+
+
+def _knowledge_base_section(model: SynthModel, cost: KnowledgeBaseCost) -> str:
+    record = model.knowledge_base
+    assert record is not None, "a cost only for a stack with a knowledge base"
+    prices = cost.prices
+    rows = [[item, usd(amount)] for item, amount in cost.monthly]
+    rows.append(["**per month**", f"**{usd(cost.monthly_total)}**"])
+    notes = [
+        f"Assumed: {_gb(cost.corpus_gb)} GB of text in the {record.prefixes} indexed prefix"
+        f"{'' if record.prefixes == 1 else 'es'} (`--kb-corpus-gb`), {cost.changed_share:.0%} "
+        f"of it new or changed each month, {cost.questions:,} questions a month "
+        f"(`--kb-questions`). {record.embedding_model_id} at {record.dimensions} dimensions, "
+        f"passages of {record.chunk_tokens:,} tokens overlapping {record.overlap:.0%}: about "
+        f"{cost.vectors:,} vectors, {cost.stored_gb:.2f} GB stored with their text. No idle "
+        "charge: no cluster, no capacity unit. The bedrock-agent-runtime endpoint is in the "
+        "network path's table; retrieving adds no Bedrock charge of its own, the ingestion's "
+        "state machine and schedule a few cents at most.",
+        table(["item", "per month"], rows),
+        f"The first ingestion: {usd(cost.first_ingestion_total)} once "
+        f"({', '.join(f'{item} {usd(amount)}' for item, amount in cost.first_ingestion)}).",
+        f"Prices assumed, in USD for {prices.region}, as written into the synth on "
+        f"{prices.as_of} (list prices, not fetched; sources: {S3_VECTORS_PRICING}, "
+        f"{BEDROCK_PRICING}):",
+        table(["item", "price"], prices.rows(record.embedding_model_id)),
+    ]
     return "\n\n".join(notes)
 
 

@@ -49,6 +49,8 @@ PROVIDER_NAME = "registry.terraform.io/hashicorp/aws"
 # framework-served Bedrock resources use the upstream names).
 TERRAFORM_TYPES: Mapping[str, str] = {
     "aws:athena/workgroup:Workgroup": "aws_athena_workgroup",
+    "aws:bedrock/agentDataSource:AgentDataSource": "aws_bedrockagent_data_source",
+    "aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase": "aws_bedrockagent_knowledge_base",
     "aws:bedrock/guardrail:Guardrail": "aws_bedrock_guardrail",
     "aws:bedrock/guardrailVersion:GuardrailVersion": "aws_bedrock_guardrail_version",
     "aws:bedrock/inferenceProfile:InferenceProfile": "aws_bedrock_inference_profile",
@@ -87,6 +89,13 @@ TERRAFORM_TYPES: Mapping[str, str] = {
         "aws_s3_bucket_server_side_encryption_configuration"
     ),
     "aws:s3/bucketVersioning:BucketVersioning": "aws_s3_bucket_versioning",
+    "aws:s3/vectorsIndex:VectorsIndex": "aws_s3vectors_index",
+    "aws:s3/vectorsVectorBucket:VectorsVectorBucket": "aws_s3vectors_vector_bucket",
+    "aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy": (
+        "aws_s3vectors_vector_bucket_policy"
+    ),
+    "aws:scheduler/schedule:Schedule": "aws_scheduler_schedule",
+    "aws:sfn/stateMachine:StateMachine": "aws_sfn_state_machine",
     "aws:signer/signingJob:SigningJob": "aws_signer_signing_job",
     "aws:signer/signingProfile:SigningProfile": "aws_signer_signing_profile",
     "aws:sns/topic:Topic": "aws_sns_topic",

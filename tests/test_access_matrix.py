@@ -132,6 +132,15 @@ IDENTITIES: dict[str, Identity] = {
     # CloudWatch Logs in the stacks' Region, the service principal the log keys admit.
     "logs-service": Identity("logs.us-east-1.amazonaws.com"),
 }
+# prod's knowledge base: its role (named up front), over-privileged by its own IAM to prove
+# what the bucket, vector bucket and organization policies hold it to whatever IAM says.
+KB_ROLE_ARN = role(DATA, "private-datalake-prod-knowledge-base")
+IDENTITIES |= {
+    "kb-role+s3:*": Identity(KB_ROLE_ARN, (S3_ALL,), ORG),
+    "kb-role+*": Identity(KB_ROLE_ARN, (EVERYTHING,), ORG),
+}
+KB_ROLE = "knowledge-base-role"  # the knowledge base's role with the policy the stack gives it
+KB_RUNNER = "knowledge-base-ingestion"  # the ingestion state machine's role, likewise
 # The role Bedrock assumes to write invocation logs to CloudWatch (prod owns logging).
 LOG_WRITER = "invocation-log-writer"
 FUNCTION = "function"  # the Bedrock function's role, as the program creates it
@@ -224,6 +233,17 @@ INVOCATION_LOG_GROUP = (
     f"arn:aws:logs:{REGION}:{DATA}:log-group:/aws/bedrock/modelinvocations/private-datalake-prod"
 )
 INVOCATION_LOG_STREAM = f"{INVOCATION_LOG_GROUP}:log-stream:aws/bedrock/modelinvocations"
+KNOWLEDGE_BASE = "<knowledge-base>"
+OTHER_KNOWLEDGE_BASE = f"arn:aws:bedrock:{REGION}:{DATA}:knowledge-base/OTHERKB001"
+INDEX = "<vector-bucket>/index/chunks"
+VECTOR_BUCKET = "<vector-bucket>"
+TITAN_EMBED = model("amazon.titan-embed-text-v2:0")
+AGENT_RUNTIME = "bedrock-agent-runtime"
+
+
+def knowledge_base_source(resource: str, account: str = DATA) -> dict[str, str]:
+    """What Bedrock puts in the context when it assumes a role for a knowledge base."""
+    return {"aws:SourceAccount": account, "aws:SourceArn": resource}
 
 
 @dataclass(frozen=True)
@@ -244,6 +264,8 @@ class Row:
     """Evaluate with the SCP and RCP the stack outputs, attached to the data account."""
     without_bucket_policy: bool = False
     """After the root user's break-glass: the data bucket has no policy."""
+    endpoint: str = "bedrock-runtime"
+    """The VPC endpoint a Bedrock request from the VPC goes to."""
 
 
 MATRIX: list[Row] = [
@@ -962,6 +984,174 @@ MATRIX: list[Row] = [
     Row("over-privileged", "bedrock:InvokeModel", model(NOVA, "us-west-2"), INTERNET, TLS, None,
         EXPLICIT, "a model called directly in another Region", stacks=("prod",),
         organization_policies=True, context=OTHER_GUARDRAIL),
+    # === Private RAG over the lake (issue 21): prod's knowledge base over curated/ ===
+    # The role Bedrock ingests with reads its prefix directly, and nothing else.
+    Row(KB_ROLE, "s3:GetObject", "curated/reports/q3.pdf", INTERNET, TLS, None, ALLOW,
+        "the knowledge base role reads its prefix directly (ingestion)", stacks=("prod",)),
+    Row(KB_ROLE, "s3:ListBucket", "curated/", INTERNET, TLS, None, ALLOW,
+        "the knowledge base role lists its prefix", stacks=("prod",)),
+    Row(KB_ROLE, "s3:GetObject", "curated/reports/q3.pdf", INTERNET, TLS, None, ALLOW,
+        "the knowledge base role reads under the organization policies", stacks=("prod",),
+        organization_policies=True),
+    Row(KB_ROLE, "s3:GetObject", "raw/batch-0001.json", INTERNET, TLS, None, DENY,
+        "the knowledge base role reads no other prefix", stacks=("prod",)),
+    Row(KB_ROLE, "s3:PutObject", "curated/x.csv", INTERNET, TLS, None, DENY,
+        "the knowledge base role writes nothing", stacks=("prod",)),
+    Row(KB_ROLE, "s3:GetObject", "raw/batch-0001.json", INTERNET, TLS, None, DENY,
+        "its own policy reads no other prefix, the bucket policy deleted", stacks=("prod",),
+        without_bucket_policy=True),
+    Row("kb-role+s3:*", "s3:GetObject", "raw/batch-0001.json", INTERNET, TLS, None, EXPLICIT,
+        "the bucket holds the knowledge base role to its prefixes whatever its IAM says",
+        stacks=("prod",)),
+    Row("kb-role+s3:*", "s3:ListBucket", "", INTERNET, TLS, None, EXPLICIT,
+        "the knowledge base role cannot list the whole bucket", stacks=("prod",)),
+    Row("kb-role+s3:*", "s3:ListBucket", "raw/", INTERNET, TLS, None, EXPLICIT,
+        "the knowledge base role cannot list another prefix", stacks=("prod",)),
+    Row("kb-role+s3:*", "s3:PutObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "the bucket lets the knowledge base role write nothing", stacks=("prod",)),
+    Row("kb-role+s3:*", "s3:GetObjectVersion", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "the knowledge base role reads current objects only", stacks=("prod",)),
+    Row("kb-role+s3:*", "s3:GetObject", "curated/x.csv", VPC, TLS, None, DENY,
+        "the stack's S3 endpoint does not carry the knowledge base's direct reads",
+        stacks=("prod",)),
+    Row("kb-role+s3:*", "s3:PutObject", "curated/x.csv", INTERNET, TLS, None, EXPLICIT,
+        "with the bucket policy deleted, the SCP still lets it write nothing", stacks=("prod",),
+        organization_policies=True, without_bucket_policy=True),
+    Row("kb-role+s3:*", "s3:GetObject", "raw/batch-0001.json", INTERNET, TLS, None, EXPLICIT,
+        "with the bucket policy deleted, the SCP still holds it to its prefixes",
+        stacks=("prod",), organization_policies=True, without_bucket_policy=True),
+    Row("kb-role+s3:*", "s3:ListBucket", "", INTERNET, TLS, None, EXPLICIT,
+        "with the bucket policy deleted, the SCP still holds its listings to its prefixes",
+        stacks=("prod",), organization_policies=True, without_bucket_policy=True),
+    # Nobody else uses the exception.
+    Row("over-privileged", "s3:GetObject", "curated/reports/q3.pdf", INTERNET, TLS, None,
+        EXPLICIT, "another data-account role cannot read directly as the knowledge base does",
+        stacks=("prod",)),
+    Row("analytics+s3:*", "s3:ListBucket", "curated/", INTERNET, TLS, None, EXPLICIT,
+        "an access point's principal cannot list directly as the knowledge base does",
+        stacks=("prod",)),
+    Row("partner-admin", "s3:GetObject", "curated/reports/q3.pdf", INTERNET, TLS, None, DENY,
+        "a partner cannot read directly as the knowledge base does", stacks=("prod",)),
+    # Bedrock assumes the role for this account's knowledge bases in this Region only.
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", f"<role:{KB_ROLE}>", INTERNET, TLS, None, ALLOW,
+        "Bedrock assumes the role for the stack's knowledge base", stacks=("prod",),
+        context=knowledge_base_source(KNOWLEDGE_BASE)),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", f"<role:{KB_ROLE}>", INTERNET, TLS, None, DENY,
+        "not for another account's knowledge base", stacks=("prod",),
+        context=knowledge_base_source(
+            f"arn:aws:bedrock:{REGION}:{FOREIGN}:knowledge-base/FOREIGNKB1", FOREIGN)),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", f"<role:{KB_ROLE}>", INTERNET, TLS, None, DENY,
+        "not for a knowledge base in another Region", stacks=("prod",),
+        context=knowledge_base_source(f"arn:aws:bedrock:eu-west-1:{DATA}:knowledge-base/EUKB000001")),
+    Row(BEDROCK_SERVICE, "sts:AssumeRole", f"<role:{KB_ROLE}>", INTERNET, TLS, None, DENY,
+        "not for anything of Bedrock's but a knowledge base", stacks=("prod",),
+        context=bedrock_source(DATA)),
+    # It embeds with its model, and no other.
+    Row(KB_ROLE, "bedrock:InvokeModel", TITAN_EMBED, INTERNET, TLS, None, ALLOW,
+        "the knowledge base role embeds with its model", stacks=("prod",)),
+    Row(KB_ROLE, "bedrock:InvokeModel", TITAN_EMBED, INTERNET, TLS, None, ALLOW,
+        "embeddings need no guardrail under the organization policies", stacks=("prod",),
+        organization_policies=True),
+    Row(KB_ROLE, "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, DENY,
+        "the knowledge base role calls no other model", stacks=("prod",)),
+    Row(KB_ROLE, "bedrock:InvokeModel", model("amazon.titan-embed-text-v1"), INTERNET, TLS,
+        None, DENY, "nor another embedding model", stacks=("prod",)),
+    Row("kb-role+*", "bedrock:InvokeModel", model(NOVA), INTERNET, TLS, None, EXPLICIT,
+        "the SCP holds the knowledge base role to its model whatever its IAM says",
+        stacks=("prod",), organization_policies=True),
+    Row("over-privileged", "bedrock:InvokeModel", TITAN_EMBED, INTERNET, TLS, None, EXPLICIT,
+        "nobody else calls the embedding model without a guardrail", stacks=("prod",),
+        organization_policies=True),
+    # Questions: the function retrieves from the stack's knowledge base through its endpoint.
+    Row(FUNCTION, "bedrock:Retrieve", KNOWLEDGE_BASE, VPC, TLS, None, ALLOW,
+        "the function retrieves through the bedrock-agent-runtime endpoint", stacks=("prod",),
+        endpoint=AGENT_RUNTIME),
+    Row(FUNCTION, "bedrock:Retrieve", KNOWLEDGE_BASE, VPC, TLS, None, ALLOW,
+        "the function retrieves under the organization policies", stacks=("prod",),
+        endpoint=AGENT_RUNTIME, organization_policies=True),
+    Row(FUNCTION, "bedrock:Retrieve", OTHER_KNOWLEDGE_BASE, VPC, TLS, None, DENY,
+        "the endpoint and the function's role refuse another knowledge base",
+        stacks=("prod",), endpoint=AGENT_RUNTIME),
+    Row(FUNCTION, "bedrock:Retrieve", OTHER_KNOWLEDGE_BASE, INTERNET, TLS, None, DENY,
+        "the function's role retrieves from no other knowledge base", stacks=("prod",)),
+    Row("over-privileged", "bedrock:Retrieve", OTHER_KNOWLEDGE_BASE, VPC, TLS, None, DENY,
+        "the endpoint refuses another knowledge base whatever the caller's IAM says",
+        stacks=("prod",), endpoint=AGENT_RUNTIME),
+    Row("over-privileged", "bedrock:RetrieveAndGenerate", "*", VPC, TLS, None, DENY,
+        "the endpoint serves no generation around the function's guardrail", stacks=("prod",),
+        endpoint=AGENT_RUNTIME),
+    Row("over-privileged", "bedrock:InvokeAgent",
+        f"arn:aws:bedrock:{REGION}:{DATA}:agent-alias/AGENT00001/ALIAS00001", VPC, TLS, None,
+        DENY, "nor agents", stacks=("prod",), endpoint=AGENT_RUNTIME),
+    Row(FUNCTION, "bedrock:InvokeModel", model(NOVA), VPC, TLS, None, DENY,
+        "the bedrock-agent-runtime endpoint does not carry model calls", stacks=("prod",),
+        endpoint=AGENT_RUNTIME, context=GUARDED),
+    Row(FUNCTION, "bedrock:Retrieve", KNOWLEDGE_BASE, VPC, TLS, None, DENY,
+        "the bedrock-runtime endpoint does not carry retrieval", stacks=("prod",)),
+    Row("over-privileged", "bedrock:Retrieve", KNOWLEDGE_BASE, INTERNET, TLS, None, EXPLICIT,
+        "only the function retrieves: another role reads no passage", stacks=("prod",),
+        organization_policies=True),
+    Row("ci-deployer", "bedrock:Retrieve", KNOWLEDGE_BASE, VPC, TLS, None, EXPLICIT,
+        "the administrators ask through the function too", stacks=("prod",),
+        endpoint=AGENT_RUNTIME, organization_policies=True),
+    Row(FUNCTION, "bedrock:Retrieve", KNOWLEDGE_BASE, INTERNET, TLS, None, EXPLICIT,
+        "the function's credentials retrieve nothing outside the stack's endpoint",
+        stacks=("prod",), organization_policies=True),
+    # The vectors (and the passages' text beside them): the role and the administrators.
+    Row(KB_ROLE, "s3vectors:QueryVectors", INDEX, INTERNET, TLS, None, ALLOW,
+        "the knowledge base queries its index", stacks=("prod",)),
+    Row(KB_ROLE, "s3vectors:PutVectors", INDEX, INTERNET, TLS, None, ALLOW,
+        "ingestion writes its index", stacks=("prod",)),
+    Row(KB_ROLE, "s3vectors:DeleteIndex", INDEX, INTERNET, TLS, None, DENY,
+        "the knowledge base role deletes no index", stacks=("prod",)),
+    Row("kb-role+*", "s3vectors:DeleteVectorBucket", VECTOR_BUCKET, INTERNET, TLS, None,
+        EXPLICIT, "the vector bucket holds the role to its index's data whatever its IAM says",
+        stacks=("prod",)),
+    Row("kb-role+*", "s3vectors:PutVectorBucketPolicy", VECTOR_BUCKET, INTERNET, TLS, None,
+        EXPLICIT, "the knowledge base role rewrites no vector bucket policy", stacks=("prod",)),
+    Row("over-privileged", "s3vectors:QueryVectors", INDEX, INTERNET, TLS, None, EXPLICIT,
+        "another data-account role reads no vector", stacks=("prod",)),
+    Row("over-privileged", "s3vectors:GetVectors", INDEX, INTERNET, TLS, None, EXPLICIT,
+        "nor the passages stored beside them", stacks=("prod",)),
+    Row("partner-admin", "s3vectors:QueryVectors", INDEX, INTERNET, TLS, None, DENY,
+        "a partner cannot reach the vector bucket", stacks=("prod",)),
+    Row("partner-admin", "s3vectors:GetVectorBucketPolicy", VECTOR_BUCKET, INTERNET, TLS, None,
+        DENY, "a partner reads nothing of it", stacks=("prod",)),
+    Row("thief", "s3vectors:GetVectors", INDEX, INTERNET, TLS, None, DENY,
+        "another account cannot reach the vector bucket", stacks=("prod",)),
+    Row("ci-deployer", "s3vectors:PutVectorBucketPolicy", VECTOR_BUCKET, INTERNET, TLS, None,
+        ALLOW, "the administrators manage the vector bucket", stacks=("prod",)),
+    # Knowledge-base changes are the administrators'; ingestion is the runner's.
+    Row(KB_RUNNER, "bedrock:StartIngestionJob", KNOWLEDGE_BASE, INTERNET, TLS, None, ALLOW,
+        "the state machine starts an ingestion", stacks=("prod",), organization_policies=True),
+    Row(KB_RUNNER, "bedrock:ListDataSources", KNOWLEDGE_BASE, INTERNET, TLS, None, ALLOW,
+        "the state machine lists the data sources", stacks=("prod",),
+        organization_policies=True),
+    Row(KB_RUNNER, "bedrock:UpdateDataSource", KNOWLEDGE_BASE, INTERNET, TLS, None, DENY,
+        "the state machine changes nothing", stacks=("prod",)),
+    Row("over-privileged", "bedrock:StartIngestionJob", KNOWLEDGE_BASE, INTERNET, TLS, None,
+        EXPLICIT, "nobody else ingests", stacks=("prod",), organization_policies=True),
+    Row("ci-deployer", "bedrock:StartIngestionJob", KNOWLEDGE_BASE, INTERNET, TLS, None,
+        EXPLICIT, "the administrators ingest through the state machine", stacks=("prod",),
+        organization_policies=True),
+    Row("over-privileged", "bedrock:UpdateDataSource", KNOWLEDGE_BASE, INTERNET, TLS, None,
+        EXPLICIT, "only the administrators change a data source", stacks=("prod",),
+        organization_policies=True),
+    Row("over-privileged", "bedrock:DeleteKnowledgeBase", KNOWLEDGE_BASE, INTERNET, TLS, None,
+        EXPLICIT, "only the administrators delete the knowledge base", stacks=("prod",),
+        organization_policies=True),
+    Row("over-privileged", "bedrock:IngestKnowledgeBaseDocuments", KNOWLEDGE_BASE, INTERNET,
+        TLS, None, EXPLICIT, "nobody else writes documents into the index around the bucket",
+        stacks=("prod",), organization_policies=True),
+    Row("over-privileged", "bedrock:CreateKnowledgeBase", "*", INTERNET, TLS, None, EXPLICIT,
+        "only the administrators create knowledge bases (and pass the role)",
+        stacks=("prod",), organization_policies=True),
+    Row("ci-deployer", "bedrock:UpdateKnowledgeBase", KNOWLEDGE_BASE, INTERNET, TLS, None, ALLOW,
+        "the administrators change the knowledge base", stacks=("prod",),
+        organization_policies=True),
+    Row("ci-deployer", "bedrock:CreateKnowledgeBase", "*", INTERNET, TLS, None, ALLOW,
+        "the administrators create knowledge bases", stacks=("prod",),
+        organization_policies=True),
     # --- Legitimate traffic under the organization policies ---
     Row("analytics", "s3:GetObject", "curated/x.csv", VPC, TLS, "analytics", ALLOW,
         "an application reads under the organization policies", organization_policies=True),
@@ -1096,6 +1286,8 @@ MATRIX: list[Row] = [
 def identity(name: str, stack: StackPolicies) -> Identity:
     if name == BEDROCK_SERVICE:
         return Identity("bedrock.amazonaws.com")
+    if name in (KB_ROLE, KB_RUNNER):
+        return Identity(stack.role_arns[name], ((name, stack.role_policies[name]),), ORG)
     if name == LOG_WRITER:
         return Identity(stack.role_arns["models-invocation-logging"], (EVERYTHING,), ORG)
     if name == FUNCTION:
@@ -1121,6 +1313,7 @@ def request(row: Row, stack: StackPolicies) -> Request:
         context={key: context_value(value, stack) for key, value in row.context.items()},
         organization_policies=row.organization_policies,
         without_bucket_policy=row.without_bucket_policy,
+        endpoint=row.endpoint,
     )
 
 
@@ -1198,7 +1391,7 @@ def test_matrix_covers_every_access_point_principal_and_model(
 def test_matrix_rows_are_unique() -> None:
     keys = [(s, r.principal, r.action, r.resource, r.origin, r.tls, r.access_point,
              json.dumps(r.context, sort_keys=True), r.organization_policies,
-             r.without_bucket_policy)
+             r.without_bucket_policy, r.endpoint)
             for s, r in cases()]  # fmt: skip
     assert len(keys) == len(set(keys))
 
@@ -1391,6 +1584,33 @@ def drop_root_exemption(document: PolicyDocument) -> PolicyDocument:
     return mutated
 
 
+def widen_resources(sid: str) -> Transform:
+    """The statement ``sid`` applies to every resource."""
+
+    def transform(document: PolicyDocument) -> PolicyDocument:
+        mutated = copy.deepcopy(document)
+        for statement in mutated["Statement"]:
+            if statement.get("Sid") == sid:
+                statement.pop("NotResource", None)
+                statement["Resource"] = "*"
+        return mutated
+
+    return transform
+
+
+def drop_condition(sid: str, operator: str) -> Transform:
+    """The statement ``sid`` loses its ``operator`` conditions."""
+
+    def transform(document: PolicyDocument) -> PolicyDocument:
+        mutated = copy.deepcopy(document)
+        for statement in mutated["Statement"]:
+            if statement.get("Sid") == sid:
+                statement.get("Condition", {}).pop(operator, None)
+        return mutated
+
+    return transform
+
+
 def drop_statement(sid: str) -> Transform:
     def transform(document: PolicyDocument) -> PolicyDocument:
         kept = [s for s in document["Statement"] if s.get("Sid") != sid]
@@ -1565,6 +1785,61 @@ MUTATIONS = [
     Mutation("prod", "region_service_control_policy",
              drop_statement("ModelCallsStayInTheProfilesRegions"),
              "models routed to a Region outside the profiles' geography"),
+    # --- Private RAG over the lake (issue 21): every statement of the knowledge base's ---
+    Mutation("prod", "knowledge_base_reader_statements",
+             drop_statement("DenyDirectReadsExceptTheKnowledgeBase"),
+             "any data-account role reads the bucket directly as the knowledge base does"),
+    Mutation("prod", "knowledge_base_reader_statements",
+             drop_statement("DenyKnowledgeBaseReadsOutsideItsPrefixes"),
+             "the knowledge base role reads outside its prefixes"),
+    Mutation("prod", "knowledge_base_reader_statements",
+             drop_statement("DenyKnowledgeBaseListingsOutsideItsPrefixes"),
+             "the knowledge base role lists the whole bucket"),
+    Mutation("prod", "knowledge_base_assume_role_policy", drop_key("aws:SourceArn"),
+             "Bedrock assumes the knowledge base role for anything of this account"),
+    Mutation("prod", "knowledge_base_role_policy", widen_resources("EmbedWithItsModel"),
+             "the knowledge base role invokes any model"),
+    Mutation("prod", "knowledge_base_role_policy", widen_resources("ReadItsPrefixes"),
+             "the knowledge base role's IAM reads the whole bucket"),
+    Mutation("prod", "vector_bucket_policy",
+             drop_statement("DenyEveryoneButTheKnowledgeBaseAndAdministrators"),
+             "another role reads the vectors and the passages beside them"),
+    Mutation("prod", "vector_bucket_policy",
+             drop_statement("DenyTheKnowledgeBaseAnythingButIndexData"),
+             "the knowledge base role manages the vector bucket"),
+    Mutation("prod", "knowledge_base_endpoint_policy",
+             widen_resources("RetrieveFromTheStacksKnowledgeBase"),
+             "the bedrock-agent-runtime endpoint serves any knowledge base"),
+    Mutation("prod", "retrieve_statement", widen_resources("RetrieveFromItsKnowledgeBase"),
+             "the function's role retrieves from any knowledge base"),
+    Mutation("prod", "knowledge_base_service_control_policy",
+             drop_statement("OnlyAdministratorsChangeKnowledgeBases"),
+             "anyone changes the knowledge base and its data sources"),
+    Mutation("prod", "knowledge_base_service_control_policy",
+             drop_statement("OnlyAdministratorsCreateKnowledgeBases"),
+             "anyone creates knowledge bases"),
+    Mutation("prod", "knowledge_base_service_control_policy",
+             drop_statement("OnlyTheFunctionRetrieves"), "any role reads passages"),
+    Mutation("prod", "knowledge_base_service_control_policy",
+             drop_statement("RetrievalOnlyThroughTheStacksEndpoint"),
+             "retrieval from outside the stack's endpoint"),
+    Mutation("prod", "knowledge_base_service_control_policy",
+             drop_statement("OnlyTheRunnerIngests"), "anyone starts an ingestion"),
+    Mutation("prod", "knowledge_base_service_control_policy",
+             drop_statement("TheKnowledgeBaseRoleEmbedsOnlyWithItsModel"),
+             "the knowledge base role calls any model without a guardrail"),
+    Mutation("prod", "organization_service_control_policy",
+             drop_statement("TheKnowledgeBaseRoleOnlyReads"),
+             "with the bucket policy gone, the knowledge base role writes"),
+    Mutation("prod", "organization_service_control_policy",
+             drop_statement("TheKnowledgeBaseRoleReadsOnlyItsPrefixes"),
+             "with the bucket policy gone, the knowledge base role reads any prefix"),
+    Mutation("prod", "organization_service_control_policy",
+             drop_statement("TheKnowledgeBaseRoleListsOnlyItsPrefixes"),
+             "with the bucket policy gone, the knowledge base role lists the bucket"),
+    Mutation("prod", "bedrock_service_control_policy",
+             drop_condition("FoundationModelCallsEnterWithAGuardrail", "ArnNotEquals"),
+             "embeddings need a guardrail (ingestion would fail)"),
     Mutation("prod", "athena_results_bucket_policy", drop_statement("DenyEverythingButAthena"),
              "query results read around Athena"),
     Mutation("prod", "athena_results_bucket_policy",
@@ -1619,6 +1894,9 @@ def patch_builder(monkeypatch: pytest.MonkeyPatch, name: str, transform: Transfo
         result = original(*args, **kwargs)
         if isinstance(result, list):  # a list of statements
             return transform(policies.document(*result))["Statement"]
+        if "Statement" not in result:  # one statement
+            [statement] = transform(policies.document(result))["Statement"]
+            return statement
         return transform(result)
 
     # The package re-exports each builder, and builders of one family call each other inside

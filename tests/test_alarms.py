@@ -218,14 +218,16 @@ def test_turning_invocation_logging_off_pages_the_topic(
     """Logging switched off or pointed elsewhere leaves no failed delivery to alarm on: the
     change itself (CloudTrail, through EventBridge) notifies the alarm topic, in the stack that
     owns the setting."""
-    [rule] = prod_run.of_type("aws:cloudwatch/eventRule:EventRule")
+    rule = prod_run.named("aws:cloudwatch/eventRule:EventRule", "alarms-invocation-logging-changed")
     pattern = json.loads(rule.inputs["eventPattern"])
     assert pattern["source"] == ["aws.bedrock"]
     assert pattern["detail"]["eventName"] == [
         "PutModelInvocationLoggingConfiguration",
         "DeleteModelInvocationLoggingConfiguration",
     ]
-    [target] = prod_run.of_type("aws:cloudwatch/eventTarget:EventTarget")
+    target = prod_run.named(
+        "aws:cloudwatch/eventTarget:EventTarget", "alarms-invocation-logging-changed"
+    )
     [topic] = prod_run.of_type("aws:sns/topic:Topic")
     assert target.inputs["arn"] == topic.outputs["arn"]
     assert target.inputs["rule"] == rule.inputs["name"]

@@ -193,6 +193,7 @@ def test_function_settings_come_from_config(prod_run: StackRun) -> None:
     guardrail = prod_run.named("aws:bedrock/guardrail:Guardrail", "models-guardrail")
     version = prod_run.named("aws:bedrock/guardrailVersion:GuardrailVersion", "models-guardrail")
     [app_profile] = prod_run.of_type("aws:bedrock/inferenceProfile:InferenceProfile")
+    [knowledge_base] = prod_run.of_type("aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase")
     assert variables == {
         "ACCESS_POINT_ARN": "arn:aws:s3:us-east-1:111111111111:accesspoint/analytics",
         "DOCUMENT_PREFIX": "curated/",
@@ -205,6 +206,9 @@ def test_function_settings_come_from_config(prod_run: StackRun) -> None:
         "GUARDRAIL_ID": guardrail.outputs["guardrailArn"],
         "GUARDRAIL_VERSION": version.outputs["version"],
         "MODEL_ROUTES": json.dumps({HAIKU_PROFILE: app_profile.outputs["arn"]}),
+        # The id, the last part of the knowledge base's ARN.
+        "KNOWLEDGE_BASE_ID": knowledge_base.outputs["arn"].rsplit("/", 1)[1],
+        "KNOWLEDGE_BASE_RESULTS": "6",
     }
     assert variables["SYSTEM_PROMPT"]
 
@@ -260,6 +264,7 @@ def test_role_invokes_only_the_configured_models(example_run: StackRun) -> None:
         s
         for s in statements.values()
         if any(a.startswith("bedrock:") for a in as_list(s["Action"]))
+        and s["Sid"] != "RetrieveFromItsKnowledgeBase"
     ]
     # invoke and apply the guardrail; prod also the models behind its profile
     assert len(bedrock_statements) == (2 if example_run.stack != "prod" else 3)

@@ -7,6 +7,7 @@ replay must send the engine the same resources, options and inputs. No timing he
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ import pytest
 from benchmarks import replay
 from benchmarks import run as bench_run
 from components import policies
-from offline.runner import PROVIDER_TYPE
+from offline.runner import PROVIDER_TYPE, StackRun, load_stack_values, run_stack
+
+PROJECT = "private-datalake"
 
 REPLAY_PROGRAM = Path(replay.__file__).with_name("replay_program.py")
 
@@ -120,3 +123,134 @@ def test_nested_inputs_become_args_types() -> None:
 def test_the_benchmark_knows_where_the_bucket_policy_stops_naming_access_points() -> None:
     """benchmarks/run.py imports nothing of the product, so it keeps its own copy."""
     assert bench_run.BUCKET_NAMES_ACCESS_POINTS_UP_TO == policies.ENUMERATED_ACCESS_POINTS_MAX
+
+
+def test_replay_exports_the_recorded_stack_outputs(tmp_path: Path, dev_run: StackRun) -> None:
+    """The floor exports what the program exported, so a test that awaits the stack outputs
+    pays for the same values in both; what was a resource's output is that output again (the
+    program holds those resources to the end, so the floor does too)."""
+    entries, outputs = replay.record_run("dev")
+    manifest = tmp_path / "dev.json"
+    replay.write_manifest(entries, manifest, outputs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(replay.MANIFEST_ENV, str(manifest))
+        _, exported = replay.record_run("dev", program=REPLAY_PROGRAM)
+        replayed = run_stack("dev", program=REPLAY_PROGRAM)
+    assert exported == outputs
+    assert replayed.outputs == dev_run.outputs
+    # Not vacuous: every access point's details, its alias as the access point's output.
+    access_points = outputs["accessPoints"]
+    assert set(access_points) == {
+        spec["name"] for spec in load_stack_values("dev")[f"{PROJECT}:accessPoints"]
+    }
+    analytics = next(e for e in entries if e["name"] == "access-points-analytics")
+    assert access_points["analytics"]["alias"] == {
+        replay.MARKER: "output",
+        "urn": analytics["urn"],
+        "property": "alias",
+    }
+    assert access_points["analytics"]["arn"].startswith("arn:aws:s3:")
+    assert replay.read_recording(manifest) == (entries, outputs)
+    assert replay.read_manifest(manifest) == entries
+
+
+def bench_runs(wall: float, process_wall: float) -> list[dict[str, Any]]:
+    return [
+        {
+            "wall_s": wall,
+            "cpu_s": wall,
+            "process_wall_s": process_wall,
+            "process_cpu_s": process_wall,
+            "peak_rss_mib": 100.0,
+            "resources": 58,
+        }
+    ]
+
+
+def test_the_replay_target_needs_both_clocks_within_the_ratio() -> None:
+    """After the imports and as a whole process: missing either misses the target."""
+    replay_runs = bench_runs(10.0, 12.0)
+    within = bench_run.ReplayResult(1_000, program=bench_runs(12.0, 14.0), replay=replay_runs)
+    whole_over = bench_run.ReplayResult(1_000, program=bench_runs(12.0, 16.0), replay=replay_runs)
+    inside_over = bench_run.ReplayResult(1_000, program=bench_runs(13.0, 14.0), replay=replay_runs)
+    assert bench_run.replay_target([within])[1] == "met"
+    assert bench_run.replay_target([whole_over])[1] != "met"
+    assert bench_run.replay_target([inside_over])[1] != "met"
+    # Each clock is a row of the table, with its own ratio.
+    rows = [row.split(" | ") for row in bench_run.replay_table([whole_over])[2:]]
+    assert {row[2]: row[5] for row in rows} == {
+        "after imports": "**1.20x**",
+        "whole process": "**1.33x**",
+    }
+
+
+def report(commit: str, targets: list[str], sections: dict[str, str]) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written on {commit}.",
+        "",
+        "## Machine",
+        "",
+        "| Machine |  |",
+        "| --- | --- |",
+        f"| Commit | {commit} |",
+        "| Load average (1 min) at start / end | 0.50 / 0.70 (other processes) |",
+        "",
+        "## Targets",
+        "",
+        "| Target | Result | Measured |",
+        "| --- | --- | --- |",
+        *targets,
+    ]
+    for title, body in sections.items():
+        lines += ["", f"## {title}", "", body]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_partial_run_keeps_the_other_sections_of_the_report() -> None:
+    previous = report(
+        "old1234",
+        [
+            "| Program within 1.3x of the floor at 1,000 access points | met | 1.20x |",
+            "| Program within 1.25x of the replay floor under plain mocks at 1,000 | met | 1.10x |",
+            "| Warm overhead under 1 ms per invocation | met | 0.4 ms |",
+        ],
+        {
+            "Program scale": "old scale table",
+            "Replay floor (plain mocks)": "old replay table",
+            "Function": "old function table",
+        },
+    )
+    current = report(
+        "new5678",
+        ["| Program within 1.25x of the replay floor under plain mocks at 1,000 | met | 1.05x |"],
+        {"Replay floor (plain mocks)": "new replay table"},
+    )
+    merged = bench_run.merge_report(previous, current, ["replay"])
+    _, sections = bench_run.split_report(merged)
+    assert "| Commit | new5678 |" in sections["Machine"]
+    assert [row for row in sections["Targets"] if row.startswith("| Program")] == [
+        "| Program within 1.25x of the replay floor under plain mocks at 1,000 | met | 1.05x |",
+        "| Program within 1.3x of the floor at 1,000 access points | met | 1.20x |",
+    ]
+    assert "| Warm overhead under 1 ms per invocation | met | 0.4 ms |" in sections["Targets"]
+    assert "new replay table" in sections["Replay floor (plain mocks)"]
+    for title, body in (("Program scale", "old scale table"), ("Function", "old function table")):
+        assert body in sections[title]
+        # Marked with the run it comes from.
+        assert any("commit old1234, load average 0.50 / 0.70" in line for line in sections[title])
+    assert list(sections) == [
+        "Machine",
+        "Targets",
+        "Program scale",
+        "Replay floor (plain mocks)",
+        "Function",
+    ]
+    # Still Markdown: a blank line before every heading.
+    lines = merged.splitlines()
+    headings = [before for before, line in itertools.pairwise(lines) if line.startswith("## ")]
+    assert set(headings) == {""}
+    # Merging again keeps one mark, the first run's.
+    again = bench_run.split_report(bench_run.merge_report(merged, current, ["replay"]))[1]
+    assert again["Program scale"] == sections["Program scale"]

@@ -4,6 +4,7 @@ config stops the program before any resource is registered."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from typing import Any
 
@@ -15,6 +16,7 @@ from components.errors import ConfigError
 from components.network import created_interface_endpoints
 from components.settings import (
     MAX_ACCESS_POINTS,
+    KnowledgeBaseOutputs,
     StackConfig,
     parse_stack_config,
 )
@@ -654,7 +656,9 @@ def test_interface_endpoints_are_services_with_a_vetted_action_list(
         assert problem.startswith(f"network.interfaceEndpoints[1]: '{service}' ")
         assert expected in problem
         if "vetted" in expected:
-            assert "services with one: athena, bedrock-runtime, kms, lambda, logs" in problem
+            assert (
+                "services with one: athena, bedrock-agent-runtime, bedrock-runtime, kms" in problem
+            )
 
 
 def test_replication_sources_name_a_role_and_a_prefix() -> None:
@@ -684,16 +688,31 @@ def test_organization_policies_never_lose_a_statement_to_a_value_that_did_not_re
     )  # fmt: skip
     admins = ["arn:aws:iam::111111111111:role/ci-deployer"]
     writer = "arn:aws:iam::111111111111:role/writer"
-    with pytest.raises(ValueError, match="writer role did not resolve"):
-        prod.organization_scope(
-            administrators=admins, invocation_log_writer_arn=None, athena_endpoint_id="vpce-1"
-        )
-    with pytest.raises(ValueError, match="athena interface endpoint"):
-        prod.organization_scope(
-            administrators=admins, invocation_log_writer_arn=writer, athena_endpoint_id=None
-        )
-    scope = prod.organization_scope(
-        administrators=admins, invocation_log_writer_arn=writer, athena_endpoint_id="vpce-1"
+    knowledge_base = KnowledgeBaseOutputs(
+        arn="arn:aws:bedrock:us-east-1:111111111111:knowledge-base/KB12345678",
+        function_role_arn="arn:aws:iam::111111111111:role/function",
+        ingestion_runner_arn="arn:aws:iam::111111111111:role/runner",
+        endpoint_id="vpce-2",
     )
+    resolved: dict[str, Any] = {
+        "administrators": admins,
+        "invocation_log_writer_arn": writer,
+        "athena_endpoint_id": "vpce-1",
+        "knowledge_base": knowledge_base,
+    }
+    for key, error in (
+        ("invocation_log_writer_arn", "writer role did not resolve"),
+        ("athena_endpoint_id", "athena interface endpoint"),
+        ("knowledge_base", "knowledge base's ARN, runner and endpoint did not resolve"),
+    ):
+        with pytest.raises(ValueError, match=error):
+            prod.organization_scope(**(resolved | {key: None}))
+    for field in ("arn", "function_role_arn", "ingestion_runner_arn", "endpoint_id"):
+        unresolved = dataclasses.replace(knowledge_base, **{field: ""})
+        with pytest.raises(ValueError, match="must be known"):
+            prod.organization_scope(**(resolved | {"knowledge_base": unresolved}))
+    scope = prod.organization_scope(**resolved)
     assert scope.invocation_log_writer_arn == writer
     assert scope.athena_endpoint_id == "vpce-1"
+    assert scope.knowledge_base is not None
+    assert scope.knowledge_base.endpoint_id == "vpce-2"

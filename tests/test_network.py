@@ -126,8 +126,8 @@ def test_interface_endpoints_from_config_in_every_subnet_with_private_dns(
     endpoints = interface_endpoints(example_run)
     expected = {
         "dev": {"bedrock-runtime"},
-        # function.tracing adds xray.
-        "prod": {"bedrock-runtime", "sts", "logs", "athena", "xray"},
+        # function.tracing adds xray; prod's knowledge base, bedrock-agent-runtime.
+        "prod": {"bedrock-runtime", "sts", "logs", "athena", "xray", "bedrock-agent-runtime"},
         "byo-vpc": {"bedrock-runtime"},
     }
     assert set(endpoints) == expected[example_run.stack]

@@ -157,6 +157,20 @@ def access_points_of(stack: str) -> list[str]:
     return ["analytics", *(["partner-share"] if stack == "prod" else [])]
 
 
+# prod's knowledge base role, allowed everything by its own IAM: what the bucket, the vector
+# bucket and the organization policies leave it.
+KNOWLEDGE_BASE_ROLE = Identity(
+    f"arn:aws:iam::{DATA}:role/private-datalake-prod-knowledge-base", (EVERYTHING,), ORG
+)
+KNOWLEDGE_BASE_PREFIX = "curated/"
+
+
+def s3_principals(stack: str) -> dict[str, Identity]:
+    """The principal classes, and in prod the knowledge base role."""
+    extra = {"knowledge base": KNOWLEDGE_BASE_ROLE} if stack == "prod" else {}
+    return {**principals(stack), **extra}
+
+
 def s3_cases(stack: str) -> list[Case]:
     """Every S3 action on the data bucket: directly, through each access point (a key inside
     its prefix and one outside it), and, for the S3 Control actions on an access point, on the
@@ -176,7 +190,7 @@ def s3_cases(stack: str) -> list[Case]:
         if types == {"accesspoint"}:
             paths.append(("control", "analytics", ""))
         for path, access_point, key in paths:
-            for who, identity in principals(stack).items():
+            for who, identity in s3_principals(stack).items():
                 for origin in ORIGINS:
                     request = Request(
                         identity, action.action, key, origin=origin, access_point=access_point
@@ -188,11 +202,21 @@ def s3_cases(stack: str) -> list[Case]:
 def s3_may_allow(case: Case) -> bool:
     """What the data bucket may allow: an administrator anything; through an access point, one
     of its principals, within its mode and prefix, from where the access point is bound (the
-    stack's own S3 endpoint, or the partner's VPC); nothing else, by any path. (S3 Control on
-    an access point is the organization policies' to bound: see the next test.)"""
+    stack's own S3 endpoint, or the partner's VPC); the knowledge base role, reading its prefix
+    directly; nothing else, by any path. (S3 Control on an access point is the organization
+    policies' to bound: see the next test.)"""
     r = case.request
     if case.who == "administrator" or case.path == "control":
         return True
+    if case.who == "knowledge base":
+        # Reading its prefix directly, from anywhere but through the stack's S3 endpoint
+        # (which carries no direct use of the bucket): Bedrock ingests from AWS's network.
+        return (
+            r.access_point is None
+            and r.action in policies.KNOWLEDGE_BASE_READS
+            and r.resource.startswith(KNOWLEDGE_BASE_PREFIX)
+            and r.origin != VPC
+        )
     if r.access_point is None:
         return False
     _, prefix, listed, bound_origin = ACCESS_POINTS[r.access_point]
@@ -228,7 +252,8 @@ def test_s3_control_needs_the_organization(
 ) -> None:
     """Managing access points and using the bucket directly: with the organization policies,
     and even with the bucket policy gone (after the root user's break-glass), a principal of the
-    data account that is no administrator reads settings, and nothing else."""
+    data account that is no administrator reads settings, and nothing else; the knowledge base
+    role reads its prefix, and nothing else."""
     cases = [
         replace(
             c,
@@ -237,13 +262,18 @@ def test_s3_control_needs_the_organization(
         for stack in GUARDED_STACKS
         for c in s3_cases(stack)
         if c.path in ("direct", "control")
-        and c.who in ("application", "over-privileged")
+        and c.who in ("application", "over-privileged", "knowledge base")
         and c.request.origin in (INTERNET, VPC)
     ]
     readers = (*policies.CONFIGURATION_READS, *policies.ACCESS_POINT_READS)
-    found = violations(
-        cases, decide(simulator, stacks, cases), lambda c: matches(c.request.action, readers)
-    )
+
+    def may_allow(case: Case) -> bool:
+        if case.who == "knowledge base":
+            # The SCP holds it to reading its prefix, as the deleted bucket policy did.
+            return s3_may_allow(case)
+        return matches(case.request.action, readers)
+
+    found = violations(cases, decide(simulator, stacks, cases), may_allow)
     assert len(cases) > 400, len(cases)
     assert not found, "\n".join(found[:40])
 
@@ -735,4 +765,158 @@ def test_the_data_account_works_in_the_stacks_region(
     ]
     found = violations(cases, decide(simulator, stacks, cases), lambda _: False)
     assert len(cases) > 1500, len(cases)
+    assert not found, "\n".join(found[:40])
+
+
+# --- The knowledge base: its vectors, its governance, its endpoint ------------------------------
+
+KNOWLEDGE_BASE_STACK = "prod"
+
+
+def knowledge_base_principals(stack: StackPolicies) -> dict[str, Identity]:
+    """The principal classes, and the knowledge base's own roles (the function retrieves, the
+    runner ingests, the knowledge base role embeds and writes vectors), each allowed everything
+    by its own IAM: what they may do is what the stack's other policies leave them."""
+    return {
+        **principals(KNOWLEDGE_BASE_STACK),
+        "knowledge base": KNOWLEDGE_BASE_ROLE,
+        "function": Identity(stack.function_role_arn, (EVERYTHING,), ORG),
+        "runner": Identity(stack.role_arns["knowledge-base-ingestion"], (EVERYTHING,), ORG),
+    }
+
+
+def test_only_the_knowledge_base_and_administrators_reach_the_vectors(
+    simulator: Simulator, stacks: dict[str, StackPolicies]
+) -> None:
+    """Every S3 Vectors action on the vector bucket, its index and another index of it, by
+    each principal class of any account, with and without the organization policies: the
+    administrators anything; the knowledge base role (whatever its IAM) only an index's data;
+    nobody else anything. (The role's own policy names its one index: test_access_matrix.)"""
+    stack = stacks[KNOWLEDGE_BASE_STACK]
+    assert stack.vector_bucket_arn is not None
+    bucket = stack.vector_bucket_arn
+    resources = {
+        "vectorbucket": [bucket],
+        "index": [f"{bucket}/index/chunks", f"{bucket}/index/another"],
+    }
+    everyone = knowledge_base_principals(stack)
+    cases = [
+        Case(
+            KNOWLEDGE_BASE_STACK,
+            who,
+            "vector bucket",
+            Request(identity, action.action, resource, origin=INTERNET, organization_policies=org),
+        )
+        for action in catalog.actions("s3vectors")
+        for resource_type in action.resource_types[:1]
+        for resource in resources[resource_type.lower()]
+        for who, identity in everyone.items()
+        for org in (False, True)
+    ]
+
+    def may_allow(case: Case) -> bool:
+        return case.who == "administrator" or (
+            case.who == "knowledge base" and case.request.action in policies.VECTOR_INDEX_ACTIONS
+        )
+
+    found = violations(cases, decide(simulator, stacks, cases), may_allow)
+    assert len(cases) > 300, len(cases)
+    assert not found, "\n".join(found[:40])
+
+
+def test_knowledge_base_governance_and_retrieval(
+    simulator: Simulator, stacks: dict[str, StackPolicies]
+) -> None:
+    """With the organization policies, every Bedrock action on the stack's knowledge base and
+    on another of the account, by each principal class, from outside and through each of the
+    VPC's Bedrock endpoints: only the function retrieves from the stack's, and only through the
+    bedrock-agent-runtime endpoint; only the runner starts its ingestion; reading the data
+    sources and jobs of a knowledge base is everyone's; everything else on a knowledge base
+    (changes, documents written around the bucket, deletion) is the administrators'."""
+    stack = stacks[KNOWLEDGE_BASE_STACK]
+    ours = stack.knowledge_base_arn
+    assert ours is not None
+    other = f"arn:aws:bedrock:{REGION}:{DATA}:knowledge-base/OTHERKB001"
+    paths = [
+        (INTERNET, "bedrock-runtime"),
+        (VPC, "bedrock-runtime"),
+        (VPC, "bedrock-agent-runtime"),
+    ]
+    cases = [
+        Case(
+            KNOWLEDGE_BASE_STACK,
+            who,
+            f"{origin} {endpoint}",
+            Request(
+                identity,
+                action.action,
+                knowledge_base,
+                origin=origin,
+                endpoint=endpoint,
+                organization_policies=True,
+            ),
+        )
+        for action in catalog.actions("bedrock")
+        if "knowledge-base" in action.resource_types
+        for knowledge_base in (ours, other)
+        for who, identity in knowledge_base_principals(stack).items()
+        if who not in ("partner", "third account")
+        for origin, endpoint in paths
+    ]
+    reads = {"bedrock:ListDataSources", "bedrock:GetIngestionJob"}
+
+    def may_allow(case: Case) -> bool:
+        r = case.request
+        through_vpc = r.origin == VPC
+        if r.action == "bedrock:Retrieve":
+            if r.resource == ours:
+                return case.who == "function" and case.path == "vpc bedrock-agent-runtime"
+            return not through_vpc
+        if through_vpc:
+            return False  # neither endpoint serves anything else
+        if r.action == "bedrock:StartIngestionJob":
+            return case.who == "runner" if r.resource == ours else True
+        return case.who == "administrator" or r.action in reads
+
+    found = violations(cases, decide(simulator, stacks, cases), may_allow)
+    assert len(cases) > 1000, len(cases)
+    assert not found, "\n".join(found[:40])
+
+
+def test_the_retrieval_endpoint_serves_the_stacks_knowledge_base_only(
+    simulator: Simulator, stacks: dict[str, StackPolicies]
+) -> None:
+    """Every Bedrock action of the catalog, through the bedrock-agent-runtime endpoint, by
+    each principal class allowed everything by its IAM, on the stack's knowledge base and on a
+    resource of each kind: the endpoint alone (no organization policy) lets through retrieving
+    from the stack's knowledge base, and nothing else."""
+    stack = stacks[KNOWLEDGE_BASE_STACK]
+    ours = stack.knowledge_base_arn
+    assert ours is not None
+    resources = service_resources(simulator, catalog.actions("bedrock"), DATA)
+    cases = [
+        Case(
+            KNOWLEDGE_BASE_STACK,
+            who,
+            "bedrock-agent-runtime",
+            Request(
+                identity, action.action, resource, origin=VPC, endpoint="bedrock-agent-runtime"
+            ),
+        )
+        for action in catalog.actions("bedrock")
+        if action.action in resources
+        for resource in {
+            resources[action.action],
+            *([ours] if "knowledge-base" in action.resource_types else []),
+        }
+        for who, identity in principals(KNOWLEDGE_BASE_STACK).items()
+    ]
+
+    def may_allow(case: Case) -> bool:
+        r = case.request
+        inside = case.who in ("application", "over-privileged", "administrator")
+        return inside and r.action == "bedrock:Retrieve" and r.resource == ours
+
+    found = violations(cases, decide(simulator, stacks, cases), may_allow)
+    assert len(cases) > 1400, len(cases)
     assert not found, "\n".join(found[:40])

@@ -226,6 +226,19 @@ def action_newer_than_parliament(finding: Finding) -> bool:
     return match is not None and bool(catalog.matching(match[1]))
 
 
+def service_newer_than_parliament(finding: Finding) -> bool:
+    """A service parliament's data does not know (s3vectors, S3 Vectors), every action of the
+    statement with that prefix being one of AWS's current catalog (the evaluator's). A
+    misspelt action, or a misspelt prefix, matches nothing there and is still reported."""
+    if finding.issue != "UNKNOWN_PREFIX" or finding.statement is None:
+        return False
+    match = re.fullmatch(r"Unknown prefix (\S+)", str(finding.detail))
+    if match is None or not catalog.knows(match[1]):
+        return False
+    named = as_list(finding.statement.get("Action", finding.statement.get("NotAction", [])))
+    return all(catalog.matching(action) for action in named if action.startswith(f"{match[1]}:"))
+
+
 def arn_keys_compared_as_strings(finding: Finding) -> bool:
     """StringEquals or StringNotEquals on ``s3:DataAccessPointArn``,
     ``bedrock:InferenceProfileArn`` and ``s3:x-amz-server-side-encryption-aws-kms-key-id``
@@ -278,6 +291,7 @@ FALSE_POSITIVES: list[Callable[[Finding], bool]] = [
     one_of_several_resource_types,
     condition_key_newer_than_parliament,
     action_newer_than_parliament,
+    service_newer_than_parliament,
     arn_keys_compared_as_strings,
     trust_policy_has_no_resource,
     star_bounded_by_principal,

@@ -19,6 +19,7 @@ COMPONENTS = {
     "datalake:index:ModelGovernance",
     "datalake:index:Alarms",
 }
+KNOWLEDGE_BASE = "datalake:index:KnowledgeBase"  # with bedrock.knowledgeBase only (prod)
 
 
 def test_every_resource_goes_through_a_provider_pinned_to_its_account(
@@ -73,7 +74,9 @@ def test_provider_function_calls_use_the_guarded_provider(example_run: StackRun)
 def test_each_concern_is_a_component_and_owns_its_resources(example_run: StackRun) -> None:
     [lake] = example_run.of_type(LAKE)
     components = [r for r in example_run.resources if not r.custom and r.type != LAKE]
-    assert {c.type for c in components} == COMPONENTS
+    # prod's knowledge base is one more concern
+    knowledge_base = {KNOWLEDGE_BASE} if example_run.stack == "prod" else set()
+    assert {c.type for c in components} == COMPONENTS | knowledge_base
     assert {c.parent for c in components} == {lake.urn}
     component_urns = {c.urn for c in components}
     loose = [
@@ -103,14 +106,26 @@ def test_stack_outputs_are_small_and_useful(example_run: StackRun) -> None:
         "invokeCommand",
         "organizationPolicies",
         # Only with bucket.kmsKeyArn (prod): what that key's policy must add; only with an
-        # Athena access point (prod): its workgroup.
-        *(["dataKeyPolicyStatements", "athenaWorkgroups"] if example_run.stack == "prod" else []),
+        # Athena access point (prod): its workgroup; only with a knowledge base (prod): its id
+        # and the commands that ingest and ask.
+        *(
+            [
+                "dataKeyPolicyStatements",
+                "athenaWorkgroups",
+                "knowledgeBaseId",
+                "ingestCommand",
+                "askCommand",
+            ]
+            if example_run.stack == "prod"
+            else []
+        ),
     }
     assert set(outputs["organizationPolicies"]) == {
         "serviceControlPolicy",
         "bedrockServiceControlPolicy",
         "regionServiceControlPolicy",
         "resourceControlPolicy",
+        *(["knowledgeBaseServiceControlPolicy"] if example_run.stack == "prod" else []),
     }
     assert outputs["bucketName"] == f"private-datalake-{example_run.stack}-111111111111"
     assert outputs["functionArn"].endswith(":function:" + outputs["functionName"])

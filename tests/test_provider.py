@@ -10,7 +10,7 @@ import pytest
 
 from components import provider
 from offline.runner import CapturedResource, StackRun, load_stack_values, run_stack
-from tests.test_program import COMPONENTS, LAKE
+from tests.test_program import COMPONENTS, KNOWLEDGE_BASE, LAKE
 
 THROUGH_PROVIDER = Path(__file__).resolve().parent / "programs" / "through_provider.py"
 
@@ -51,7 +51,7 @@ def test_no_input_is_a_list_of_enum_values() -> None:
 
 def test_type_tokens_keep_the_existing_stacks_types() -> None:
     """The schema serves exactly the component types the program's stacks hold."""
-    assert set(provider.schema()["resources"]) == {LAKE, *COMPONENTS}
+    assert set(provider.schema()["resources"]) == {LAKE, *COMPONENTS, KNOWLEDGE_BASE}
 
 
 def registered(run: StackRun) -> list[tuple[str, str, str, str, bool, bool]]:
@@ -168,3 +168,41 @@ def test_building_blocks_alone_through_the_provider_take_camel_case_enums_and_fl
         alarms.outputs["state"]["topicArn"]
         == alarms.of_type("aws:sns/topic:Topic")[0].outputs["arn"]
     )
+
+
+def test_the_knowledge_base_alone_through_the_provider() -> None:
+    """KnowledgeBase as a YAML program writes it: camelCase keys, the chunking strategy as a
+    string, numbers as floats, outputs (administrators) as plain lists."""
+    region, account = "us-east-1", "111111111111"
+    run = run_stack(
+        "dev",
+        values={
+            "aws:region": region,
+            "test:component": KNOWLEDGE_BASE,
+            "test:args": {
+                "region": region,
+                "accountId": account,
+                "namePrefix": "team-dev",
+                "bucketName": "team-dev-data",
+                "prefixes": ["curated/", "reports/"],
+                "dimensions": 512,
+                "chunking": {"strategy": "semantic", "breakpointPercentileThreshold": 90},
+                "ingestionSchedule": "rate(6 hours)",
+                "administrators": [f"arn:aws:iam::{account}:role/platform-admin"],
+            },
+        },
+        program=THROUGH_PROVIDER,
+    )
+    [index] = run.of_type("aws:s3/vectorsIndex:VectorsIndex")
+    assert index.inputs["dimension"] == 512
+    sources = run.of_type("aws:bedrock/agentDataSource:AgentDataSource")
+    assert len(sources) == 2
+    chunking = sources[0].inputs["vectorIngestionConfiguration"]["chunkingConfiguration"]
+    assert chunking["chunkingStrategy"] == "SEMANTIC"
+    assert chunking["semanticChunkingConfiguration"]["breakpointPercentileThreshold"] == 90
+    [schedule] = run.of_type("aws:scheduler/schedule:Schedule")
+    assert schedule.inputs["scheduleExpression"] == "rate(6 hours)"
+    state = run.outputs["state"]
+    [knowledge_base] = run.of_type("aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase")
+    assert state["knowledgeBaseArn"] == knowledge_base.outputs["arn"]
+    assert set(state["dataSourceIds"]) == {"curated/", "reports/"}

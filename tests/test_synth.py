@@ -301,7 +301,7 @@ def test_summary_lists_each_policy_with_size_and_limit(
 def test_summary_counts_resources_per_component(
     synthesized: tuple[SynthResult, StackRun],
 ) -> None:
-    result, _ = synthesized
+    result, run = synthesized
     resources = result.json("resources.json")["resources"]
     by_urn = {r["urn"]: r for r in resources}
 
@@ -316,7 +316,10 @@ def test_summary_counts_resources_per_component(
     counts = {row["component"]: int(row["AWS resources"].replace(",", "")) for row in rows}
     assert counts.pop("**total**") == sum(1 for r in resources if custom_aws(r))
     assert counts == dict(expected)
-    assert set(counts) == {"datalake", "data", "bedrock", "access-points", "models", "alarms"}
+    blocks = {"datalake", "data", "bedrock", "access-points", "models", "alarms"}
+    if "knowledgeBase" in load_stack_values(run.stack)[f"{PROJECT}:bedrock"]:
+        blocks.add("knowledge-base")
+    assert set(counts) == blocks
 
 
 def test_summary_describes_each_access_point(
@@ -377,7 +380,9 @@ def test_cost_estimate_prices_endpoints_per_az_hour(
     # In an existing VPC, one subnet per zone.
     zones = network.get("availabilityZones") or len(network["subnetIds"])
     tracing = load_stack_values(run.stack)[f"{PROJECT}:function"].get("tracing", False)
-    services = len(network["interfaceEndpoints"]) + (1 if tracing else 0)  # xray
+    # Tracing brings the xray endpoint; a knowledge base, bedrock-agent-runtime.
+    knowledge_base = "knowledgeBase" in load_stack_values(run.stack)[f"{PROJECT}:bedrock"]
+    services = len(network["interfaceEndpoints"]) + tracing + knowledge_base
     model = collect(run)
     assert len(model.network.availability_zones) == zones
     assert model.network.gateway_endpoints == ("dynamodb", "s3")

@@ -87,6 +87,37 @@ SIGNED_CODE = [
     ("aws:signer/signingProfile:SigningProfile", "bedrock-signing"),
     *hardened_bucket("bedrock-artifacts"),
 ]
+# prod's knowledge base (0.4.0): the component and what it holds, its endpoint, and the alarms
+# on its ingestion.
+KNOWLEDGE_BASE = [
+    ("datalake:index:KnowledgeBase", "knowledge-base"),
+    ("aws:kms/key:Key", "knowledge-base-vectors-key"),
+    ("aws:kms/alias:Alias", "knowledge-base-vectors-key"),
+    ("aws:s3/vectorsVectorBucket:VectorsVectorBucket", "knowledge-base-vectors"),
+    ("aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy", "knowledge-base-vectors"),
+    ("aws:s3/vectorsIndex:VectorsIndex", "knowledge-base-index"),
+    ("aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase", "knowledge-base"),
+    ("aws:bedrock/agentDataSource:AgentDataSource", "knowledge-base-curated"),
+    *[
+        (kind, role)
+        for role in (
+            "knowledge-base-role",
+            "knowledge-base-ingestion",
+            "knowledge-base-ingestion-trigger",
+        )
+        for kind in ("aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy")
+    ],
+    ("aws:sfn/stateMachine:StateMachine", "knowledge-base-ingestion"),
+    ("aws:cloudwatch/eventRule:EventRule", "knowledge-base-changed"),
+    ("aws:cloudwatch/eventTarget:EventTarget", "knowledge-base-changed"),
+    ("aws:scheduler/schedule:Schedule", "knowledge-base-ingestion"),
+    ("aws:ec2/securityGroup:SecurityGroup", "datalake-bedrock-agent-runtime-endpoint"),
+    ("aws:ec2/vpcEndpoint:VpcEndpoint", "datalake-bedrock-agent-runtime-interface"),
+    *[
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", f"alarms-ingestion-{outcome}")
+        for outcome in ("failed", "timedout", "aborted")
+    ],
+]
 # Resources added by later versions, created beside the existing ones when such a stack is
 # updated (type, name).
 ADDED_SINCE: dict[str, list[tuple[str, str]]] = {
@@ -105,6 +136,7 @@ ADDED_SINCE: dict[str, list[tuple[str, str]]] = {
         ("aws:ec2/vpcEndpoint:VpcEndpoint", "datalake-athena-interface"),
         ("aws:cloudwatch/eventRule:EventRule", "alarms-invocation-logging-changed"),
         ("aws:cloudwatch/eventTarget:EventTarget", "alarms-invocation-logging-changed"),
+        *KNOWLEDGE_BASE,
     ],
 }
 

@@ -24,7 +24,13 @@ from components.policies.documents import (
     one_or_many,
     statement,
 )
+from components.policies.knowledge_base import (
+    KNOWLEDGE_BASE_READS,
+    KnowledgeBaseReader,
+    knowledge_base_reader_statements,
+)
 from components.policies.principals import (
+    NOT_AN_AWS_SERVICE,
     Perimeter,
     bound_to_account,
     not_administrator,
@@ -48,8 +54,6 @@ from components.policies.s3 import (
 # organization's to prevent (see organization_service_control_policy).
 ENUMERATED_ACCESS_POINTS_MAX = 100
 
-# AWS services are principals of no account: log delivery and the like.
-NOT_AN_AWS_SERVICE = {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
 NOT_THROUGH_AN_ACCESS_POINT = {"Null": {"s3:DataAccessPointArn": "true"}}
 THROUGH_AN_ACCESS_POINT = {"Null": {"s3:DataAccessPointArn": "false"}}
 
@@ -109,6 +113,7 @@ def bucket_policy(
     stack_access_point_arns: Sequence[str] | None = None,
     configuration_readers: Sequence[str] = (),
     replication_sources: Sequence[ReplicationSource] = (),
+    knowledge_base_reader: KnowledgeBaseReader | None = None,
 ) -> PolicyDocument:
     """The data bucket's policy: delegate to access points and bound every one of them, refuse
     every other path but the administrators', keep access point requests on the stack's
@@ -121,7 +126,9 @@ def bucket_policy(
     ``stack_access_point_arns`` names every data-account access point of the stack when it
     fits (see :data:`ENUMERATED_ACCESS_POINTS_MAX`): any other access point of the account is
     then refused. ``configuration_readers`` read the bucket's settings (CONFIGURATION_READS),
-    nothing else; ``replication_sources`` write replicas into their prefix, nothing else.
+    nothing else; ``replication_sources`` write replicas into their prefix, nothing else;
+    ``knowledge_base_reader`` reads its prefixes directly (a knowledge base's data source takes
+    the bucket, not an access point), nothing else.
     """
     bucket = bucket_arn(bucket_name)
     objects = f"{bucket}/*"
@@ -173,7 +180,11 @@ def bucket_policy(
             both,
             effect="Deny",
             principal="*",
-            not_actions=[*CONFIGURATION_READS, *REPLICATION_WRITES],
+            not_actions=[
+                *CONFIGURATION_READS,
+                *REPLICATION_WRITES,
+                *(KNOWLEDGE_BASE_READS if knowledge_base_reader is not None else ()),
+            ],
             conditions=merge(NOT_THROUGH_AN_ACCESS_POINT, not_administrator(administrators)),
         ),
         statement(
@@ -210,6 +221,10 @@ def bucket_policy(
         }
         for index, source in enumerate(replication_sources)
     ]
+    if knowledge_base_reader is not None:
+        statements += knowledge_base_reader_statements(
+            bucket_name, knowledge_base_reader, administrators
+        )
     statements.append(
         statement(
             "DenyActionsNoAccessModeGrants",

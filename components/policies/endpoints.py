@@ -13,14 +13,17 @@ from components.policies.s3 import ACCESS_MODE_ACTIONS, bucket_arn
 # the private subnets needs, each on a resource (so that the resource perimeter applies), and
 # never one that manages permissions, keys, exports or subscriptions (CloudWatch Logs
 # subscription filters and exports, SNS subscriptions and DynamoDB exports send data to other
-# accounts). A service without a list here is refused by the config. bedrock-runtime's policy
-# narrows its list further, to the configured models (bedrock_endpoint_policy).
+# accounts). A service without a list here is refused by the config. bedrock-runtime's and
+# bedrock-agent-runtime's policies narrow their lists further, to the configured models and the
+# stack's knowledge base.
 INTERFACE_ENDPOINT_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "bedrock-runtime": (
         "bedrock:InvokeModel",
         "bedrock:InvokeModelWithResponseStream",
         "bedrock:ApplyGuardrail",
     ),
+    # Its policy narrows this to the stack's knowledge base (knowledge_base_endpoint_policy).
+    "bedrock-agent-runtime": ("bedrock:Retrieve",),
     "logs": (
         "logs:CreateLogStream",
         "logs:PutLogEvents",

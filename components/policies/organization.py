@@ -18,6 +18,10 @@ included) or resources against every principal (the RCP).
   through it.
 - Where: the data account works in the stack's Region; models also in the Regions its
   cross-Region inference profiles route to, and only when routed by one of them.
+- The knowledge base: only the administrators create or change knowledge bases and their data
+  sources; only the function retrieves from the stack's, through the stack's endpoint; only the
+  ingestion runner starts its ingestion; its role reads its prefixes and embeds with its model,
+  nothing else.
 """
 
 from __future__ import annotations
@@ -33,11 +37,18 @@ from components.policies.documents import (
     one_or_many,
     statement,
 )
+from components.policies.knowledge_base import (
+    INGESTION_ACTIONS,
+    KNOWLEDGE_BASE_READS,
+    RETRIEVE,
+    knowledge_bases_of,
+)
 from components.policies.principals import account_root_arn, not_administrator
 from components.policies.s3 import (
     ACCESS_POINT_READS,
     CONFIGURATION_READS,
     bucket_arn,
+    prefix_pattern,
 )
 
 BEDROCK_INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
@@ -76,6 +87,34 @@ GLOBAL_SERVICE_ACTIONS = (
 
 
 @dataclass(frozen=True)
+class KnowledgeBaseScope:
+    """The stack's knowledge base, for the organization policies."""
+
+    arn: str
+    role_arn: str
+    """The role Bedrock ingests and embeds with."""
+    prefixes: tuple[str, ...]
+    """What that role reads of the data bucket."""
+    embedding_model_arn: str
+    retriever_arns: tuple[str, ...]
+    """Who retrieves from it: the function's role."""
+    ingestion_runner_arn: str
+    """The role of the state machine that starts ingestion jobs."""
+    endpoint_id: str
+    """The bedrock-agent-runtime endpoint retrieval goes through."""
+
+    def __post_init__(self) -> None:
+        # Every field names something a statement is built on: a value that did not resolve
+        # must fail, not turn a deny into one that matches nothing.
+        if not all([self.arn, self.role_arn, self.prefixes, self.embedding_model_arn]):
+            raise ValueError("the knowledge base's ARN, role, prefixes and model must be known")
+        if not all([*self.retriever_arns, self.ingestion_runner_arn, self.endpoint_id]):
+            raise ValueError("the knowledge base's retrievers, runner and endpoint must be known")
+        if not self.retriever_arns:
+            raise ValueError("the knowledge base needs its retriever (the function's role)")
+
+
+@dataclass(frozen=True)
 class OrganizationScope:
     """What the organization policies name, all from the stack's configuration, except the
     administrators (the deployer among them) and the delivery role, which AWS names at deploy."""
@@ -99,6 +138,7 @@ class OrganizationScope:
     """The configured cross-Region (system) inference profiles, in the stack's Region."""
     inference_regions: tuple[str, ...] | None = field(default=())
     """Where those profiles route; None when one of them is global (any commercial Region)."""
+    knowledge_base: KnowledgeBaseScope | None = None
 
     def __post_init__(self) -> None:
         # The log group and the role that writes it come together; one without the other
@@ -134,14 +174,19 @@ def _data_lake_statements(scope: OrganizationScope) -> list[Statement]:
     the bucket policy. The rule holds while the bucket policy is gone, after that recovery."""
     resources = _data_lake_resources(scope)
     not_through_an_access_point = {"Null": {"s3:DataAccessPointArn": "true"}}
-    return [
+    knowledge_base = scope.knowledge_base
+    direct_readers = [knowledge_base.role_arn] if knowledge_base is not None else []
+    statements = [
         statement(
             "OnlyAdministratorsManageAccessPointsAndTheDataBucket",
             [],
             resources,
             effect="Deny",
             not_actions=[*CONFIGURATION_READS, *ACCESS_POINT_READS, "s3:DeleteBucketPolicy"],
-            conditions=merge(not_through_an_access_point, not_administrator(scope.administrators)),
+            conditions=merge(
+                not_through_an_access_point,
+                not_administrator([*scope.administrators, *direct_readers]),
+            ),
         ),
         statement(
             "OnlyAdministratorsAndRootDeleteTheBucketPolicy",
@@ -151,6 +196,43 @@ def _data_lake_statements(scope: OrganizationScope) -> list[Statement]:
             conditions=not_administrator(
                 [*scope.administrators, account_root_arn(scope.data_account_id)]
             ),
+        ),
+    ]
+    if knowledge_base is not None:
+        statements += _knowledge_base_reader_statements(scope, knowledge_base)
+    return statements
+
+
+def _knowledge_base_reader_statements(
+    scope: OrganizationScope, knowledge_base: KnowledgeBaseScope
+) -> list[Statement]:
+    """The knowledge base role, exempt from the rule above, reads its prefixes and nothing
+    else, here as in the bucket policy (which the root user may delete)."""
+    bucket = bucket_arn(scope.bucket_name)
+    prefixes = [prefix_pattern(p) for p in sorted(knowledge_base.prefixes)]
+    the_role = {"ArnEquals": {"aws:PrincipalArn": knowledge_base.role_arn}}
+    return [
+        statement(
+            "TheKnowledgeBaseRoleOnlyReads",
+            [],
+            _data_lake_resources(scope),
+            effect="Deny",
+            not_actions=KNOWLEDGE_BASE_READS,
+            conditions=the_role,
+        ),
+        {
+            "Sid": "TheKnowledgeBaseRoleReadsOnlyItsPrefixes",
+            "Effect": "Deny",
+            "Action": "s3:GetObject",
+            "NotResource": one_or_many([f"{bucket}/{p}" for p in prefixes]),
+            "Condition": the_role,
+        },
+        statement(
+            "TheKnowledgeBaseRoleListsOnlyItsPrefixes",
+            ["s3:ListBucket"],
+            [bucket],
+            effect="Deny",
+            conditions=merge(the_role, {"StringNotLike": {"s3:prefix": one_or_many(prefixes)}}),
         ),
     ]
 
@@ -237,7 +319,14 @@ def _guardrail_required_statements(scope: OrganizationScope) -> list[Statement]:
             invoke,
             [foundation_models],
             effect="Deny",
-            conditions=routed_by(f"arn:{PARTITION}:bedrock:*:{account}:*"),
+            # The knowledge base role embeds (no guardrail applies to embeddings): the knowledge
+            # base policy holds it to its embedding model.
+            conditions=merge(
+                routed_by(f"arn:{PARTITION}:bedrock:*:{account}:*"),
+                {"ArnNotEquals": {"aws:PrincipalArn": scope.knowledge_base.role_arn}}
+                if scope.knowledge_base is not None
+                else {},
+            ),
         ),
         # The DRAFT changes under the calls whenever someone updates the guardrail.
         statement(
@@ -277,6 +366,68 @@ def _athena_statements(scope: OrganizationScope) -> list[Statement]:
             )
         )
     return statements
+
+
+def knowledge_base_service_control_policy(
+    scope: OrganizationScope, knowledge_base: KnowledgeBaseScope
+) -> PolicyDocument:
+    """For the data account, with a knowledge base: only the administrators create or change
+    knowledge bases and their data sources (and so pass the knowledge base role); of the
+    stack's, only the function retrieves, and only through the stack's endpoint (what the index
+    holds is the data of its prefixes), and only the ingestion runner starts its ingestion (the
+    administrators too run it through the state machine, whose failures alarm); its role embeds
+    with its model alone."""
+    administrators = scope.administrators
+    arn = knowledge_base.arn
+    return document(
+        statement(
+            "OnlyAdministratorsChangeKnowledgeBases",
+            [],
+            [knowledge_bases_of(scope.data_account_id)],
+            effect="Deny",
+            not_actions=[RETRIEVE, *INGESTION_ACTIONS],
+            conditions=not_administrator(administrators),
+        ),
+        statement(
+            "OnlyAdministratorsCreateKnowledgeBases",
+            ["bedrock:CreateKnowledgeBase"],
+            ["*"],
+            effect="Deny",
+            conditions=not_administrator(administrators),
+        ),
+        # The administrators too: they change the knowledge base, and ask it through the
+        # function or ingest through the state machine like everyone else.
+        statement(
+            "OnlyTheFunctionRetrieves",
+            [RETRIEVE],
+            [arn],
+            effect="Deny",
+            conditions={
+                "ArnNotEquals": {"aws:PrincipalArn": one_or_many(knowledge_base.retriever_arns)}
+            },
+        ),
+        statement(
+            "RetrievalOnlyThroughTheStacksEndpoint",
+            [RETRIEVE],
+            [arn],
+            effect="Deny",
+            conditions={"StringNotEquals": {"aws:SourceVpce": knowledge_base.endpoint_id}},
+        ),
+        statement(
+            "OnlyTheRunnerIngests",
+            ["bedrock:StartIngestionJob"],
+            [arn],
+            effect="Deny",
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": knowledge_base.ingestion_runner_arn}},
+        ),
+        {
+            "Sid": "TheKnowledgeBaseRoleEmbedsOnlyWithItsModel",
+            "Effect": "Deny",
+            "Action": list(BEDROCK_INVOKE_ACTIONS),
+            "NotResource": knowledge_base.embedding_model_arn,
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": knowledge_base.role_arn}},
+        },
+    )
 
 
 def organization_service_control_policy(scope: OrganizationScope) -> PolicyDocument:

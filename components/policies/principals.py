@@ -58,6 +58,10 @@ def principal_patterns(principals: Sequence[str]) -> list[str]:
     return sorted({p.removesuffix("root") + "*" if p.endswith(":root") else p for p in principals})
 
 
+# AWS services are principals of no account: log delivery, S3 Vectors' indexing and the like.
+NOT_AN_AWS_SERVICE = {"BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+
+
 def not_administrator(administrators: Sequence[str]) -> dict[str, dict[str, Any]]:
     return {"ArnNotLike": {"aws:PrincipalArn": one_or_many(sorted(set(administrators)))}}
 

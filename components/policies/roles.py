@@ -13,18 +13,25 @@ from components.policies.documents import (
     one_or_many,
     statement,
 )
+from components.policies.knowledge_base import retrieve_statement
 from components.policies.s3 import READ_OBJECT_ACTIONS, prefix_listing_statement, prefix_pattern
 
 
-def service_assume_role_policy(service: str, account_id: str) -> PolicyDocument:
-    """Trust policy for an AWS service, bound to this account against the confused deputy."""
+def service_assume_role_policy(
+    service: str, account_id: str, source_arn: str | None = None
+) -> PolicyDocument:
+    """Trust policy for an AWS service, bound to this account (and, when given, to the one
+    resource that uses the role) against the confused deputy."""
+    conditions: dict[str, dict[str, str]] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    if source_arn is not None:
+        conditions["ArnEquals"] = {"aws:SourceArn": source_arn}
     return document(
         {
             "Sid": "ServiceAssumesRoleForThisAccount",
             "Effect": "Allow",
             "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": conditions,
         }
     )
 
@@ -133,12 +140,14 @@ def function_role_policy(
     guardrail_key_arn: str | None = None,
     routes: Mapping[str, str] | None = None,
     tracing: bool = False,
+    knowledge_base_arn: str | None = None,
 ) -> PolicyDocument:
     """Least privilege for the Bedrock function: read its prefix through its access point,
     invoke its models (only with its guardrail, when there is one, and through their
-    application profiles, when they have one), write its own logs, have Lambda manage its
-    network interfaces in the stack's subnets (see network_interface_statements) and decrypt
-    its environment with its key, and send traces when tracing is on."""
+    application profiles, when they have one), retrieve from the stack's knowledge base (when
+    there is one), write its own logs, have Lambda manage its network interfaces in the
+    stack's subnets (see network_interface_statements) and decrypt its environment with its
+    key, and send traces when tracing is on."""
     statements = [
         statement(
             "ReadDocumentsThroughAccessPoint",
@@ -156,6 +165,7 @@ def function_role_policy(
             guardrail=guardrail,
             routes=routes,
         ),
+        *([retrieve_statement(knowledge_base_arn)] if knowledge_base_arn is not None else []),
         statement(
             "WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]
         ),

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from components import policies
 from components.bedrock import DEFAULT_MAX_TOKENS, DEFAULT_SYSTEM_PROMPT, DEFAULT_TIMEOUT_SECONDS
 from components.settings.guardrails import GuardrailConfig
+from components.settings.knowledge import KnowledgeBaseConfig
 from components.settings.values import (
     AccessPointName,
     BucketName,
@@ -73,6 +74,7 @@ class BedrockConfig(Schema):
     guardrail: GuardrailConfig | None = None
     invocation_logging: InvocationLoggingConfig | None = None
     model_tags: ModelTags = Field(default_factory=dict)
+    knowledge_base: KnowledgeBaseConfig | None = None
     subscribed_providers: Annotated[
         tuple[
             Annotated[
@@ -115,6 +117,15 @@ def model_problems(bedrock: BedrockConfig) -> list[str]:
                 "subscribe the account to it through AWS Marketplace first (the function's "
                 "role has no Marketplace permissions; see README, Prerequisites), then list "
                 f"'{provider}' in bedrock.subscribedProviders"
+            )
+    knowledge_base = bedrock.knowledge_base
+    if knowledge_base is not None:
+        provider = knowledge_base.embedding_model_id.split(".", maxsplit=1)[0]
+        if provider not in FIRST_PARTY_MODEL_PROVIDERS | set(bedrock.subscribed_providers):
+            problems.append(
+                f"bedrock.knowledgeBase.embeddingModelId: '{knowledge_base.embedding_model_id}' "
+                f"is a third-party ({provider}) model: subscribe the account to it through AWS "
+                f"Marketplace first, then list '{provider}' in bedrock.subscribedProviders"
             )
     for model_id in bedrock.model_tags:
         if model_id not in bedrock.model_ids:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from components.access_points import partner_problems
 from components.network import existing_endpoint_problems, interface_endpoint_problems
 from components.settings.guardrails import guardrail_problems
+from components.settings.knowledge import knowledge_base_problems
 from components.settings.models import (
     InvocationLoggingConfig,
     alarm_destination_problems,
@@ -66,9 +67,35 @@ def _bedrock_problems(config: StackConfig) -> list[str]:
     return (
         model_problems(config.bedrock)
         + guardrail_problems(config.bedrock.guardrail, "bedrock.guardrail")
+        + _knowledge_base_problems(config)
         + _invocation_logging_problems(config)
         + _alarm_problems(config)
     )
+
+
+def _knowledge_base_problems(config: StackConfig) -> list[str]:
+    knowledge_base = config.bedrock.knowledge_base
+    if knowledge_base is None:
+        if "bedrock-agent-runtime" in config.network.interface_endpoints:
+            return [
+                "network.interfaceEndpoints: 'bedrock-agent-runtime' serves the stack's knowledge "
+                "base only; it comes with bedrock.knowledgeBase"
+            ]
+        return []
+    where = "bedrock.knowledgeBase"
+    problems = knowledge_base_problems(knowledge_base, where)
+    function_ap = config.access_point_named(config.bedrock.access_point)
+    if function_ap is not None:
+        # Whoever retrieves reads what the index holds: the knowledge base must not widen what
+        # the function reads through its access point.
+        problems += [
+            f"{where}.prefixes[{index}]: '{prefix}' is outside '{function_ap.prefix}', the prefix "
+            f"of bedrock.accessPoint ({function_ap.name}); the knowledge base would let the "
+            "function read what its access point does not"
+            for index, prefix in enumerate(knowledge_base.prefixes)
+            if not prefix.startswith(function_ap.prefix)
+        ]
+    return problems
 
 
 def _invocation_logging_problems(config: StackConfig) -> list[str]:

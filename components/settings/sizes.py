@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components import policies
-from components.settings.stack import AccessPointConfig, StackConfig
+from components.settings.stack import AccessPointConfig, KnowledgeBaseOutputs, StackConfig
 
 # The longest ids of their kinds AWS hands out, for worst-case size checks.
 PLACEHOLDER_ENDPOINT_ID = "vpce-0123456789abcdef0"
@@ -29,10 +29,22 @@ def size_problems(config: StackConfig) -> list[str]:
         )
         for index, model_id in enumerate(config.bedrock.model_tags)
     }
+    longest_role = _arn(config, "iam", f"role/{'x' * 64}", region="")
+    knowledge_base = (
+        KnowledgeBaseOutputs(
+            arn=policies.knowledge_base_arn(config.region, config.account_id, "X" * 10),
+            function_role_arn=longest_role,
+            ingestion_runner_arn=longest_role,
+            endpoint_id=PLACEHOLDER_ENDPOINT_ID,
+        )
+        if config.bedrock.knowledge_base is not None
+        else None
+    )
     organization = config.organization_scope(
         administrators=[*config.administrator_patterns(), deployer],
-        invocation_log_writer_arn=_arn(config, "iam", f"role/{'x' * 64}", region=""),
+        invocation_log_writer_arn=longest_role,
         athena_endpoint_id=PLACEHOLDER_ENDPOINT_ID,
+        knowledge_base=knowledge_base,
     )
     organization_policies = (
         "bucket.adminRoleArns, bucket.adminPermissionSets, accessPoints and bedrock.modelIds",
@@ -83,6 +95,7 @@ def size_problems(config: StackConfig) -> list[str]:
                 guardrail=guardrail,
                 guardrail_key_arn=data_key,
                 routes=routes,
+                knowledge_base_arn=knowledge_base.arn if knowledge_base is not None else None,
             ),
             policies.ROLE_INLINE_POLICY_LIMIT_CHARS,
         ),
@@ -111,6 +124,17 @@ def size_problems(config: StackConfig) -> list[str]:
             policies.ORGANIZATION_POLICY_LIMIT_CHARS,
         ),
     ]
+    if organization.knowledge_base is not None:
+        checks.append(
+            (
+                organization_policies[0],
+                "the knowledge base service control policy",
+                policies.knowledge_base_service_control_policy(
+                    organization, organization.knowledge_base
+                ),
+                organization_policies[1],
+            )
+        )
     checks += [
         (
             f"accessPoints[{index}].principals",

@@ -3,6 +3,7 @@ and the arguments of the components it becomes."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import typing
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,8 @@ from components.storage import DataBucketArgs
 
 TRACING_ENDPOINT = "xray"
 """The interface endpoint function.tracing adds: traces leave the VPC through it only."""
+if typing.TYPE_CHECKING:
+    from components.knowledge_base import KnowledgeBaseArgs
 
 
 class NetworkConfig(Schema):
@@ -190,6 +193,17 @@ class FunctionConfig(Schema):
     tracing: bool = False
 
 
+@dataclasses.dataclass(frozen=True)
+class KnowledgeBaseOutputs:
+    """What AWS names at deploy time about the knowledge base, for the organization policies."""
+
+    arn: str
+    function_role_arn: str
+    ingestion_runner_arn: str
+    endpoint_id: str
+    """The bedrock-agent-runtime endpoint (created, or reused in an existing VPC)."""
+
+
 class StackConfig(Schema):
     """The whole stack: the project namespace of ``Pulumi.<stack>.yaml`` plus ``aws:region``.
 
@@ -282,12 +296,6 @@ class StackConfig(Schema):
     def access_point_specs(self) -> list[AccessPointSpec]:
         return [ap.spec() for ap in self.access_points]
 
-    @property
-    def interface_endpoints(self) -> tuple[str, ...]:
-        """``network.interfaceEndpoints``, and xray when the function sends traces."""
-        traced = (TRACING_ENDPOINT,) if self.function.tracing else ()
-        return tuple(dict.fromkeys([*self.network.interface_endpoints, *traced]))
-
     def network_args(self) -> NetworkArgs:
         """The Network's arguments but the guardrail and the application profiles, which the
         bedrock-runtime endpoint names exactly once they exist, and the administrators, the
@@ -300,6 +308,16 @@ class StackConfig(Schema):
             "model_ids": [*self.bedrock.model_ids],
             "streaming": self.bedrock.streaming,
         }
+
+    @property
+    def interface_endpoints(self) -> tuple[str, ...]:
+        """``network.interfaceEndpoints``, bedrock-agent-runtime with a knowledge base (the
+        function retrieves through it) and xray when the function sends traces."""
+        knowledge_base = (
+            () if self.bedrock.knowledge_base is None else (network.BEDROCK_AGENT_RUNTIME,)
+        )
+        traced = (TRACING_ENDPOINT,) if self.function.tracing else ()
+        return tuple(dict.fromkeys([*self.network.interface_endpoints, *knowledge_base, *traced]))
 
     def _network_settings(self) -> dict[str, Any]:
         """``network`` as the component takes it: with ``vpcId``, only the keys of an existing
@@ -314,12 +332,38 @@ class StackConfig(Schema):
         return settings
 
     def bucket_args(self) -> DataBucketArgs:
-        return {
+        args: DataBucketArgs = {
             **self.account(),
             **self.bucket.model_dump(exclude_none=True),  # type: ignore[typeddict-item]
             "name": self.data_bucket_name,
             "access_points": self.access_point_specs,
             "other_access_log_sources": list(self.other_access_log_sources),
+        }
+        knowledge_base = self.bedrock.knowledge_base
+        if knowledge_base is not None:
+            args["knowledge_base_reader"] = {
+                "role_arn": self.knowledge_base_role_arn,
+                "prefixes": list(knowledge_base.prefixes),
+            }
+        return args
+
+    @property
+    def knowledge_base_role_arn(self) -> str:
+        return policies.knowledge_base_role_arn(self.account_id, self.name_prefix)
+
+    def knowledge_base_args(self, *, data_key_arn: Any, administrators: Any) -> KnowledgeBaseArgs:
+        """KnowledgeBase's arguments, given the data key and the administrators (outputs)."""
+        knowledge_base = self.bedrock.knowledge_base
+        assert knowledge_base is not None, "only with bedrock.knowledgeBase"
+        return {
+            **self.account(),
+            **knowledge_base.model_dump(  # type: ignore[typeddict-item]
+                exclude_none=True, exclude={"results"}
+            ),
+            "name_prefix": self.name_prefix,
+            "bucket_name": self.data_bucket_name,
+            "data_key_arn": data_key_arn,
+            "administrators": administrators,
         }
 
     def administrator_patterns(self) -> list[str]:
@@ -371,6 +415,7 @@ class StackConfig(Schema):
         administrators: Sequence[str],
         invocation_log_writer_arn: str | None,
         athena_endpoint_id: str | None,
+        knowledge_base: KnowledgeBaseOutputs | None = None,
     ) -> policies.OrganizationScope:
         """What the organization policies name: everything from this config but the values AWS
         names at deploy time, which the caller passes. Which statements exist follows from the
@@ -417,6 +462,27 @@ class StackConfig(Schema):
             else None,
             inference_profile_arns=tuple(profiles),
             inference_regions=policies.inference_regions(self.bedrock.model_ids),
+            knowledge_base=self._knowledge_base_scope(knowledge_base),
+        )
+
+    def _knowledge_base_scope(
+        self, outputs: KnowledgeBaseOutputs | None
+    ) -> policies.KnowledgeBaseScope | None:
+        knowledge_base = self.bedrock.knowledge_base
+        if knowledge_base is None:
+            return None
+        if outputs is None:
+            raise ValueError("the knowledge base's ARN, runner and endpoint did not resolve")
+        return policies.KnowledgeBaseScope(
+            arn=outputs.arn,
+            role_arn=self.knowledge_base_role_arn,
+            prefixes=knowledge_base.prefixes,
+            embedding_model_arn=policies.foundation_model_arn(
+                self.region, knowledge_base.embedding_model_id
+            ),
+            retriever_arns=(outputs.function_role_arn,),
+            ingestion_runner_arn=outputs.ingestion_runner_arn,
+            endpoint_id=outputs.endpoint_id,
         )
 
 

@@ -196,6 +196,13 @@ class StackPolicies:
     function_arn: str = ""
     function_subnet_ids: tuple[str, ...] = ()
     function_security_group_ids: tuple[str, ...] = ()
+    knowledge_base_arn: str | None = None
+    knowledge_base_endpoint_id: str | None = None
+    knowledge_base_endpoint_policy: PolicyDocument | None = None
+    """The bedrock-agent-runtime endpoint's."""
+    vector_bucket_arn: str | None = None
+    vector_bucket_policy: PolicyDocument | None = None
+    knowledge_base_service_control_policy: PolicyDocument | None = None
 
     @classmethod
     def from_run(cls, run: StackRun) -> StackPolicies:
@@ -204,12 +211,12 @@ class StackPolicies:
         provider = run.named("pulumi:providers:aws", "data-account")
         account_id = str(json.loads(provider.inputs["allowedAccountIds"])[0])
 
+        # By IAM prefix; bedrock-agent-runtime (also "bedrock") has fields of its own.
         interface_endpoint_policies = {
-            policies.endpoint_service_prefix(r.inputs["serviceName"].split(".", 3)[3]): json.loads(
-                r.inputs["policy"]
-            )
+            policies.endpoint_service_prefix(service): json.loads(r.inputs["policy"])
             for r in run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
             if r.inputs["vpcEndpointType"] == "Interface"
+            and (service := r.inputs["serviceName"].split(".", 3)[3]) != BEDROCK_AGENT_RUNTIME
         }
 
         def endpoint(service: str) -> Any:
@@ -223,6 +230,9 @@ class StackPolicies:
 
         s3 = endpoint("s3")
         bedrock = endpoint("bedrock-runtime")
+        agent_runtime = endpoint(BEDROCK_AGENT_RUNTIME)
+        knowledge_bases = run.of_type("aws:bedrock/agentKnowledgeBase:AgentKnowledgeBase")
+        vector_policies = run.of_type("aws:s3/vectorsVectorBucketPolicy:VectorsVectorBucketPolicy")
         bucket_policies = {
             r.inputs["bucket"]: json.loads(r.inputs["policy"])
             for r in run.of_type("aws:s3/bucketPolicy:BucketPolicy")
@@ -278,6 +288,7 @@ class StackPolicies:
             interface_endpoint_ids={
                 policies.endpoint_service_prefix(service): endpoint_id
                 for service, endpoint_id in outputs["interfaceEndpointIds"].items()
+                if service != BEDROCK_AGENT_RUNTIME
             },
             function_environment=function.inputs["environment"]["variables"],
             trust_policies={
@@ -305,6 +316,20 @@ class StackPolicies:
             function_arn=function.outputs["arn"],
             function_subnet_ids=tuple(function.inputs["vpcConfig"]["subnetIds"]),
             function_security_group_ids=tuple(function.inputs["vpcConfig"]["securityGroupIds"]),
+            knowledge_base_arn=knowledge_bases[0].outputs["arn"] if knowledge_bases else None,
+            knowledge_base_endpoint_id=outputs["interfaceEndpointIds"].get(BEDROCK_AGENT_RUNTIME),
+            knowledge_base_endpoint_policy=json.loads(agent_runtime.inputs["policy"])
+            if agent_runtime
+            else None,
+            vector_bucket_arn=vector_policies[0].inputs["vectorBucketArn"]
+            if vector_policies
+            else None,
+            vector_bucket_policy=json.loads(vector_policies[0].inputs["policy"])
+            if vector_policies
+            else None,
+            knowledge_base_service_control_policy=json.loads(text)
+            if (text := organization.get("knowledgeBaseServiceControlPolicy"))
+            else None,
         )
 
     @property
@@ -314,10 +339,14 @@ class StackPolicies:
     def resolve(self, text: str) -> str:
         """Fill in what only the run knows: ``<guardrail>`` (its ARN), ``<guardrail-version>``
         (the function's guardrail identifier, ARN:version), ``<app-profile:MODEL>`` (the
-        application profile the function invokes for MODEL) and ``<role:NAME>`` (the ARN of
-        a role by its resource name)."""
+        application profile the function invokes for MODEL), ``<role:NAME>`` (the ARN of a
+        role by its resource name), ``<knowledge-base>`` and ``<vector-bucket>`` (ARNs)."""
         environment = self.function_environment
         routes = json.loads(environment.get("MODEL_ROUTES", "{}"))
+        knowledge_base_arns = {
+            "knowledge-base": self.knowledge_base_arn,
+            "vector-bucket": self.vector_bucket_arn,
+        }
 
         def value(match: re.Match[str]) -> str:
             kind, _, argument = match[1].partition(":")
@@ -329,6 +358,8 @@ class StackPolicies:
                 return str(routes[argument])
             if kind == "role":
                 return self.role_arns[argument]
+            if (arn := knowledge_base_arns.get(kind)) is not None:
+                return arn
             return self._scanner_clean_value(kind, argument, match[1])
 
         return re.sub(r"<([a-z-]+(?::[^>]+)?)>", value, text)
@@ -390,6 +421,11 @@ class StackPolicies:
                         _named("data-lake-scp", self.service_control_policy),
                         _named("bedrock-scp", self.bedrock_service_control_policy),
                         _named("region-scp", self.region_service_control_policy),
+                        *(
+                            [_named("knowledge-base-scp", knowledge_base_scp)]
+                            if (knowledge_base_scp := self.knowledge_base_service_control_policy)
+                            else []
+                        ),
                     ],
                 }
             )
@@ -430,6 +466,9 @@ class Request:
     """Evaluate with the stack's SCP and RCP attached to the data account."""
     without_bucket_policy: bool = False
     """The data bucket's policy deleted (the root user's break-glass, until the next deploy)."""
+    endpoint: str = "bedrock-runtime"
+    """Which of the VPC's Bedrock endpoints a Bedrock request from the VPC goes to: the caller
+    chooses (bedrock-runtime, or bedrock-agent-runtime with a knowledge base)."""
 
 
 @dataclass(frozen=True)
@@ -592,6 +631,8 @@ def evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         planned = [_trust_evaluation(stack, request)]
     elif request.action.startswith("bedrock:"):
         planned = [_bedrock_evaluation(stack, request)]
+    elif request.action.startswith("s3vectors:"):
+        planned = [_vectors_evaluation(stack, request)]
     elif request.action.startswith("kms:") and (
         request.resource in ("data-key", stack.data_key_arn)
         or request.resource in stack.key_policies
@@ -627,6 +668,7 @@ def _arn_part(arn: str, index: int) -> str:
     return parts[index] if arn.startswith("arn:") and len(parts) > index else ""
 
 
+BEDROCK_AGENT_RUNTIME = "bedrock-agent-runtime"
 # What the bedrock-runtime endpoint carries.
 BEDROCK_RUNTIME_ACTIONS = frozenset(
     {"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream", "bedrock:ApplyGuardrail"}
@@ -634,30 +676,61 @@ BEDROCK_RUNTIME_ACTIONS = frozenset(
 
 
 def _bedrock_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
-    """A Bedrock call, from the stack's VPC through the bedrock-runtime endpoint. The
-    control plane (guardrails, logging) has an endpoint of its own, which the stack does not
-    create; the model still puts every Bedrock action from the VPC through bedrock-runtime's
-    policy, which must refuse what it does not serve."""
+    """A Bedrock call, from the stack's VPC through one of its Bedrock endpoints (the
+    request's ``endpoint``: bedrock-runtime, or bedrock-agent-runtime with a knowledge base).
+    The control plane (guardrails, logging, knowledge bases) has an endpoint of its own, which
+    the stack does not create; the model still puts every Bedrock action from the VPC through
+    the chosen endpoint's policy, which must refuse what it does not serve."""
     if request.origin != VPC and request.action not in BEDROCK_RUNTIME_ACTIONS:
         return _service_evaluation(stack, request)
     through_endpoint = request.origin == VPC
-    if through_endpoint and stack.bedrock_endpoint_policy is None:
-        raise ValueError(f"stack {stack.stack} has no bedrock-runtime endpoint")
+    policy, endpoint_id = {
+        "bedrock-runtime": (stack.bedrock_endpoint_policy, stack.bedrock_endpoint_id),
+        BEDROCK_AGENT_RUNTIME: (
+            stack.knowledge_base_endpoint_policy,
+            stack.knowledge_base_endpoint_id,
+        ),
+    }[request.endpoint]
+    if through_endpoint and policy is None:
+        raise ValueError(f"stack {stack.stack} has no {request.endpoint} endpoint")
     endpoint = (
-        [("bedrock-runtime-endpoint", stack.bedrock_endpoint_policy)]
-        if through_endpoint and stack.bedrock_endpoint_policy is not None
+        [(f"{request.endpoint}-endpoint", policy)]
+        if through_endpoint and policy is not None
         else None
     )
     return Evaluation(
-        label="model",
+        label="model" if request.endpoint == "bedrock-runtime" else "knowledge base",
         identity=request.identity,
         action=request.action,
         resource=request.resource,
-        # Models have no resource policy: the call is authorized in the caller's account.
+        # Models and vector knowledge bases have no resource policy: the call is authorized in
+        # the caller's account.
         resource_account=_arn_part(request.resource, 4) or request.identity.account,
-        context=_network_context(stack, request, stack.bedrock_endpoint_id) | dict(request.context),
+        context=_network_context(stack, request, endpoint_id) | dict(request.context),
         resource_policy=None,
         endpoint_policies=endpoint,
+    )
+
+
+def _vectors_evaluation(stack: StackPolicies, request: Request) -> Evaluation:
+    """An S3 Vectors request on the stack's vector bucket or its index: the vector bucket's
+    policy and the caller's IAM decide. The stack's VPC has no S3 Vectors endpoint (and no
+    other way out), so the model takes such requests from outside only."""
+    if request.origin == VPC:
+        raise ValueError("the stack's VPC has no endpoint that carries S3 Vectors")
+    ours = stack.vector_bucket_arn is not None and (
+        request.resource == stack.vector_bucket_arn
+        or request.resource.startswith(f"{stack.vector_bucket_arn}/")
+    )
+    return Evaluation(
+        label="vector bucket",
+        identity=request.identity,
+        action=request.action,
+        resource=request.resource,
+        resource_account=_arn_part(request.resource, 4) or request.identity.account,
+        context=_network_context(stack, request, None) | dict(request.context),
+        resource_policy=stack.vector_bucket_policy if ours else None,
+        endpoint_policies=None,
     )
 
 
@@ -811,7 +884,8 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
             action=request.action,
             resource=bucket_resource,
             resource_account=bucket_owner,
-            context=context,
+            # AWS names the resource's owner in every request (aws:ResourceAccount).
+            context={"aws:ResourceAccount": bucket_owner, **context},
             resource_policy=bucket_policy,
             endpoint_policies=endpoint,
             unfiltered_context=unfiltered_context,
@@ -836,7 +910,7 @@ def _s3_evaluations(stack: StackPolicies, request: Request) -> list[Evaluation]:
         action=request.action,
         resource=access_point_resource,
         resource_account=access_point.account_id,
-        context=context,
+        context={"aws:ResourceAccount": access_point.account_id, **context},
         resource_policy=access_point.policy,
         endpoint_policies=endpoint,
     )

@@ -30,6 +30,11 @@ class CatalogAction:
         return f"{self.service}:{self.name}"
 
 
+def knows(service: str) -> bool:
+    """Whether the catalog has the service (its IAM prefix)."""
+    return (DATA / "actions" / f"{service}.json").is_file()
+
+
 @cache
 def actions(service: str) -> tuple[CatalogAction, ...]:
     """Every action of ``service`` (its IAM prefix), in the catalog's order."""

@@ -13,7 +13,7 @@ WIDE_FILLERS = policies.ENUMERATED_ACCESS_POINTS_MAX
 
 # "prod-wide" is prod with more access points than the bucket policy names one by one, so that
 # the rows show what holds without that list; "dev-every-endpoint" is dev with an interface
-# endpoint for every service that has a vetted action list.
+# endpoint for every service that has a vetted action list (and so a knowledge base).
 VARIANTS = {"prod-wide": "prod", "dev-every-endpoint": "dev"}
 
 
@@ -35,6 +35,8 @@ def example_values(stack: str) -> dict[str, Any]:
         values["private-datalake:network"]["interfaceEndpoints"] = sorted(
             policies.INTERFACE_ENDPOINT_ACTIONS
         )
+        # bedrock-agent-runtime comes with a knowledge base.
+        values["private-datalake:bedrock"]["knowledgeBase"] = {"prefixes": ["curated/"]}
     return values
 
 

@@ -1,6 +1,7 @@
 """Fixtures for the Bedrock Lambda function: a fresh handler module per test, S3 served by moto
-through a real S3 Access Point, real documents of every type, a fake Lambda context whose clock
-the test moves, and a recorder of every AWS call the handler makes."""
+through a real S3 Access Point, real documents of every type, Bedrock and its knowledge base
+stubbed (botocore's Stubber), a fake Lambda context whose clock the test moves, and a recorder of
+every AWS call the handler makes."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ MAX_DOCUMENT_BYTES = 256 * 1024
 # 2 s margin, less 2 s to connect, rounded down to 5 s steps.
 DEFAULT_MODEL_READ_TIMEOUT = 55
 DEFAULT_S3_READ_TIMEOUT = 10
+DEFAULT_RETRIEVE_READ_TIMEOUT = 10
+
+KNOWLEDGE_BASE_ID = "KB12345678"
 
 SECRET_PROMPT = "SECRET-PROMPT-4b1d what was the revenue?"
 SECRET_DOCUMENT = "Quarterly revenue was SECRET-DOCUMENT-7731 million."
@@ -248,7 +252,8 @@ def handler(lake: Lake, load_handler: Callable[[], ModuleType]) -> ModuleType:
 
     # On the session, so every client the handler builds later inherits it; stubbed calls are
     # answered earlier (before-call) and never get here.
-    module.CLIENTS.session.events.register("before-send.bedrock-runtime", refuse)
+    for service in ("bedrock-runtime", "bedrock-agent-runtime"):
+        module.CLIENTS.session.events.register(f"before-send.{service}", refuse)
     return module
 
 
@@ -275,14 +280,14 @@ def aws_calls(handler: ModuleType) -> list[AwsCall]:
 
 
 @pytest.fixture
-def stub_bedrock(
-    handler: ModuleType, aws_calls: list[AwsCall]
-) -> Iterator[Callable[[int], Stubber]]:
-    """Stubber for the handler's Bedrock client of a read timeout; unqueued calls fail."""
+def stub_client(aws_calls: list[AwsCall]) -> Iterator[Callable[[Any], Stubber]]:
+    """Stubber for one of the handler's clients; unqueued calls fail, and so does the test when a
+    queued answer was never asked for. A Stubber checks each queued answer against botocore's
+    service model, and the client still validates each request against it."""
     stubbers: list[Stubber] = []
 
-    def stub(read_timeout: int) -> Stubber:
-        stubber = Stubber(handler.CLIENTS.bedrock(read_timeout))
+    def stub(client: Any) -> Stubber:
+        stubber = Stubber(client)
         stubber.activate()
         stubbers.append(stubber)
         return stubber
@@ -294,9 +299,32 @@ def stub_bedrock(
 
 
 @pytest.fixture
+def stub_bedrock(
+    handler: ModuleType, stub_client: Callable[[Any], Stubber]
+) -> Callable[[int], Stubber]:
+    """Stubber for the handler's Bedrock client of a read timeout."""
+    return lambda read_timeout: stub_client(handler.CLIENTS.bedrock(read_timeout))
+
+
+@pytest.fixture
+def stub_knowledge_base(
+    handler: ModuleType, stub_client: Callable[[Any], Stubber]
+) -> Callable[[int], Stubber]:
+    """Stubber for the handler's bedrock-agent-runtime client of a read timeout (moto implements
+    neither Retrieve nor knowledge bases)."""
+    return lambda read_timeout: stub_client(handler.CLIENTS.agent_runtime(read_timeout))
+
+
+@pytest.fixture
 def bedrock(stub_bedrock: Callable[[int], Stubber]) -> Stubber:
     """The Bedrock client an invocation with a 60 s budget (or no context) uses."""
     return stub_bedrock(DEFAULT_MODEL_READ_TIMEOUT)
+
+
+@pytest.fixture
+def knowledge_base(stub_knowledge_base: Callable[[int], Stubber]) -> Stubber:
+    """The knowledge-base client an invocation with a 60 s budget (or no context) uses."""
+    return stub_knowledge_base(DEFAULT_RETRIEVE_READ_TIMEOUT)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
 
 import pytest
 from botocore.exceptions import EndpointConnectionError
@@ -15,29 +14,22 @@ from botocore.stub import Stubber
 from components import settings
 
 from .conftest import DEFAULT_MODEL_READ_TIMEOUT, SECRET_PROMPT, TXT_KEY, AwsCall, FakeContext
-from .helpers import CONVERSE, GET_OBJECT, Logs, called, converse_response, error_log
-
-# What the runtime has used of the timeout before the handler starts.
-STARTUP_MS = 150
+from .helpers import (
+    CONVERSE,
+    GET_OBJECT,
+    STARTUP_MS,
+    Logs,
+    called,
+    converse_response,
+    error_log,
+    on_call,
+)
 
 
 def throttle(stubber: Stubber) -> None:
     stubber.add_client_error(
         "converse", service_error_code="ThrottlingException", http_status_code=429
     )
-
-
-def on_call(handler: ModuleType, operation: str, action: Callable[[], None]) -> None:
-    """Run action as the clients the handler builds from now on start the call; what it raises,
-    the call raises."""
-
-    def hook(model: Any, **_: Any) -> None:
-        if f"{model.service_model.service_name}.{model.name}" == operation:
-            action()
-
-    # Not before-call: a Stubber answers there, and the first answer ends that event. Not an
-    # operation's own event either: those run before aws_calls records the call.
-    handler.CLIENTS.session.events.register("before-parameter-build", hook)
 
 
 @pytest.mark.parametrize(

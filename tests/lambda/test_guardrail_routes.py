@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from types import ModuleType
-from typing import Any
 
 import pytest
 from botocore.stub import Stubber
@@ -23,36 +22,21 @@ from .conftest import (
     Lake,
 )
 from .helpers import (
+    BLOCKED_MESSAGE,
+    GUARDRAIL_ENV,
+    GUARDRAIL_ID,
     USAGE,
     Logs,
     converse_response,
     document_block,
     error_log,
     expected_request,
+    guarded,
+    intervention,
     text_block,
 )
 
-GUARDRAIL_ID = "gr7x2k9q1abc"
-GUARDRAIL_ENV = {"GUARDRAIL_ID": GUARDRAIL_ID, "GUARDRAIL_VERSION": "3"}
-GUARDRAIL_CONFIG = {
-    "guardrailIdentifier": GUARDRAIL_ID,
-    "guardrailVersion": "3",
-    "trace": "enabled",
-}
-BLOCKED_MESSAGE = "Sorry, the model cannot answer this question."
 PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/a1b2c3d4e5f6"
-
-
-def guarded(request: dict[str, Any]) -> dict[str, Any]:
-    return request | {"guardrailConfig": GUARDRAIL_CONFIG}
-
-
-def intervention(trace: dict[str, Any] | None) -> dict[str, Any]:
-    response = converse_response(BLOCKED_MESSAGE)
-    response["stopReason"] = "guardrail_intervened"
-    if trace is not None:
-        response["trace"] = {"guardrail": trace}
-    return response
 
 
 # What a guardrail reports: filters that acted, and others that only looked. Word, PII and regex

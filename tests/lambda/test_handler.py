@@ -71,6 +71,7 @@ def test_answers_without_document_using_default_model(
             "modelId": DEFAULT_MODEL,
             "invokedModelId": DEFAULT_MODEL,
             "documentKeys": [],
+            "knowledgeBase": False,
             "stopReason": "end_turn",
             "usage": USAGE,
         }
@@ -347,6 +348,7 @@ def test_bedrock_errors_map_to_codes(
         "lambdaRequestId": None,
         "modelId": DEFAULT_MODEL,
         "documentKeys": [TXT_KEY],
+        "knowledgeBase": False,
     }
 
 
