@@ -10,12 +10,22 @@ from typing import Any
 
 import pytest
 
+from components import provider
 from components.errors import ConfigError
 from offline.runner import StackRun, load_stack_values, run_program, run_stack
 from tests.iam.access_model import Simulator, SimulatorUnavailable, StackPolicies
 from tests.iam.stacks import VARIANTS, run_example
 
 PROJECT = "private-datalake"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def schema_inferred_first() -> None:
+    """Infer the package's schema once per worker, before any test runs. The analyzer parses
+    the components' source with ``ast``, whose recursion counter CPython 3.11 shares across
+    threads (python/cpython#106905): inferred later, beside the threads a mocked Pulumi run
+    leaves behind, it failed now and then with "AST constructor recursion depth mismatch"."""
+    provider.provider()
 
 
 @pytest.fixture(scope="session")
