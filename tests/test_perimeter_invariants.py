@@ -824,6 +824,54 @@ def test_only_the_knowledge_base_and_administrators_reach_the_vectors(
     assert not found, "\n".join(found[:40])
 
 
+def test_the_vectors_key_serves_the_data_account_and_its_own_vector_bucket_only(
+    simulator: Simulator, stacks: dict[str, StackPolicies]
+) -> None:
+    """Every KMS action on the vector bucket's key: another account never; the data account's
+    principals through the key's delegation to IAM (as the data key: the vector bucket's policy
+    keeps them from the vectors); S3 Vectors' indexing service Decrypt for this vector bucket
+    only, not for another bucket of the account or a bucket of another account."""
+    stack = stacks[KNOWLEDGE_BASE_STACK]
+    assert stack.vector_bucket_arn is not None
+    key_arn = stack.key_arns["knowledge-base-vectors-key"]
+    indexing = Identity(policies.VECTORS_INDEXING_SERVICE)
+    other_bucket = stack.vector_bucket_arn.rsplit("/", 1)[0] + "/another"
+    callers = [
+        *((who, identity, {}) for who, identity in knowledge_base_principals(stack).items()),
+        *(
+            (f"indexing for {name}", indexing, {"aws:SourceAccount": account, "aws:SourceArn": arn})
+            for name, account, arn in (
+                ("its bucket", DATA, stack.vector_bucket_arn),
+                ("its bucket's index", DATA, f"{stack.vector_bucket_arn}/index/chunks"),
+                ("another bucket", DATA, other_bucket),
+                ("another account", THIEF, other_bucket.replace(DATA, THIEF)),
+            )
+        ),
+    ]
+    cases = [
+        Case(
+            KNOWLEDGE_BASE_STACK,
+            who,
+            "vectors key",
+            Request(identity, action.action, key_arn, origin=INTERNET, context=context),
+        )
+        for action in catalog.actions("kms")
+        if "key" in action.resource_types
+        for who, identity, context in callers
+    ]
+    data_account = {"application", "over-privileged", "administrator", "knowledge base",
+                    "function", "runner"}  # fmt: skip
+
+    def may_allow(case: Case) -> bool:
+        if case.who.startswith("indexing for its bucket"):
+            return case.request.action == "kms:Decrypt"
+        return case.who in data_account
+
+    found = violations(cases, decide(simulator, stacks, cases), may_allow)
+    assert len(cases) > 500, len(cases)
+    assert not found, "\n".join(found[:40])
+
+
 def test_knowledge_base_governance_and_retrieval(
     simulator: Simulator, stacks: dict[str, StackPolicies]
 ) -> None:
