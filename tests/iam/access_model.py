@@ -957,6 +957,10 @@ class Simulator:
     version: str = ""
     _process: subprocess.Popen[str] | None = field(default=None, repr=False)
     _sent: set[str] = field(default_factory=set, repr=False)
+    _answers: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    """Each evaluation's answer, by what was sent for it: the evaluator is a function of what
+    it is sent, so an evaluation seen before (a mutation check's rows that the mutated policy
+    does not touch) is answered without it."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -1006,29 +1010,20 @@ class Simulator:
         """Evaluate ``batch``; ``reference`` asks for the public runSimulation() path instead of
         the driver's own (to compare the two)."""
         with self._lock:
-            process = self._started()
             new: dict[str, PolicyDocument] = {}
             ids = _PolicyIds()
-            message = {
-                "evaluations": [
-                    e.as_json(str(i), lambda p: self._policy(p, new, ids))
-                    for i, e in enumerate(batch)
-                ],
-                "policies": new,
-                "reference": reference,
-            }
-            assert process.stdin is not None
-            assert process.stdout is not None
-            process.stdin.write(json.dumps(message) + "\n")
-            process.stdin.flush()
-            line = process.stdout.readline()
-            if not line:
-                raise SimulatorError(f"simulate.mjs stopped (exit code {process.wait()})")
-            self._sent |= new.keys()
-        answer = json.loads(line)
-        self.version = answer["version"]
+            keys = [
+                json.dumps(
+                    [reference, e.as_json("", lambda p: self._policy(p, new, ids))], sort_keys=True
+                )
+                for e in batch
+            ]
+            missing = list(dict.fromkeys(k for k in keys if k not in self._answers))
+            if missing:
+                self._answers.update(zip(missing, self._send(missing, new, reference), strict=True))
         results = []
-        for evaluation, result in zip(batch, answer["results"], strict=True):
+        for evaluation, key in zip(batch, keys, strict=True):
+            result = self._answers[key]
             if result["decision"] == "Error":
                 raise SimulatorError(
                     f"{evaluation.label} {evaluation.action} {evaluation.resource}: "
@@ -1044,6 +1039,30 @@ class Simulator:
                 )
             )
         return results
+
+    def _send(
+        self, keys: Sequence[str], new: dict[str, PolicyDocument], reference: bool
+    ) -> list[dict[str, Any]]:
+        """Evaluate the evaluations ``keys`` stand for in the Node process, in one message."""
+        process = self._started()
+        evaluations = []
+        for i, key in enumerate(keys):
+            document = json.loads(key)[1]
+            document["id"] = str(i)
+            evaluations.append(document)
+        message = {"evaluations": evaluations, "policies": new, "reference": reference}
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(json.dumps(message) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if not line:
+            raise SimulatorError(f"simulate.mjs stopped (exit code {process.wait()})")
+        self._sent |= new.keys()
+        answer = json.loads(line)
+        self.version = answer["version"]
+        answers: list[dict[str, Any]] = answer["results"]
+        return answers
 
     def refusals(self, pairs: Sequence[tuple[str, str]]) -> list[str | None]:
         """Why the evaluator would refuse each (action, resource) pair (no such action, a
