@@ -85,13 +85,14 @@ def access_point_policy(
     ]
     if prefix:
         statements.append(
-            {
-                "Sid": "DenyObjectsOutsidePrefix",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "NotResource": [ap_arn, within_prefix],
-            }
+            statement(
+                "DenyObjectsOutsidePrefix",
+                ["s3:*"],
+                [],
+                effect="Deny",
+                principal="*",
+                not_resources=[ap_arn, within_prefix],
+            )
         )
     if via_services:
         statements.append(

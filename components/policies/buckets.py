@@ -211,14 +211,15 @@ def bucket_policy(
         ),
     ]
     statements += [
-        {
-            "Sid": f"DenyReplicationSource{index}OutsideItsPrefix",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": list(REPLICATION_WRITES),
-            "NotResource": f"{bucket}/{prefix_pattern(source.prefix)}",
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": source.role_arn}},
-        }
+        statement(
+            f"DenyReplicationSource{index}OutsideItsPrefix",
+            REPLICATION_WRITES,
+            [],
+            effect="Deny",
+            principal="*",
+            not_resources=[f"{bucket}/{prefix_pattern(source.prefix)}"],
+            conditions={"ArnEquals": {"aws:PrincipalArn": source.role_arn}},
+        )
         for index, source in enumerate(replication_sources)
     ]
     if knowledge_base_reader is not None:

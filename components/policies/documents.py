@@ -67,12 +67,16 @@ def statement(
     principal: str | Mapping[str, Any] | None = None,
     conditions: Mapping[str, Mapping[str, Any]] | None = None,
     not_actions: Sequence[str] = (),
+    not_resources: Sequence[str] = (),
 ) -> Statement:
     """One statement. With ``not_actions`` (and ``actions`` empty) it applies to every action
     but those: a deny written that way needs no list of what it denies, so an action AWS adds
-    later is denied too."""
+    later is denied too. ``not_resources`` (with ``resources`` empty) does the same for
+    resources: everything but what is meant."""
     if bool(actions) == bool(not_actions):
         raise ValueError(f"{sid}: give either actions or not_actions")
+    if bool(resources) == bool(not_resources):
+        raise ValueError(f"{sid}: give either resources or not_resources")
     statement: Statement = {"Sid": sid, "Effect": effect}
     if principal is not None:
         statement["Principal"] = principal
@@ -80,7 +84,10 @@ def statement(
         statement["Action"] = one_or_many(actions)
     else:
         statement["NotAction"] = one_or_many(sorted(set(not_actions)))
-    statement["Resource"] = one_or_many(resources)
+    if resources:
+        statement["Resource"] = one_or_many(resources)
+    else:
+        statement["NotResource"] = one_or_many(not_resources)
     if conditions:
         statement["Condition"] = {op: dict(values) for op, values in conditions.items()}
     return statement

@@ -121,14 +121,15 @@ def knowledge_base_reader_statements(
                 not_administrator([*administrators, reader.role_arn]),
             ),
         ),
-        {
-            "Sid": "DenyKnowledgeBaseReadsOutsideItsPrefixes",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "NotResource": one_or_many([f"{bucket}/{p}" for p in prefixes]),
-            "Condition": the_role,
-        },
+        statement(
+            "DenyKnowledgeBaseReadsOutsideItsPrefixes",
+            ["s3:GetObject"],
+            [],
+            effect="Deny",
+            principal="*",
+            not_resources=[f"{bucket}/{p}" for p in prefixes],
+            conditions=the_role,
+        ),
         # A listing with no prefix (or another one) is the whole bucket's.
         statement(
             "DenyKnowledgeBaseListingsOutsideItsPrefixes",

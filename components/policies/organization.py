@@ -220,13 +220,14 @@ def _knowledge_base_reader_statements(
             not_actions=KNOWLEDGE_BASE_READS,
             conditions=the_role,
         ),
-        {
-            "Sid": "TheKnowledgeBaseRoleReadsOnlyItsPrefixes",
-            "Effect": "Deny",
-            "Action": "s3:GetObject",
-            "NotResource": one_or_many([f"{bucket}/{p}" for p in prefixes]),
-            "Condition": the_role,
-        },
+        statement(
+            "TheKnowledgeBaseRoleReadsOnlyItsPrefixes",
+            ["s3:GetObject"],
+            [],
+            effect="Deny",
+            not_resources=[f"{bucket}/{p}" for p in prefixes],
+            conditions=the_role,
+        ),
         statement(
             "TheKnowledgeBaseRoleListsOnlyItsPrefixes",
             ["s3:ListBucket"],
@@ -298,13 +299,14 @@ def _guardrail_required_statements(scope: OrganizationScope) -> list[Statement]:
         return merge(unguarded, {"ArnNotLike": {"bedrock:InferenceProfileArn": profiles}})
 
     return [
-        {
-            "Sid": "ModelCallsEnterWithAGuardrail",
-            "Effect": "Deny",
-            "Action": invoke,
-            "NotResource": [foundation_models, system_profiles],
-            "Condition": unguarded,
-        },
+        statement(
+            "ModelCallsEnterWithAGuardrail",
+            invoke,
+            [],
+            effect="Deny",
+            not_resources=[foundation_models, system_profiles],
+            conditions=unguarded,
+        ),
         statement(
             "SystemProfileCallsEnterWithAGuardrail",
             invoke,
@@ -344,13 +346,14 @@ def _athena_statements(scope: OrganizationScope) -> list[Statement]:
         return []
     principals = {"ArnLike": {"aws:PrincipalArn": one_or_many(sorted(scope.athena_principals))}}
     statements = [
-        {
-            "Sid": "AthenaPrincipalsQueryOnlyThroughTheStacksWorkgroups",
-            "Effect": "Deny",
-            "Action": "athena:Start*",
-            "NotResource": one_or_many(sorted(scope.athena_workgroup_arns)),
-            "Condition": principals,
-        }
+        statement(
+            "AthenaPrincipalsQueryOnlyThroughTheStacksWorkgroups",
+            ["athena:Start*"],
+            [],
+            effect="Deny",
+            not_resources=sorted(scope.athena_workgroup_arns),
+            conditions=principals,
+        )
     ]
     if scope.athena_endpoint_id is not None:
         statements.append(
@@ -420,13 +423,14 @@ def knowledge_base_service_control_policy(
             effect="Deny",
             conditions={"ArnNotEquals": {"aws:PrincipalArn": knowledge_base.ingestion_runner_arn}},
         ),
-        {
-            "Sid": "TheKnowledgeBaseRoleEmbedsOnlyWithItsModel",
-            "Effect": "Deny",
-            "Action": list(BEDROCK_INVOKE_ACTIONS),
-            "NotResource": knowledge_base.embedding_model_arn,
-            "Condition": {"ArnEquals": {"aws:PrincipalArn": knowledge_base.role_arn}},
-        },
+        statement(
+            "TheKnowledgeBaseRoleEmbedsOnlyWithItsModel",
+            BEDROCK_INVOKE_ACTIONS,
+            [],
+            effect="Deny",
+            not_resources=[knowledge_base.embedding_model_arn],
+            conditions={"ArnEquals": {"aws:PrincipalArn": knowledge_base.role_arn}},
+        ),
     )
 
 
