@@ -1012,15 +1012,16 @@ class Simulator:
         with self._lock:
             new: dict[str, PolicyDocument] = {}
             ids = _PolicyIds()
-            keys = [
-                json.dumps(
-                    [reference, e.as_json("", lambda p: self._policy(p, new, ids))], sort_keys=True
-                )
-                for e in batch
-            ]
-            missing = list(dict.fromkeys(k for k in keys if k not in self._answers))
+            documents = [e.as_json("", lambda p: self._policy(p, new, ids)) for e in batch]
+            keys = [json.dumps([reference, d], sort_keys=True) for d in documents]
+            missing = {
+                key: document
+                for key, document in zip(keys, documents, strict=True)
+                if key not in self._answers
+            }
             if missing:
-                self._answers.update(zip(missing, self._send(missing, new, reference), strict=True))
+                answers = self._send(list(missing.values()), new, reference)
+                self._answers.update(zip(missing, answers, strict=True))
         results = []
         for evaluation, key in zip(batch, keys, strict=True):
             result = self._answers[key]
@@ -1041,15 +1042,12 @@ class Simulator:
         return results
 
     def _send(
-        self, keys: Sequence[str], new: dict[str, PolicyDocument], reference: bool
+        self, evaluations: list[dict[str, Any]], new: dict[str, PolicyDocument], reference: bool
     ) -> list[dict[str, Any]]:
-        """Evaluate the evaluations ``keys`` stand for in the Node process, in one message."""
+        """Evaluate ``evaluations`` (as_json's documents) in the Node process, in one message."""
         process = self._started()
-        evaluations = []
-        for i, key in enumerate(keys):
-            document = json.loads(key)[1]
+        for i, document in enumerate(evaluations):
             document["id"] = str(i)
-            evaluations.append(document)
         message = {"evaluations": evaluations, "policies": new, "reference": reference}
         assert process.stdin is not None
         assert process.stdout is not None
