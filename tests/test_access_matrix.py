@@ -1502,18 +1502,27 @@ def test_the_evaluator_is_pinned(simulator: Simulator, outcomes: dict[int, Outco
 Transform = Callable[[PolicyDocument], PolicyDocument]
 
 
-def flip_operator(key: str, old: str, new: str) -> Transform:
+def each_statement(edit: Callable[[dict[str, Any]], None]) -> Transform:
+    """A transform that applies ``edit`` to every statement of a copy of the document."""
+
     def transform(document: PolicyDocument) -> PolicyDocument:
         mutated = copy.deepcopy(document)
         for statement in mutated["Statement"]:
-            conditions = statement.get("Condition", {})
-            if key in conditions.get(old, {}):
-                conditions.setdefault(new, {})[key] = conditions[old].pop(key)
-                if not conditions[old]:
-                    del conditions[old]
+            edit(statement)
         return mutated
 
     return transform
+
+
+def flip_operator(key: str, old: str, new: str) -> Transform:
+    def edit(statement: dict[str, Any]) -> None:
+        conditions = statement.get("Condition", {})
+        if key in conditions.get(old, {}):
+            conditions.setdefault(new, {})[key] = conditions[old].pop(key)
+            if not conditions[old]:
+                del conditions[old]
+
+    return each_statement(edit)
 
 
 def rename_key(old: str, new: str) -> Transform:
@@ -1526,89 +1535,74 @@ def rename_key(old: str, new: str) -> Transform:
 
 
 def drop_key(key: str) -> Transform:
-    def transform(document: PolicyDocument) -> PolicyDocument:
-        mutated = copy.deepcopy(document)
-        for statement in mutated["Statement"]:
-            for operator, values in list(statement.get("Condition", {}).items()):
-                values.pop(key, None)
-                if not values:
-                    del statement["Condition"][operator]
-            if statement.get("Condition") == {}:
-                del statement["Condition"]
-        return mutated
+    def edit(statement: dict[str, Any]) -> None:
+        for operator, values in list(statement.get("Condition", {}).items()):
+            values.pop(key, None)
+            if not values:
+                del statement["Condition"][operator]
+        if statement.get("Condition") == {}:
+            del statement["Condition"]
 
-    return transform
+    return each_statement(edit)
 
 
 def widen_actions(service: str) -> Transform:
     """Every statement that names actions of ``service`` allows all of them instead."""
 
-    def transform(document: PolicyDocument) -> PolicyDocument:
-        mutated = copy.deepcopy(document)
-        for statement in mutated["Statement"]:
-            actions = statement.get("Action", [])
-            named = [actions] if isinstance(actions, str) else actions
-            if any(action.startswith(f"{service}:") for action in named):
-                statement["Action"] = f"{service}:*"
-        return mutated
+    def edit(statement: dict[str, Any]) -> None:
+        actions = statement.get("Action", [])
+        named = [actions] if isinstance(actions, str) else actions
+        if any(action.startswith(f"{service}:") for action in named):
+            statement["Action"] = f"{service}:*"
 
-    return transform
+    return each_statement(edit)
 
 
 def loosen(key: str, pattern: str) -> Transform:
     """Every condition on ``key`` accepts anything ``pattern`` matches instead."""
 
-    def transform(document: PolicyDocument) -> PolicyDocument:
-        mutated = copy.deepcopy(document)
-        for statement in mutated["Statement"]:
-            conditions = statement.get("Condition", {})
-            for operator in list(conditions):
-                if key in conditions[operator]:
-                    del conditions[operator][key]
-                    if not conditions[operator]:
-                        del conditions[operator]
-                    conditions.setdefault("StringLike", {})[key] = pattern
-        return mutated
+    def edit(statement: dict[str, Any]) -> None:
+        conditions = statement.get("Condition", {})
+        for operator in list(conditions):
+            if key in conditions[operator]:
+                del conditions[operator][key]
+                if not conditions[operator]:
+                    del conditions[operator]
+                conditions.setdefault("StringLike", {})[key] = pattern
 
-    return transform
+    return each_statement(edit)
 
 
-def drop_root_exemption(document: PolicyDocument) -> PolicyDocument:
-    """The account root is exempt from no statement."""
-    mutated = copy.deepcopy(document)
-    for statement in mutated["Statement"]:
-        exempt = statement.get("Condition", {}).get("ArnNotLike", {})
-        principals = exempt.get("aws:PrincipalArn")
-        if isinstance(principals, list):
-            exempt["aws:PrincipalArn"] = [p for p in principals if not p.endswith(":root")]
-    return mutated
+def _without_root_exemption(statement: dict[str, Any]) -> None:
+    exempt = statement.get("Condition", {}).get("ArnNotLike", {})
+    principals = exempt.get("aws:PrincipalArn")
+    if isinstance(principals, list):
+        exempt["aws:PrincipalArn"] = [p for p in principals if not p.endswith(":root")]
+
+
+drop_root_exemption = each_statement(_without_root_exemption)
+"""The account root is exempt from no statement."""
 
 
 def widen_resources(sid: str) -> Transform:
     """The statement ``sid`` applies to every resource."""
 
-    def transform(document: PolicyDocument) -> PolicyDocument:
-        mutated = copy.deepcopy(document)
-        for statement in mutated["Statement"]:
-            if statement.get("Sid") == sid:
-                statement.pop("NotResource", None)
-                statement["Resource"] = "*"
-        return mutated
+    def edit(statement: dict[str, Any]) -> None:
+        if statement.get("Sid") == sid:
+            statement.pop("NotResource", None)
+            statement["Resource"] = "*"
 
-    return transform
+    return each_statement(edit)
 
 
 def drop_condition(sid: str, operator: str) -> Transform:
     """The statement ``sid`` loses its ``operator`` conditions."""
 
-    def transform(document: PolicyDocument) -> PolicyDocument:
-        mutated = copy.deepcopy(document)
-        for statement in mutated["Statement"]:
-            if statement.get("Sid") == sid:
-                statement.get("Condition", {}).pop(operator, None)
-        return mutated
+    def edit(statement: dict[str, Any]) -> None:
+        if statement.get("Sid") == sid:
+            statement.get("Condition", {}).pop(operator, None)
 
-    return transform
+    return each_statement(edit)
 
 
 def drop_statement(sid: str) -> Transform:
