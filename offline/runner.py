@@ -427,15 +427,15 @@ class StackMocks(pulumi.runtime.Mocks):
                 resource_id = name
             case "aws:ec2/vpcEndpoint:VpcEndpoint" if inputs.get("vpcEndpointType") == "Gateway":
                 state["prefixListId"] = f"pl-{_short_hash(args.name, length=8)}"
-        governance = _governance_state(
-            args.typ, args.name, self.region, account, generated_name
-        ) or (
-            _signing_state(args.typ, args.name, self.region, account, inputs)
-            or _knowledge_base_state(args.typ, args.name, inputs, self.region, account)
+        # Each returns None for the types it does not compute.
+        computed = (
+            _governance_state(args.typ, args.name, self.region, account, generated_name)
+            or _signing_state(args.typ, args.name, self.region, account, inputs)
+            or _knowledge_base_state(args.typ, args.name, self.region, account, inputs)
         )
-        if governance is not None:
-            state |= governance[0]
-            resource_id = governance[1] or resource_id
+        if computed is not None:
+            state |= computed[0]
+            resource_id = computed[1] or resource_id
         if args.typ in _EC2_ID_PREFIXES:
             resource_id = f"{_EC2_ID_PREFIXES[args.typ]}-{_short_hash(args.name)}"
         return resource_id, state
@@ -498,7 +498,7 @@ def _signing_state(
 
 
 def _knowledge_base_state(
-    type_token: str, name: str, inputs: dict[str, Any], region: str, account: str
+    type_token: str, name: str, region: str, account: str, inputs: Mapping[str, Any]
 ) -> tuple[dict[str, Any], str | None] | None:
     """Computed values of the knowledge base's resources, in the forms AWS gives them (ids of
     ten upper-case letters and digits, S3 Vectors and Step Functions ARNs): (state, id)."""
